@@ -1,0 +1,79 @@
+import type { BootReport, LayerReport, PluginStatus, Problem, ResolvedConfig } from '../kernel/index.ts';
+import { formatProblem } from '../kernel/index.ts';
+
+const MARK: Record<PluginStatus['state'], string> = {
+  active: 'ok',
+  degraded: '!!',
+  failed: 'XX',
+  disabled: '--',
+};
+
+export function renderPlugins(plugins: PluginStatus[]): string[] {
+  const width = Math.max(10, ...plugins.map((p) => `${p.name} ${p.version}`.length));
+  return plugins.flatMap((p) => {
+    const lazy =
+      p.activation === 'lazy' && !p.activated && p.state === 'active' ? ' (lazy, loads on first use)' : '';
+    const head = `  ${MARK[p.state]} ${`${p.name} ${p.version}`.padEnd(width)}  ${p.state}${lazy}`;
+    const lines = [p.code ? `${head} ${p.code}` : head];
+    if (p.reason) lines.push(`       ${p.reason}`);
+    if (p.fix) lines.push(`       fix: ${p.fix}`);
+    return lines;
+  });
+}
+
+export function renderLayers(layers: LayerReport[]): string[] {
+  return layers.map((l) => `  ${l.name.padEnd(9)} ${l.file ?? 'built in'}${l.found ? '' : ' (not found)'}`);
+}
+
+export function renderWarnings(warnings: Problem[]): string[] {
+  return warnings.map((w) => `  ${formatProblem(w)}`);
+}
+
+export interface EnvironmentCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export function renderDoctor(
+  version: string,
+  report: BootReport | undefined,
+  config: ResolvedConfig | undefined,
+  configError: string | undefined,
+  env: EnvironmentCheck[],
+): string {
+  const out = [`icode ${version}`];
+  if (report) {
+    out.push(
+      '',
+      `Harness "${report.manifest.name}" (${report.manifest.file})`,
+      ...renderPlugins(report.plugins),
+    );
+  }
+  if (configError)
+    out.push('', 'Cannot boot (plugins were not started)', `  ${configError.replace(/\n/g, '\n  ')}`);
+  if (config) out.push('', 'Config files (later wins)', ...renderLayers(config.layers));
+  if (report?.warnings.length) out.push('', 'Warnings', ...renderWarnings(report.warnings));
+  out.push('', 'Environment', ...env.map((c) => `  ${c.ok ? 'ok' : 'XX'} ${c.name.padEnd(10)} ${c.detail}`));
+  return `${out.join('\n')}\n`;
+}
+
+/** Flattens settings into `key = value  (layer)` lines for `icode config show`. */
+export function renderConfig(config: ResolvedConfig): string {
+  const lines: string[] = [];
+  const walk = (value: unknown, path: string[]) => {
+    if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length) {
+      for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
+      return;
+    }
+    const key = path.join('.');
+    if (/^permissions\.(allow|ask|deny)$/.test(key)) return;
+    lines.push(`${key} = ${JSON.stringify(value)}  (${config.origins[key] ?? 'defaults'})`);
+  };
+  walk(config.settings, []);
+  lines.push('', 'permission rules (deny beats ask beats allow, from any layer):');
+  if (!config.rules.length) lines.push('  (none)');
+  for (const r of config.rules)
+    lines.push(`  ${r.effect.padEnd(5)} ${r.rule}  (${r.layer}${r.file ? `: ${r.file}` : ''})`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,285 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { cosmiconfig } from 'cosmiconfig';
+import { z } from 'zod';
+import { ErrorCodes, IcodeError, type SourceLocation } from './errors.ts';
+import { type JsonDocument, type Problem, parseJsonDocument, validateDocument } from './json.ts';
+import { parseRule } from './permissions.ts';
+import type { Decision, RuleSource } from './types.ts';
+
+export const PERMISSION_MODES = [
+  'read-only',
+  'workspace-write',
+  'danger-full-access',
+  'plan',
+  'prompt',
+] as const;
+
+const RuleSchema = z.string().superRefine((rule, ctx) => {
+  const problem = parseRule(rule).error;
+  if (problem) ctx.addIssue({ code: 'custom', message: `invalid permission rule "${rule}": ${problem}` });
+});
+
+const Toggles = z.record(z.string(), z.boolean());
+
+/** The settings file format (`~/.icode/settings.json`, `.icode/settings.json`, ...). All keys optional. */
+export const SettingsSchema = z.strictObject({
+  $schema: z.string().optional(),
+  model: z.string().min(1).optional(),
+  permissions: z
+    .strictObject({
+      defaultMode: z.enum(PERMISSION_MODES).optional(),
+      allow: z.array(RuleSchema).optional(),
+      ask: z.array(RuleSchema).optional(),
+      deny: z.array(RuleSchema).optional(),
+      additionalDirectories: z.array(z.string()).optional(),
+    })
+    .optional(),
+  plugins: z
+    .record(
+      z.string(),
+      z.strictObject({
+        enabled: z.boolean().optional(),
+        config: z.record(z.string(), z.unknown()).optional(),
+        tools: Toggles.optional(),
+        commands: Toggles.optional(),
+        hooks: Toggles.optional(),
+      }),
+    )
+    .optional(),
+  env: z.record(z.string(), z.string()).optional(),
+});
+export type Settings = z.output<typeof SettingsSchema>;
+
+export const LAYERS = ['defaults', 'manifest', 'user', 'project', 'local', 'env', 'cli'] as const;
+export type LayerName = (typeof LAYERS)[number];
+
+export const DEFAULT_SETTINGS: Settings = {
+  model: 'claude-sonnet-4-5',
+  permissions: { defaultMode: 'prompt', allow: [], ask: [], deny: [], additionalDirectories: [] },
+  plugins: {},
+  env: {},
+};
+
+export interface ConfigLayer {
+  name: LayerName;
+  /** The file (or variable) the layer came from; absent for built-in defaults. */
+  file?: string;
+  settings: Settings;
+  doc?: JsonDocument;
+}
+
+export interface LayerReport {
+  name: LayerName;
+  file?: string;
+  found: boolean;
+}
+
+/** The effective configuration, with the layer every value came from. */
+export interface ResolvedConfig {
+  settings: Settings & {
+    permissions: Required<NonNullable<Settings['permissions']>>;
+    plugins: NonNullable<Settings['plugins']>;
+  };
+  /** Dotted key path → layer that set it (the last one wins). */
+  origins: Record<string, LayerName>;
+  /** Permission rules from every layer, concatenated, each with its origin. */
+  rules: RuleSource[];
+  layers: LayerReport[];
+  warnings: Problem[];
+  projectRoot: string;
+  userDir: string;
+  /** Where in a file a key of the effective config was written, for errors about it. */
+  locate(path: readonly string[]): SourceLocation;
+}
+
+export interface LoadConfigOptions {
+  cwd: string;
+  /** Home directory; `~/.icode` lives here unless ICODE_CONFIG_DIR is set. */
+  home?: string;
+  env?: NodeJS.ProcessEnv;
+  /** The harness manifest's `config`, a layer just above the defaults. */
+  manifest?: { file: string; settings: Settings; doc?: JsonDocument };
+  /** Settings from command-line flags, the top layer. */
+  cli?: Settings;
+}
+
+const RULE_KINDS = ['allow', 'ask', 'deny'] as const satisfies readonly Decision[];
+
+function readLayer(name: LayerName, file: string, text: string, problems: Problem[], warnings: Problem[]) {
+  const doc = parseJsonDocument(text, file, ErrorCodes.CONFIG_INVALID);
+  const v = validateDocument(doc, SettingsSchema);
+  warnings.push(...v.warnings);
+  problems.push(...v.errors);
+  return v.value ? { name, file, settings: v.value, doc } : undefined;
+}
+
+/** The user's icode directory: `$ICODE_CONFIG_DIR` or `~/.icode`. */
+export function userDirectory(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
+  return env.ICODE_CONFIG_DIR || join(home, '.icode');
+}
+
+function envLayer(env: NodeJS.ProcessEnv, problems: Problem[], warnings: Problem[]): ConfigLayer | undefined {
+  let base: ConfigLayer | undefined;
+  if (env.ICODE_SETTINGS) base = readLayer('env', 'ICODE_SETTINGS', env.ICODE_SETTINGS, problems, warnings);
+  const settings: Settings = structuredClone(base?.settings ?? {});
+  if (env.ICODE_MODEL) settings.model = env.ICODE_MODEL;
+  if (env.ICODE_PERMISSION_MODE) {
+    const mode = z.enum(PERMISSION_MODES).safeParse(env.ICODE_PERMISSION_MODE);
+    if (!mode.success) {
+      problems.push({
+        message: `ICODE_PERMISSION_MODE must be one of ${PERMISSION_MODES.join(', ')}`,
+        location: { file: 'ICODE_PERMISSION_MODE' },
+      });
+    } else settings.permissions = { ...settings.permissions, defaultMode: mode.data };
+  }
+  if (!base && !env.ICODE_MODEL && !env.ICODE_PERMISSION_MODE) return undefined;
+  return { name: 'env', file: 'environment (ICODE_*)', settings, doc: base?.doc };
+}
+
+/**
+ * Loads every settings layer and merges them: defaults < manifest < user < project < local < env < cli.
+ * Objects deep-merge, permission rule lists concatenate, any other value is replaced by a later layer.
+ * Every problem in every file is collected; if there is any, an {@link IcodeError} lists them all.
+ */
+export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedConfig> {
+  const env = options.env ?? process.env;
+  const home = options.home ?? homedir();
+  const userDir = userDirectory(env, home);
+  const problems: Problem[] = [];
+  const warnings: Problem[] = [];
+  const layers: ConfigLayer[] = [{ name: 'defaults', settings: DEFAULT_SETTINGS }];
+  const reports: LayerReport[] = [{ name: 'defaults', found: true }];
+  if (options.manifest) {
+    layers.push({ name: 'manifest', ...options.manifest });
+    reports.push({ name: 'manifest', file: options.manifest.file, found: true });
+  }
+
+  const load = (name: LayerName, file: string) => {
+    const found = existsSync(file);
+    reports.push({ name, file, found });
+    if (!found) return;
+    try {
+      const layer = readLayer(name, file, readFileSync(file, 'utf8'), problems, warnings);
+      if (layer) layers.push(layer);
+    } catch (error) {
+      if (!(error instanceof IcodeError)) throw error;
+      problems.push({ message: error.message, location: error.location ?? { file } });
+    }
+  };
+
+  load('user', join(userDir, 'settings.json'));
+  const projectFile = await findProjectSettings(options.cwd, home);
+  const projectRoot = projectFile ? dirname(dirname(projectFile)) : options.cwd;
+  // The user's own settings file is not a project file, even when icode runs in the home directory.
+  if (projectFile && projectFile !== join(userDir, 'settings.json')) load('project', projectFile);
+  else reports.push({ name: 'project', file: join(projectRoot, '.icode', 'settings.json'), found: false });
+  load('local', join(projectRoot, '.icode', 'settings.local.json'));
+
+  const fromEnv = envLayer(env, problems, warnings);
+  if (fromEnv) layers.push(fromEnv);
+  reports.push({ name: 'env', file: 'environment (ICODE_*)', found: Boolean(fromEnv) });
+  if (options.cli) layers.push({ name: 'cli', file: 'command-line flags', settings: options.cli });
+  reports.push({ name: 'cli', file: 'command-line flags', found: Boolean(options.cli) });
+
+  if (problems.length) {
+    const first = problems[0]!;
+    const rest = problems.slice(1).map((p) => `\n  also ${formatProblem(p)}`);
+    throw new IcodeError(ErrorCodes.CONFIG_INVALID, `${first.message}${rest.join('')}`, {
+      location: first.location,
+      fix: 'correct the value at that line (see docs/architecture.md#config for the format)',
+    });
+  }
+  return mergeLayers(layers, reports, warnings, projectRoot, userDir);
+}
+
+export function formatProblem(p: Problem): string {
+  const l = p.location;
+  const at = `${l.file}${l.line ? `:${l.line}:${l.column ?? 1}` : ''}${l.key ? ` (key "${l.key}")` : ''}`;
+  return `${at}: ${p.message}`;
+}
+
+async function findProjectSettings(cwd: string, home: string): Promise<string | undefined> {
+  const explorer = cosmiconfig('icode', {
+    searchPlaces: ['.icode/settings.json'],
+    // Only find the file; readLayer parses it so errors carry lines and keys.
+    loaders: { '.json': () => ({}) },
+    stopDir: home,
+    searchStrategy: 'global',
+    cache: false,
+  });
+  const found = await explorer.search(cwd);
+  return found?.filepath;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function mergeLayers(
+  layers: ConfigLayer[],
+  reports: LayerReport[],
+  warnings: Problem[],
+  projectRoot: string,
+  userDir: string,
+): ResolvedConfig {
+  const merged: Record<string, unknown> = {};
+  const origins: Record<string, LayerName> = {};
+  const rules: RuleSource[] = [];
+  const byName = new Map(layers.map((l) => [l.name, l]));
+
+  const assign = (
+    target: Record<string, unknown>,
+    source: Record<string, unknown>,
+    path: string[],
+    layer: LayerName,
+  ) => {
+    for (const [key, value] of Object.entries(source)) {
+      if (key === '$schema') continue;
+      const at = [...path, key];
+      if (isPlainObject(value)) {
+        if (!isPlainObject(target[key])) target[key] = {};
+        assign(target[key] as Record<string, unknown>, value, at, layer);
+        if (Object.keys(value).length === 0) origins[at.join('.')] ??= layer;
+      } else {
+        target[key] = structuredClone(value);
+        origins[at.join('.')] = layer;
+      }
+    }
+  };
+
+  for (const layer of layers) {
+    const { permissions, ...rest } = layer.settings;
+    assign(merged, rest, [], layer.name);
+    if (!permissions) continue;
+    const { allow, ask, deny, ...other } = permissions;
+    assign(merged, { permissions: other }, [], layer.name);
+    for (const effect of RULE_KINDS) {
+      for (const rule of { allow, ask, deny }[effect] ?? []) {
+        rules.push({ rule, effect, layer: layer.name, ...(layer.file ? { file: layer.file } : {}) });
+      }
+    }
+  }
+  const perms = merged.permissions as Record<string, unknown>;
+  for (const effect of RULE_KINDS)
+    perms[effect] = rules.filter((r) => r.effect === effect).map((r) => r.rule);
+
+  return {
+    settings: merged as ResolvedConfig['settings'],
+    origins,
+    rules,
+    layers: reports,
+    warnings,
+    projectRoot,
+    userDir,
+    locate(path) {
+      for (let n = path.length; n > 0; n--) {
+        const layer = byName.get(origins[path.slice(0, n).join('.')] as LayerName);
+        if (layer?.doc) return layer.doc.locate(path);
+        if (layer?.file) return { file: layer.file, key: path.join('.') };
+      }
+      return { file: 'settings', key: path.join('.') };
+    },
+  };
+}

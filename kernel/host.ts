@@ -1,0 +1,646 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import semver from 'semver';
+import { z } from 'zod';
+import type { ResolvedConfig } from './config.ts';
+import { type ErrorCode, ErrorCodes, errorMessage, formatLocation, IcodeError } from './errors.ts';
+import { createHookTaps, type HookName, type HookTaps, type KernelHooks } from './hooks.ts';
+import type { Problem } from './json.ts';
+import {
+  type HarnessPlugin,
+  type PluginManifest,
+  parsePluginManifest,
+  readPluginFolder,
+} from './manifest.ts';
+import type { CommandRegistry, ServiceRegistry, ServiceType } from './registries.ts';
+import type { CallOptions, ToolRegistry } from './tools.ts';
+import type {
+  Command,
+  PluginStatus,
+  SessionInfo,
+  Tool,
+  ToolCall,
+  ToolDefinition,
+  ToolResult,
+} from './types.ts';
+
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** What a plugin's `activate` receives: everything it may use, nothing it may not. */
+export interface PluginContext<C = Record<string, unknown>> {
+  readonly name: string;
+  readonly version: string;
+  /** The plugin's own options (`plugins.<name>.config`), validated by its `config` schema. */
+  readonly config: C;
+  /** The effective settings of every layer, read-only. */
+  readonly settings: ResolvedConfig['settings'];
+  readonly cwd: string;
+  readonly projectRoot: string;
+  /** The user's icode directory (`~/.icode`). */
+  readonly userDir: string;
+  readonly hooks: HookTaps;
+  readonly tools: {
+    register(tool: Tool): void;
+    names(): string[];
+    definitions(session?: SessionInfo): Promise<ToolDefinition[]>;
+    call(call: ToolCall, options: CallOptions): Promise<ToolResult>;
+  };
+  readonly commands: { register(command: Command): void };
+  readonly services: {
+    provide<K extends string>(name: K, impl: ServiceType<K>): void;
+    get<K extends string>(name: K): Promise<ServiceType<K>>;
+  };
+  readonly health: {
+    /** Reports that the plugin works only in part; `fix` tells the user what to do. */
+    degraded(reason: string, fix?: string): void;
+    ok(): void;
+  };
+  readonly log: Logger;
+  /** Aborted when the plugin is deactivated or its activation times out. */
+  readonly signal: AbortSignal;
+  /** Runs at deactivation, in reverse order of registration. */
+  onDispose(fn: () => unknown): void;
+}
+
+/** What a plugin module exports as default: see `definePlugin` in the SDK. */
+export interface PluginDefinition<C extends z.ZodType = z.ZodType> {
+  config?: C;
+  activate(ctx: PluginContext<z.output<C>>): void | Promise<void>;
+  deactivate?(): void | Promise<void>;
+}
+
+/** A first-party plugin compiled into icode. */
+export interface BuiltinPlugin {
+  file: string;
+  manifest: unknown;
+  load(): Promise<{ default: PluginDefinition }>;
+}
+
+interface PluginRecord {
+  entry: HarnessPlugin;
+  manifest?: PluginManifest;
+  source: string;
+  load?: () => Promise<PluginDefinition>;
+  status: PluginStatus;
+  warnings: Problem[];
+  definition?: PluginDefinition;
+  controller?: AbortController;
+  disposers: Array<() => unknown>;
+  activation?: Promise<void>;
+}
+
+export interface HostDeps {
+  hooks: KernelHooks;
+  config: ResolvedConfig;
+  cwd: string;
+  tools: ToolRegistry;
+  commands: CommandRegistry;
+  services: ServiceRegistry;
+  log: (plugin: string, level: keyof Logger, message: string) => void;
+}
+
+/** The version of the kernel API that plugins' `engines.icode` ranges are checked against. */
+export const KERNEL_VERSION = '0.1.0';
+
+const LIVE = new Set(['active', 'degraded']);
+
+/**
+ * Owns every plugin's lifecycle: resolve → validate → engines and dependency ranges → order → activate
+ * under a timeout → health. One plugin failing never stops another; shutdown runs in reverse order.
+ */
+export class PluginHost {
+  private readonly records = new Map<string, PluginRecord>();
+  private readonly started: PluginRecord[] = [];
+  private stopping?: Promise<void>;
+
+  constructor(private readonly deps: HostDeps) {}
+
+  statuses(): PluginStatus[] {
+    return [...this.records.values()].map((r) => ({ ...r.status }));
+  }
+
+  manifests(): Array<{ manifest?: PluginManifest; status: PluginStatus; warnings: Problem[] }> {
+    return [...this.records.values()].map((r) => ({
+      ...(r.manifest ? { manifest: r.manifest } : {}),
+      status: { ...r.status },
+      warnings: r.warnings,
+    }));
+  }
+
+  isLive(plugin: string): boolean {
+    const r = this.records.get(plugin);
+    return Boolean(r && LIVE.has(r.status.state));
+  }
+
+  /** Which plugin declares a service in its manifest (so a lazy provider can be activated). */
+  providerOf(service: string): string | undefined {
+    for (const r of this.records.values()) {
+      if (LIVE.has(r.status.state) && r.manifest?.contributes.services.includes(service))
+        return r.status.name;
+    }
+    return undefined;
+  }
+
+  private setStatus(r: PluginRecord, patch: Partial<PluginStatus>): void {
+    const { reason: _r, fix: _f, code: _c, ...kept } = r.status;
+    r.status = { ...kept, ...patch };
+    this.deps.hooks.pluginStatus.call({ ...r.status });
+  }
+
+  /** Marks a plugin failed; returns false so checks can `return this.fail(...)`. */
+  private fail(r: PluginRecord, code: ErrorCode, reason: string, fix?: string): false {
+    this.setStatus(r, { state: 'failed', code, reason, ...(fix ? { fix } : {}) });
+    return false;
+  }
+
+  private resolve(entry: HarnessPlugin, builtins: Map<string, BuiltinPlugin>): PluginRecord {
+    const status: PluginStatus = {
+      name: entry.name,
+      version: '',
+      state: 'active',
+      source: entry.path ?? 'builtin',
+      activation: 'startup',
+      activated: false,
+    };
+    const r: PluginRecord = { entry, source: status.source, status, warnings: [], disposers: [] };
+    const fromFolder = (dir: string) => {
+      const { manifest, warnings } = readPluginFolder(dir);
+      r.manifest = manifest;
+      r.warnings = warnings;
+      r.load = async () => (await import(pathToFileURL(join(dir, manifest.main)).href)).default;
+    };
+    try {
+      const builtin = builtins.get(entry.name);
+      const installed = join(this.deps.config.userDir, 'plugins', 'node_modules', entry.name);
+      if (entry.path) fromFolder(entry.path);
+      else if (builtin) {
+        const parsed = parsePluginManifest(JSON.stringify(builtin.manifest, null, 2), builtin.file);
+        r.manifest = parsed.manifest;
+        r.warnings = parsed.warnings;
+        r.load = async () => (await builtin.load()).default;
+      } else if (existsSync(join(installed, 'plugin.json'))) {
+        status.source = installed;
+        fromFolder(installed);
+      } else {
+        throw new IcodeError(
+          ErrorCodes.PLUGIN_NOT_FOUND,
+          `plugin "${entry.name}" is neither built in nor installed`,
+          {
+            fix: `install it under ${join(this.deps.config.userDir, 'plugins')} or give the manifest entry a "path"`,
+          },
+        );
+      }
+      const m = r.manifest!;
+      status.source = r.source = status.source;
+      status.version = m.version;
+      status.activation = m.activation;
+      if (m.name !== entry.name) {
+        throw new IcodeError(
+          ErrorCodes.MANIFEST_INVALID,
+          `the folder for "${entry.name}" holds plugin "${m.name}"`,
+          {
+            fix: 'make the harness manifest entry and plugin.json agree on the name',
+          },
+        );
+      }
+    } catch (error) {
+      const e =
+        error instanceof IcodeError
+          ? error
+          : new IcodeError(ErrorCodes.MANIFEST_INVALID, errorMessage(error));
+      const where = e.location ? `${formatLocation(e.location)}: ` : '';
+      status.state = 'failed';
+      status.code = e.code;
+      status.reason = `${where}${e.message}`;
+      if (e.fix) status.fix = e.fix;
+    }
+    return r;
+  }
+
+  /** Checks that do not run plugin code: versions, engines, dependencies, config switches. */
+  private check(r: PluginRecord): boolean {
+    const m = r.manifest;
+    if (!m || r.status.state !== 'active') return false;
+    const { name } = r.status;
+    if (!semver.satisfies(m.version, r.entry.version, { includePrerelease: true })) {
+      return this.fail(
+        r,
+        ErrorCodes.PLUGIN_VERSION,
+        `the harness asks for ${name}@${r.entry.version}, found ${m.version}`,
+        `install a version of ${name} in ${r.entry.version}, or widen the range in the harness manifest`,
+      );
+    }
+    if (!semver.satisfies(KERNEL_VERSION, m.engines.icode, { includePrerelease: true })) {
+      return this.fail(
+        r,
+        ErrorCodes.ENGINE_MISMATCH,
+        `${name}@${m.version} needs icode ${m.engines.icode}, this is ${KERNEL_VERSION}`,
+        `use a version of ${name} whose engines.icode includes ${KERNEL_VERSION}`,
+      );
+    }
+    for (const [dep, range] of Object.entries(m.dependencies)) {
+      const d = this.records.get(dep);
+      if (!d?.manifest) {
+        return this.fail(
+          r,
+          ErrorCodes.DEPENDENCY_MISSING,
+          d
+            ? `needs plugin "${dep}", which could not be loaded`
+            : `needs plugin "${dep}" (${range}), which is not in this harness`,
+          d ? `fix "${dep}" first (see its entry)` : `add "${dep}" to the harness manifest's plugins`,
+        );
+      }
+      if (!semver.satisfies(d.manifest.version, range, { includePrerelease: true })) {
+        return this.fail(
+          r,
+          ErrorCodes.DEPENDENCY_RANGE,
+          `needs ${dep}@${range}, found ${d.manifest.version}`,
+          `use a version of ${dep} in ${range}, or a version of ${name} that works with ${dep}@${d.manifest.version}`,
+        );
+      }
+    }
+    const setting = this.deps.config.settings.plugins[name]?.enabled;
+    if (setting === false) {
+      const loc = this.deps.config.locate(['plugins', name, 'enabled']);
+      this.setStatus(r, {
+        state: 'disabled',
+        reason: `disabled by config (${formatLocation({ file: loc.file, ...(loc.line ? { line: loc.line } : {}) })})`,
+      });
+    }
+    return true;
+  }
+
+  /** Dependency order, stable by manifest order; members of a cycle are failed. */
+  private order(records: PluginRecord[]): PluginRecord[] {
+    const pending = new Map(records.filter((r) => r.manifest).map((r) => [r.status.name, r]));
+    const depsOf = (r: PluginRecord) => Object.keys(r.manifest!.dependencies).filter((d) => pending.has(d));
+    const out: PluginRecord[] = [];
+    const placed = new Set<string>();
+    let progress = true;
+    while (progress) {
+      progress = false;
+      for (const [name, r] of pending) {
+        if (depsOf(r).every((d) => placed.has(d))) {
+          out.push(r);
+          placed.add(name);
+          pending.delete(name);
+          progress = true;
+        }
+      }
+    }
+    for (const cycle of findCycles(pending, depsOf)) {
+      for (const name of cycle.slice(0, -1)) {
+        const r = pending.get(name)!;
+        if (r.status.state !== 'failed') {
+          this.fail(
+            r,
+            ErrorCodes.DEPENDENCY_CYCLE,
+            `dependency cycle: ${cycle.join(' → ')}`,
+            'remove one of these dependencies',
+          );
+        }
+      }
+    }
+    return [...out, ...pending.values(), ...records.filter((r) => !r.manifest)];
+  }
+
+  /** Resolves, checks, orders and activates the harness's plugins. Never throws for a plugin's fault. */
+  async boot(
+    entries: HarnessPlugin[],
+    builtins: Map<string, BuiltinPlugin>,
+    { activate = true }: { activate?: boolean } = {},
+  ): Promise<PluginStatus[]> {
+    for (const entry of entries) {
+      if (this.records.has(entry.name)) {
+        const r = this.resolve(entry, builtins);
+        this.fail(
+          r,
+          ErrorCodes.DUPLICATE_PLUGIN,
+          `plugin "${entry.name}" is listed twice`,
+          'list each plugin once',
+        );
+        continue;
+      }
+      this.records.set(entry.name, this.resolve(entry, builtins));
+    }
+    for (const r of this.order([...this.records.values()])) {
+      this.check(r);
+      const blocker = Object.keys(r.manifest?.dependencies ?? {})
+        .map((d) => this.records.get(d)!)
+        .find((d) => d && !LIVE.has(d.status.state));
+      if (blocker && LIVE.has(r.status.state)) {
+        this.setStatus(r, {
+          state: 'disabled',
+          reason: `dependency "${blocker.status.name}" is ${blocker.status.state}`,
+          fix: `fix or enable "${blocker.status.name}" (see its entry)`,
+        });
+      }
+      if (!LIVE.has(r.status.state) || !activate) continue;
+      if (r.manifest!.activation === 'lazy') this.registerLazy(r);
+      else await this.activate(r);
+    }
+    return this.statuses();
+  }
+
+  private registerLazy(r: PluginRecord): void {
+    const m = r.manifest!;
+    try {
+      for (const t of m.contributes.tools) {
+        this.deps.tools.registerLazy(r.status.name, {
+          name: t.name,
+          description: t.description!,
+          inputSchema: t.inputSchema!,
+          ...(t.aliases ? { aliases: t.aliases } : {}),
+          ...(t.mode ? { mode: t.mode } : {}),
+        });
+      }
+      for (const c of m.contributes.commands)
+        this.deps.commands.registerLazy(r.status.name, c.name, c.description);
+    } catch (error) {
+      this.rollback(r);
+      const code = error instanceof IcodeError ? error.code : ErrorCodes.ACTIVATE_FAILED;
+      this.fail(r, code, errorMessage(error), error instanceof IcodeError ? error.fix : undefined);
+    }
+  }
+
+  /** Activates a lazy plugin on first use; rejects with its failure if it cannot work. */
+  async ensureActive(plugin: string): Promise<void> {
+    const r = this.records.get(plugin);
+    if (!r) throw new IcodeError(ErrorCodes.PLUGIN_NOT_FOUND, `no plugin "${plugin}"`);
+    await this.activate(r);
+    if (!LIVE.has(r.status.state)) {
+      throw new IcodeError(
+        (r.status.code as ErrorCode) ?? ErrorCodes.ACTIVATE_FAILED,
+        `plugin "${plugin}" is ${r.status.state}: ${r.status.reason}`,
+      );
+    }
+  }
+
+  private activate(r: PluginRecord): Promise<void> {
+    if (r.status.activated || !LIVE.has(r.status.state)) return Promise.resolve();
+    r.activation ??= this.runActivation(r);
+    return r.activation;
+  }
+
+  private async runActivation(r: PluginRecord): Promise<void> {
+    const m = r.manifest!;
+    const { name } = r.status;
+    try {
+      r.definition = await r.load!();
+      if (typeof r.definition?.activate !== 'function') {
+        throw new IcodeError(
+          ErrorCodes.LOAD_FAILED,
+          `${m.main} does not export a plugin (default export with activate)`,
+          {
+            fix: 'export default definePlugin({ activate(ctx) { ... } }) from the plugin module',
+          },
+        );
+      }
+    } catch (error) {
+      const e = error instanceof IcodeError ? error : undefined;
+      this.fail(
+        r,
+        e?.code ?? ErrorCodes.LOAD_FAILED,
+        `could not load ${m.main}: ${errorMessage(error)}`,
+        e?.fix,
+      );
+      return;
+    }
+    const raw = this.deps.config.settings.plugins[name]?.config ?? {};
+    const parsed = (r.definition.config ?? z.record(z.string(), z.unknown())).safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const path = ['plugins', name, 'config', ...issue.path.map(String)];
+      this.fail(
+        r,
+        ErrorCodes.CONFIG_INVALID,
+        `${formatLocation(this.deps.config.locate(path))}: ${issue.message}`,
+        `correct plugins.${name}.config in your settings`,
+      );
+      return;
+    }
+    r.controller = new AbortController();
+    const ctx = this.context(r, parsed.data as Record<string, unknown>, r.controller.signal);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new IcodeError(
+              ErrorCodes.ACTIVATE_TIMEOUT,
+              `activate() did not finish within ${m.timeoutMs} ms`,
+              {
+                fix: `find what activate() waits for, or raise "timeoutMs" in ${name}'s plugin.json`,
+              },
+            ),
+          ),
+        m.timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([Promise.resolve().then(() => r.definition!.activate(ctx)), timeout]);
+      const missing = [
+        ...m.contributes.tools
+          .filter((t) => !this.deps.tools.has(t.name) || this.deps.tools.owner(t.name) !== name)
+          .map((t) => `tool ${t.name}`),
+        ...m.contributes.services
+          .filter((s) => this.providerRegistered(s, name) === false)
+          .map((s) => `service ${s}`),
+      ];
+      if (missing.length) {
+        throw new IcodeError(
+          ErrorCodes.CONTRIBUTION_MISSING,
+          `plugin.json declares ${missing.join(', ')} but activate() did not register it`,
+          {
+            fix: 'register everything the manifest declares, or remove it from "contributes"',
+          },
+        );
+      }
+      r.status.activated = true;
+      this.started.push(r);
+      this.deps.hooks.pluginStatus.call({ ...r.status });
+    } catch (error) {
+      const e = error instanceof IcodeError ? error : undefined;
+      r.controller.abort();
+      this.rollback(r);
+      await this.dispose(r);
+      this.fail(
+        r,
+        e?.code ?? ErrorCodes.ACTIVATE_FAILED,
+        e ? e.message : `activate() threw: ${errorMessage(error)}`,
+        e?.fix,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private providerRegistered(service: string, plugin: string): boolean {
+    return this.serviceOwners.get(service) === plugin;
+  }
+  private readonly serviceOwners = new Map<string, string>();
+
+  private rollback(r: PluginRecord): void {
+    this.deps.tools.unregisterOwner(r.status.name);
+    this.deps.commands.unregisterOwner(r.status.name);
+    this.deps.services.unregisterOwner(r.status.name);
+    for (const [s, owner] of this.serviceOwners) if (owner === r.status.name) this.serviceOwners.delete(s);
+  }
+
+  private async dispose(r: PluginRecord): Promise<void> {
+    for (const fn of r.disposers.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch (error) {
+        this.deps.log(r.status.name, 'error', `dispose failed: ${errorMessage(error)}`);
+      }
+    }
+  }
+
+  private context(r: PluginRecord, config: Record<string, unknown>, signal: AbortSignal): PluginContext {
+    const { name } = r.status;
+    const m = r.manifest!;
+    const { deps } = this;
+    const declared = (kind: string, list: string[], item: string) => {
+      if (!list.includes(item)) {
+        throw new IcodeError(
+          ErrorCodes.UNDECLARED_CONTRIBUTION,
+          `plugin "${name}" registers ${kind} "${item}", which its plugin.json does not declare`,
+          {
+            fix: `add "${item}" to contributes.${kind}s in plugin.json`,
+          },
+        );
+      }
+    };
+    const hookSwitch = (hook: HookName) => deps.config.settings.plugins[name]?.hooks?.[hook] !== false;
+    const hooks = createHookTaps(deps.hooks, {
+      plugin: name,
+      isLive: (hook) => LIVE.has(r.status.state) && hookSwitch(hook),
+      onError: (hook, error) => {
+        const reason = `plugin "${name}" failed in hook ${hook}: ${errorMessage(error)}`;
+        deps.log(name, 'error', reason);
+        if (r.status.state === 'active' || r.status.state === 'degraded') {
+          this.setStatus(r, {
+            state: 'degraded',
+            reason,
+            fix: `report this to the author of ${name}, or disable it with plugins.${name}.enabled: false`,
+          });
+        }
+      },
+      checkDeclared: (hook) => declared('hook', m.contributes.hooks, hook),
+    });
+    const logger = Object.fromEntries(
+      (['debug', 'info', 'warn', 'error'] as const).map((level) => [
+        level,
+        (msg: string) => deps.log(name, level, msg),
+      ]),
+    ) as unknown as Logger;
+    return Object.freeze({
+      name,
+      version: m.version,
+      config,
+      settings: deps.config.settings,
+      cwd: deps.cwd,
+      projectRoot: deps.config.projectRoot,
+      userDir: deps.config.userDir,
+      hooks,
+      tools: Object.freeze({
+        register: (tool: Tool) => {
+          declared(
+            'tool',
+            m.contributes.tools.map((t) => t.name),
+            tool.name,
+          );
+          deps.tools.register(name, tool);
+        },
+        names: () => deps.tools.names(),
+        definitions: (session?: SessionInfo) => deps.tools.definitions(session),
+        call: (call: ToolCall, options: CallOptions) => deps.tools.call(call, options),
+      }),
+      commands: Object.freeze({
+        register: (command: Command) => {
+          declared(
+            'command',
+            m.contributes.commands.map((c) => c.name),
+            command.name,
+          );
+          deps.commands.register(name, command);
+        },
+      }),
+      services: Object.freeze({
+        provide: (service: string, impl: unknown) => {
+          declared('service', m.contributes.services, service);
+          deps.services.provide(name, service, impl);
+          this.serviceOwners.set(service, name);
+        },
+        get: (service: string) => deps.services.get(service),
+      }) as PluginContext['services'],
+      health: Object.freeze({
+        degraded: (reason: string, fix?: string) => {
+          if (LIVE.has(r.status.state))
+            this.setStatus(r, { state: 'degraded', reason, ...(fix ? { fix } : {}) });
+        },
+        ok: () => {
+          if (LIVE.has(r.status.state)) this.setStatus(r, { state: 'active' });
+        },
+      }),
+      log: logger,
+      signal,
+      onDispose: (fn: () => unknown) => {
+        r.disposers.push(fn);
+      },
+    });
+  }
+
+  /** Deactivates every started plugin in reverse order of activation. Safe to call twice. */
+  shutdown(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const r of this.started.splice(0).reverse()) {
+        r.controller?.abort();
+        try {
+          await withTimeout(
+            Promise.resolve().then(() => r.definition?.deactivate?.()),
+            r.manifest!.timeoutMs,
+          );
+        } catch (error) {
+          this.deps.log(r.status.name, 'error', `deactivate failed: ${errorMessage(error)}`);
+        }
+        await this.dispose(r);
+        r.status.activated = false;
+      }
+    })();
+    return this.stopping;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/** Every elementary cycle reachable in `nodes`, each as a path that ends where it starts. */
+function findCycles<T>(nodes: Map<string, T>, depsOf: (n: T) => string[]): string[][] {
+  const cycles: string[][] = [];
+  const done = new Set<string>();
+  const visit = (name: string, stack: string[]) => {
+    const at = stack.indexOf(name);
+    if (at >= 0) {
+      cycles.push([...stack.slice(at), name]);
+      return;
+    }
+    if (done.has(name)) return;
+    done.add(name);
+    for (const d of depsOf(nodes.get(name)!)) visit(d, [...stack, name]);
+  };
+  for (const name of nodes.keys()) visit(name, []);
+  return cycles;
+}

@@ -1,0 +1,180 @@
+import { closest, distance } from 'fastest-levenshtein';
+import {
+  findNodeAtLocation,
+  getNodeValue,
+  type ParseError,
+  parseTree,
+  printParseErrorCode,
+} from 'jsonc-parser';
+import type { z } from 'zod';
+import { type ErrorCode, IcodeError, type SourceLocation } from './errors.ts';
+
+/** A parsed JSON file that still knows where each key was written, so errors can point at a line. */
+export interface JsonDocument {
+  file: string;
+  text: string;
+  value: unknown;
+  locate(path: readonly PropertyKey[]): SourceLocation;
+}
+
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+const SYNTAX_HINTS: Record<string, string> = {
+  CommaExpected: 'a comma is missing between two entries',
+  ColonExpected: 'a colon is missing after a key',
+  PropertyNameExpected: 'a key in double quotes is expected (is there a trailing comma?)',
+  ValueExpected: 'a value is expected (is there a trailing comma?)',
+  CloseBraceExpected: 'a closing } is missing',
+  CloseBracketExpected: 'a closing ] is missing',
+  EndOfFileExpected: 'there is text after the end of the JSON value',
+  InvalidSymbol: 'this is not valid JSON (keys and strings need double quotes)',
+  UnexpectedEndOfString: 'a string is not closed',
+  UnexpectedEndOfComment: 'a comment is not closed',
+};
+
+/**
+ * Parses JSON (comments allowed, as in VS Code settings) and fails with the file, line and column of the
+ * first syntax error.
+ */
+export function parseJsonDocument(text: string, file: string, code: ErrorCode): JsonDocument {
+  const errors: ParseError[] = [];
+  const root = parseTree(text, errors, { allowTrailingComma: false, disallowComments: false });
+  const first = errors[0];
+  if (first || !root) {
+    const at = lineColumn(text, first?.offset ?? 0);
+    const name = first ? printParseErrorCode(first.error) : 'ValueExpected';
+    throw new IcodeError(code, `malformed JSON: ${SYNTAX_HINTS[name] ?? name}`, {
+      location: { file, ...at },
+      fix: 'fix the JSON syntax at that line (a JSON validator or your editor will show it too)',
+    });
+  }
+  const value: unknown = getNodeValue(root);
+  return {
+    file,
+    text,
+    value,
+    locate(path) {
+      const segments = path.filter((p): p is string | number => typeof p !== 'symbol');
+      // Walk up to the deepest existing node so a missing key points at its parent object.
+      for (let n = segments.length; n >= 0; n--) {
+        const node = findNodeAtLocation(root, segments.slice(0, n));
+        if (node) {
+          const offset = node.parent?.type === 'property' ? node.parent.offset : node.offset;
+          return { file, ...lineColumn(text, offset), key: segments.join('.') || undefined };
+        }
+      }
+      return { file, key: segments.join('.') || undefined };
+    },
+  };
+}
+
+/** A problem found while validating a document, located at the key that caused it. */
+export interface Problem {
+  message: string;
+  location: SourceLocation;
+}
+
+export interface Validated<T> {
+  value: T | undefined;
+  errors: Problem[];
+  warnings: Problem[];
+}
+
+type AnySchema = z.ZodType;
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, AnySchema>;
+  innerType?: AnySchema;
+  valueType?: AnySchema;
+  element?: AnySchema;
+}
+const defOf = (s: AnySchema): SchemaDef => (s as unknown as { _zod: { def: SchemaDef } })._zod.def;
+
+/** The keys a schema accepts at a path, for "did you mean" suggestions. */
+function knownKeysAt(schema: AnySchema, path: readonly PropertyKey[]): string[] {
+  let s: AnySchema | undefined = schema;
+  let i = 0;
+  while (s) {
+    const def = defOf(s);
+    if (def.innerType) s = def.innerType;
+    else if (i === path.length) return def.shape ? Object.keys(def.shape) : [];
+    else if (def.shape) s = def.shape[String(path[i++])];
+    else if (def.valueType ?? def.element) {
+      s = def.valueType ?? def.element;
+      i++;
+    } else return [];
+  }
+  return [];
+}
+
+function deleteAt(value: unknown, path: readonly PropertyKey[], key: string): void {
+  let v = value as Record<PropertyKey, unknown> | undefined;
+  for (const p of path) v = v?.[p] as Record<PropertyKey, unknown> | undefined;
+  if (v && typeof v === 'object') delete v[key];
+}
+
+/**
+ * Validates a document against a strict schema. Unknown keys are warnings (with a suggestion) and are
+ * dropped; every other mismatch is an error located at its key.
+ */
+export function validateDocument<S extends AnySchema>(
+  doc: JsonDocument,
+  schema: S,
+  value: unknown = structuredClone(doc.value),
+): Validated<z.output<S>> {
+  const warnings: Problem[] = [];
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const result = schema.safeParse(value);
+    if (result.success) return { value: result.data, errors: [], warnings };
+    const unknown = result.error.issues.filter((i) => i.code === 'unrecognized_keys');
+    const errors = result.error.issues
+      .filter((i) => i.code !== 'unrecognized_keys')
+      .map((i) => ({ message: i.message, location: doc.locate(i.path) }));
+    if (errors.length) return { value: undefined, errors, warnings };
+    for (const issue of unknown) {
+      const known = knownKeysAt(schema, issue.path);
+      for (const key of (issue as { keys: string[] }).keys) {
+        const guess = known.length ? closest(key, known) : undefined;
+        const near = guess && levenshteinClose(key, guess) ? `; did you mean "${guess}"?` : '';
+        warnings.push({
+          message: `unknown key "${key}"${near}`,
+          location: doc.locate([...issue.path, key]),
+        });
+        deleteAt(value, issue.path, key);
+      }
+    }
+  }
+  return {
+    value: undefined,
+    errors: [{ message: 'could not validate', location: { file: doc.file } }],
+    warnings,
+  };
+}
+
+function levenshteinClose(a: string, b: string): boolean {
+  // closest() always answers; only suggest a name that is a plausible typo.
+  return distance(a.toLowerCase(), b.toLowerCase()) <= Math.max(2, Math.floor(a.length / 3));
+}
+
+/** Throws the first error of a validation as an IcodeError with its location. */
+export function throwIfInvalid<T>(v: Validated<T>, code: ErrorCode, fix: string): T {
+  const first = v.errors[0];
+  if (first || v.value === undefined) {
+    const more = v.errors.length > 1 ? ` (and ${v.errors.length - 1} more)` : '';
+    throw new IcodeError(code, `${first?.message ?? 'invalid'}${more}`, {
+      location: first?.location,
+      fix,
+    });
+  }
+  return v.value;
+}

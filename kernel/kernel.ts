@@ -1,0 +1,182 @@
+import { homedir } from 'node:os';
+import { type LoadConfigOptions, loadConfig, type ResolvedConfig, type Settings } from './config.ts';
+import { createHooks, type KernelHooks, type ShutdownInfo } from './hooks.ts';
+import { type BuiltinPlugin, type Logger, PluginHost } from './host.ts';
+import type { Problem } from './json.ts';
+import type { HarnessManifest } from './manifest.ts';
+import { resolveReal } from './paths.ts';
+import { PermissionGate } from './permissions.ts';
+import { CommandRegistry, ServiceRegistry } from './registries.ts';
+import { type CallOptions, ToolRegistry } from './tools.ts';
+import type { PermissionMode, PluginStatus, ToolCall, ToolResult } from './types.ts';
+
+export interface KernelOptions {
+  cwd: string;
+  home?: string;
+  env?: NodeJS.ProcessEnv;
+  manifest: HarnessManifest;
+  builtins?: BuiltinPlugin[];
+  /** Settings from command-line flags (the top config layer). */
+  cli?: Settings;
+  /** Where plugin log lines go; by default only to stderr when ICODE_DEBUG is set. */
+  log?: (line: string) => void;
+}
+
+export interface BootReport {
+  manifest: { name: string; file: string };
+  plugins: PluginStatus[];
+  warnings: Problem[];
+}
+
+/**
+ * The microkernel: typed hooks, the plugin host, layered config, the permission gate and the registries.
+ * Everything else is a plugin.
+ */
+export class Kernel {
+  readonly hooks: KernelHooks = createHooks();
+  readonly tools: ToolRegistry;
+  readonly commands = new CommandRegistry();
+  readonly services: ServiceRegistry;
+  readonly gate: PermissionGate;
+  readonly host: PluginHost;
+  readonly cwd: string;
+  /** The workspace: the project root and any `permissions.additionalDirectories`, symlinks resolved. */
+  readonly roots: string[];
+  readonly logs: string[] = [];
+  private booted?: Promise<BootReport>;
+  private stopped?: Promise<void>;
+
+  private constructor(
+    readonly config: ResolvedConfig,
+    private readonly options: KernelOptions,
+  ) {
+    const home = options.home ?? homedir();
+    this.cwd = resolveReal(options.cwd, '/');
+    this.roots = [config.projectRoot, ...config.settings.permissions.additionalDirectories].map((d) =>
+      resolveReal(d, config.projectRoot, home),
+    );
+    const host: { current?: PluginHost } = {};
+    this.tools = new ToolRegistry(this.hooks, {
+      ensureActive: (p) => host.current!.ensureActive(p),
+      isEnabled: (p, tool) => host.current!.isLive(p) && config.settings.plugins[p]?.tools?.[tool] !== false,
+    });
+    this.services = new ServiceRegistry(
+      (s) => host.current!.providerOf(s),
+      (p) => host.current!.ensureActive(p),
+    );
+    this.host = host.current = new PluginHost({
+      hooks: this.hooks,
+      config,
+      cwd: this.cwd,
+      tools: this.tools,
+      commands: this.commands,
+      services: this.services,
+      log: (plugin, level, message) => this.log(plugin, level, message),
+    });
+    // Rules name tools by alias (`Bash`), resolved when judged, so lazy and late tools are covered too.
+    this.gate = new PermissionGate({
+      rules: config.rules,
+      projectRoot: config.projectRoot,
+      home,
+      hooks: this.hooks,
+      canonicalTool: (name) => this.tools.canonical(name),
+    });
+    this.tools.setGate(this.gate);
+  }
+
+  /** Loads the config layers (throwing an IcodeError that names file, line and key) and builds a kernel. */
+  static async create(options: KernelOptions): Promise<Kernel> {
+    const m = options.manifest;
+    const configOptions: LoadConfigOptions = {
+      cwd: options.cwd,
+      ...(options.home ? { home: options.home } : {}),
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.cli ? { cli: options.cli } : {}),
+      ...(m.config ? { manifest: { file: m.file, settings: m.config, doc: m.doc } } : {}),
+    };
+    return new Kernel(await loadConfig(configOptions), options);
+  }
+
+  private log(plugin: string, level: keyof Logger, message: string): void {
+    const line = `[${level}] ${plugin}: ${message}`;
+    this.logs.push(line);
+    if (this.logs.length > 500) this.logs.shift();
+    if (this.options.log) this.options.log(line);
+    else if ((this.options.env ?? process.env).ICODE_DEBUG) process.stderr.write(`${line}\n`);
+  }
+
+  get sessionMode(): PermissionMode {
+    return this.config.settings.permissions.defaultMode ?? 'prompt';
+  }
+
+  private builtinMap() {
+    return new Map((this.options.builtins ?? []).map((b) => [nameOf(b), b]));
+  }
+
+  private report(): BootReport {
+    return {
+      manifest: { name: this.options.manifest.name, file: this.options.manifest.file },
+      plugins: this.host.statuses(),
+      warnings: [
+        ...this.options.manifest.warnings,
+        ...this.config.warnings,
+        ...this.host.manifests().flatMap((p) => p.warnings),
+      ],
+    };
+  }
+
+  /**
+   * Runs every check that needs no plugin code (manifests, engines, dependencies, config switches) and
+   * reports, without activating anything: what `icode plugins list` shows. Use instead of boot().
+   */
+  async inspect(): Promise<BootReport> {
+    await this.host.boot(this.options.manifest.plugins, this.builtinMap(), { activate: false });
+    return this.report();
+  }
+
+  /** Boots the manifest's plugins once; later calls return the same report. */
+  boot(): Promise<BootReport> {
+    this.booted ??= (async () => {
+      const plugins = await this.host.boot(this.options.manifest.plugins, this.builtinMap());
+      await this.hooks.configResolved.promise(this.config.settings);
+      await this.hooks.ready.promise({ plugins });
+      return this.report();
+    })();
+    return this.booted;
+  }
+
+  /** Runs one tool call through the whole contract (see {@link ToolRegistry.call}). */
+  callTool(call: ToolCall, options: Partial<CallOptions> = {}): Promise<ToolResult> {
+    return this.tools.call(call, {
+      sessionMode: this.sessionMode,
+      cwd: this.cwd,
+      roots: this.roots,
+      ...options,
+    });
+  }
+
+  /** Calls the `shutdown` hook, then deactivates plugins in reverse order of activation. Runs once. */
+  shutdown(reason: ShutdownInfo['reason'] = 'exit'): Promise<void> {
+    this.stopped ??= this.hooks.shutdown.promise({ reason }).then(() => this.host.shutdown());
+    return this.stopped;
+  }
+
+  /** Shuts down cleanly on SIGINT/SIGTERM, then exits 130/143. Returns a function that removes the handlers. */
+  handleSignals(exit: (code: number) => void = (code) => process.exit(code)): () => void {
+    const on = (signal: 'SIGINT' | 'SIGTERM', code: number) => () => {
+      void this.shutdown(signal).finally(() => exit(code));
+    };
+    const int = on('SIGINT', 130);
+    const term = on('SIGTERM', 143);
+    process.once('SIGINT', int);
+    process.once('SIGTERM', term);
+    return () => {
+      process.off('SIGINT', int);
+      process.off('SIGTERM', term);
+    };
+  }
+}
+
+function nameOf(b: BuiltinPlugin): string {
+  return (b.manifest as { name?: string }).name ?? b.file;
+}

@@ -1,0 +1,168 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import semver from 'semver';
+import { z } from 'zod';
+import { SettingsSchema } from './config.ts';
+import { ErrorCodes, IcodeError } from './errors.ts';
+import { HOOK_NAMES } from './hooks.ts';
+import {
+  type JsonDocument,
+  type Problem,
+  parseJsonDocument,
+  throwIfInvalid,
+  validateDocument,
+} from './json.ts';
+
+const NAME = /^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;
+const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+const PluginName = z
+  .string()
+  .regex(NAME, 'must be a lowercase npm-style name such as "file-tools" or "@acme/lint"');
+const Version = z.string().refine((v) => semver.valid(v) !== null, 'must be a semver version such as 1.0.0');
+const Range = z
+  .string()
+  .refine((v) => semver.validRange(v) !== null, 'must be a semver range such as ^1.2.0');
+const ToolMode = z.enum(['read-only', 'workspace-write', 'danger-full-access']);
+
+const ContributedTool = z.strictObject({
+  name: z.string().regex(TOOL_NAME, 'tool names are 1-64 letters, digits, _ or -'),
+  aliases: z.array(z.string().regex(TOOL_NAME)).optional(),
+  description: z.string().optional(),
+  mode: ToolMode.optional(),
+  /** JSON Schema of the input; required for lazy plugins, whose code is not loaded until first use. */
+  inputSchema: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** `plugin.json`: everything the host needs to know about a plugin without running its code. */
+export const PluginManifestSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    name: PluginName,
+    version: Version,
+    description: z.string().optional(),
+    /** The ES module to import, relative to the plugin folder. */
+    main: z.string().default('index.js'),
+    engines: z.strictObject({ icode: Range }),
+    /** Other plugins this one needs, with the versions it works with. */
+    dependencies: z.record(PluginName, Range).default({}),
+    contributes: z
+      .strictObject({
+        tools: z.array(ContributedTool).default([]),
+        commands: z
+          .array(z.strictObject({ name: z.string().min(1), description: z.string().optional() }))
+          .default([]),
+        hooks: z.array(z.enum(HOOK_NAMES)).default([]),
+        services: z.array(z.string().min(1)).default([]),
+      })
+      .default({ tools: [], commands: [], hooks: [], services: [] }),
+    /** `startup` activates at boot; `lazy` on first use of a contributed tool, command or service. */
+    activation: z.enum(['startup', 'lazy']).default('startup'),
+    /** How long activate() may take before the plugin is failed with ICODE_ERR_ACTIVATE_TIMEOUT. */
+    timeoutMs: z.number().int().positive().max(120_000).default(5_000),
+    /** What the plugin's code does outside the permission gate; shown to the user on install. */
+    capabilities: z.array(z.enum(['fs.read', 'fs.write', 'process.spawn', 'net'])).default([]),
+  })
+  .superRefine((m, ctx) => {
+    if (m.activation !== 'lazy') return;
+    m.contributes.tools.forEach((t, i) => {
+      if (!t.description || !t.inputSchema) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['contributes', 'tools', i],
+          message: `lazy plugins must give tool "${t.name}" a description and an inputSchema in the manifest`,
+        });
+      }
+    });
+  });
+export type PluginManifest = z.output<typeof PluginManifestSchema>;
+
+const HarnessEntry = z.union([
+  PluginName,
+  z.strictObject({
+    name: PluginName,
+    version: Range.default('*'),
+    /** A plugin folder, relative to the harness manifest. Without it, built-in then installed plugins. */
+    path: z.string().optional(),
+  }),
+]);
+
+/** A harness manifest (`manifests/*.json`): which plugins make up this harness, and its config. */
+export const HarnessManifestSchema = z.strictObject({
+  $schema: z.string().optional(),
+  name: z.string().min(1),
+  description: z.string().optional(),
+  plugins: z.array(HarnessEntry),
+  config: SettingsSchema.optional(),
+});
+
+export interface HarnessPlugin {
+  name: string;
+  version: string;
+  path?: string;
+}
+export interface HarnessManifest {
+  name: string;
+  description?: string;
+  file: string;
+  plugins: HarnessPlugin[];
+  config?: z.output<typeof SettingsSchema>;
+  doc: JsonDocument;
+  warnings: Problem[];
+}
+
+/** Reads and validates a harness manifest; errors name the file, line and key. */
+export function loadHarnessManifest(file: string, text = readManifestText(file)): HarnessManifest {
+  const doc = parseJsonDocument(text, file, ErrorCodes.MANIFEST_INVALID);
+  const v = validateDocument(doc, HarnessManifestSchema);
+  const m = throwIfInvalid(v, ErrorCodes.MANIFEST_INVALID, 'correct the harness manifest at that line');
+  const base = dirname(file);
+  const plugins = m.plugins.map((p) =>
+    typeof p === 'string'
+      ? { name: p, version: '*' }
+      : { name: p.name, version: p.version, ...(p.path ? { path: resolve(base, p.path) } : {}) },
+  );
+  return {
+    name: m.name,
+    ...(m.description ? { description: m.description } : {}),
+    file,
+    plugins,
+    ...(m.config ? { config: m.config } : {}),
+    doc,
+    warnings: v.warnings,
+  };
+}
+
+function readManifestText(file: string): string {
+  if (!existsSync(file)) {
+    throw new IcodeError(ErrorCodes.MANIFEST_INVALID, `harness manifest not found: ${file}`, {
+      fix: 'pass the path of a manifest file, e.g. --manifest manifests/minimal.json',
+    });
+  }
+  return readFileSync(file, 'utf8');
+}
+
+/** Validates a plugin manifest given as text (from `plugin.json`). */
+export function parsePluginManifest(
+  text: string,
+  file: string,
+): { manifest: PluginManifest; warnings: Problem[] } {
+  const doc = parseJsonDocument(text, file, ErrorCodes.MANIFEST_INVALID);
+  const v = validateDocument(doc, PluginManifestSchema);
+  const manifest = throwIfInvalid(v, ErrorCodes.MANIFEST_INVALID, 'correct plugin.json at that line');
+  return { manifest, warnings: v.warnings };
+}
+
+/** Reads `plugin.json` from a plugin folder. */
+export function readPluginFolder(dir: string): {
+  manifest: PluginManifest;
+  warnings: Problem[];
+  file: string;
+} {
+  const file = join(dir, 'plugin.json');
+  if (!existsSync(file)) {
+    throw new IcodeError(ErrorCodes.PLUGIN_NOT_FOUND, `no plugin.json in ${dir}`, {
+      fix: 'point the manifest entry at a folder that holds a plugin.json',
+    });
+  }
+  return { ...parsePluginManifest(readFileSync(file, 'utf8'), file), file };
+}

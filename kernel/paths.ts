@@ -1,0 +1,33 @@
+import { realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+
+/**
+ * Resolves a path the way the operating system will: relative to `cwd`, `~` expanded, and every symlink
+ * followed. A path that does not exist yet is resolved through its nearest existing ancestor, so a new
+ * file under a symlinked folder is judged where it will really be written.
+ */
+export function resolveReal(path: string, cwd: string, home = homedir()): string {
+  const expanded = path === '~' ? home : path.startsWith('~/') ? join(home, path.slice(2)) : path;
+  const absolute = resolve(cwd, expanded);
+  const missing: string[] = [];
+  let current = absolute;
+  for (;;) {
+    try {
+      return join(realpathSync.native(current), ...missing.reverse());
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
+      const parent = dirname(current);
+      if (parent === current) return absolute;
+      missing.push(basename(current));
+      current = parent;
+    }
+  }
+}
+
+/** True when `path` is `root` or inside it. Both must already be resolved with {@link resolveReal}. */
+export function isInside(path: string, root: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}

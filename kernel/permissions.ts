@@ -1,0 +1,234 @@
+import picomatch from 'picomatch';
+import type { KernelHooks } from './hooks.ts';
+import { resolveReal } from './paths.ts';
+import type {
+  Decision,
+  PermissionDecision,
+  PermissionEvidence,
+  PermissionMode,
+  PermissionRequest,
+  RuleSource,
+  ToolMode,
+} from './types.ts';
+
+export interface ParsedRule {
+  tool: string;
+  specifier?: string;
+  error?: string;
+}
+
+const RULE = /^([A-Za-z0-9_.*-]+)(?:\(([\s\S]*)\))?$/;
+
+/** Parses `Tool` or `Tool(specifier)`, the rule syntax Claude Code users already write. */
+export function parseRule(rule: string): ParsedRule {
+  const m = RULE.exec(rule.trim());
+  if (!m)
+    return { tool: rule, error: 'expected Tool or Tool(specifier), e.g. Bash(git status) or Read(./src/**)' };
+  if (m[2] !== undefined && m[2].trim() === '') {
+    return { tool: m[1]!, error: 'empty specifier: write Tool to match every call, or Tool(something)' };
+  }
+  return m[2] === undefined ? { tool: m[1]! } : { tool: m[1]!, specifier: m[2].trim() };
+}
+
+const MODE_RANK: Record<ToolMode, number> = { 'read-only': 0, 'workspace-write': 1, 'danger-full-access': 2 };
+
+export interface GateOptions {
+  rules: readonly RuleSource[];
+  projectRoot: string;
+  home: string;
+  hooks: KernelHooks;
+  /** Maps an alias (`Bash`, `Read`) to the registered tool name (`bash`, `read_file`). */
+  canonicalTool: (name: string) => string;
+}
+
+interface CompiledRule extends RuleSource {
+  tool: string;
+  toolGlob?: (name: string) => boolean;
+  specifier?: string;
+}
+
+function matchText(specifier: string, value: string): boolean {
+  if (specifier === '*') return true;
+  if (specifier.endsWith(':*')) {
+    // Prefix rules match whole words: `npm run test:*` allows `npm run test -- x`, not `npm run tests`.
+    const prefix = specifier.slice(0, -2);
+    return value === prefix || value.startsWith(`${prefix} `);
+  }
+  return value === specifier;
+}
+
+/**
+ * Decides whether a tool call may run. Order (first that applies wins):
+ * 1. a deny rule; 2. the mode's ceiling (read-only and plan refuse anything that writes);
+ * 3. plugin evidence that denies; 4. an ask rule; 5. plugin evidence that asks; 6. allow rules;
+ * 7. plugin evidence that allows; 8. the mode's default.
+ */
+export class PermissionGate {
+  private readonly compiled: CompiledRule[];
+  private readonly pathMatchers = new Map<string, (p: string) => boolean>();
+
+  constructor(private readonly options: GateOptions) {
+    this.compiled = options.rules.map((r) => {
+      const parsed = parseRule(r.rule);
+      return {
+        ...r,
+        tool: parsed.tool,
+        ...(parsed.tool.includes('*') ? { toolGlob: picomatch(parsed.tool) } : {}),
+        ...(parsed.specifier ? { specifier: parsed.specifier } : {}),
+      };
+    });
+  }
+
+  private matchPath(specifier: string, value: string): boolean {
+    let match = this.pathMatchers.get(specifier);
+    if (!match) {
+      const { projectRoot, home } = this.options;
+      // `//abs` is Claude Code's absolute form; `/abs` is absolute too; anything else is project-relative.
+      const raw = specifier.startsWith('//') ? specifier.slice(1) : specifier;
+      const scan = picomatch.scan(raw);
+      const base = resolveReal(scan.base || '.', projectRoot, home);
+      const pattern = scan.isGlob ? `${base}/${scan.glob}` : base;
+      const glob = picomatch(pattern, { dot: true });
+      const under = scan.isGlob ? undefined : picomatch(`${base}/**`, { dot: true });
+      match = (p) => glob(p) || Boolean(under?.(p));
+      this.pathMatchers.set(specifier, match);
+    }
+    return match(value);
+  }
+
+  private matches(rule: CompiledRule, request: PermissionRequest, value: string | undefined): boolean {
+    // Aliases resolve at judgement time: a rule may name a tool (`Bash`) whose plugin loads later.
+    const toolMatches = rule.toolGlob
+      ? rule.toolGlob(request.tool)
+      : this.options.canonicalTool(rule.tool) === request.tool;
+    if (!toolMatches) return false;
+    if (!rule.specifier) return true;
+    if (value === undefined || !request.subjects) return false;
+    switch (request.subjects.kind) {
+      case 'path':
+        return this.matchPath(rule.specifier, value);
+      case 'domain': {
+        const domain = rule.specifier.replace(/^domain:/, '');
+        return domain.startsWith('*.') ? value.endsWith(domain.slice(1)) : value === domain;
+      }
+      default:
+        return matchText(rule.specifier, value);
+    }
+  }
+
+  private values(request: PermissionRequest): Array<string | undefined> {
+    const values = request.subjects?.values ?? [];
+    return values.length ? values : [undefined];
+  }
+
+  /** The first rule of an effect that matches any value (deny, ask) or every value (allow). */
+  private ruleFor(effect: Decision, request: PermissionRequest): RuleSource | undefined {
+    const rules = this.compiled.filter((r) => r.effect === effect);
+    const values = this.values(request);
+    if (effect === 'allow') {
+      const per = values.map((v) => rules.find((r) => this.matches(r, request, v)));
+      return per.every(Boolean) ? per[0] : undefined;
+    }
+    for (const v of values) {
+      const hit = rules.find((r) => this.matches(r, request, v));
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+
+  private byMode(request: PermissionRequest): PermissionDecision {
+    const { sessionMode: mode, mode: needs } = request;
+    const over = MODE_RANK[needs] > MODE_RANK[ceiling(mode)];
+    if (!over)
+      return { decision: 'allow', reason: `${request.tool} needs ${needs}; the session is in ${mode} mode` };
+    if (mode === 'read-only' || mode === 'plan') {
+      return {
+        decision: 'deny',
+        reason: `${request.tool} needs ${needs}, and the session is in ${mode} mode`,
+        hint:
+          mode === 'plan'
+            ? 'leave plan mode first'
+            : 'run with --permission-mode workspace-write (or set permissions.defaultMode)',
+      };
+    }
+    return { decision: 'ask', reason: `${request.tool} needs ${needs}; the session is in ${mode} mode` };
+  }
+
+  /** The decision before anyone is asked: allow, ask or deny, with the reason and the rule or plugin. */
+  async evaluate(request: PermissionRequest): Promise<PermissionDecision> {
+    const deny = this.ruleFor('deny', request);
+    if (deny) return fromRule(deny, 'deny');
+    const modeDecision = this.byMode(request);
+    if (modeDecision.decision === 'deny') return modeDecision;
+    const ask = this.ruleFor('ask', request);
+    const allow = this.ruleFor('allow', request);
+    const provisional = ask ? fromRule(ask, 'ask') : allow ? fromRule(allow, 'allow') : modeDecision;
+    const evidence = await this.options.hooks.permissionRequest.promise(request, provisional);
+    const fromEvidence = (e: PermissionEvidence): PermissionDecision => ({
+      decision: e.decision,
+      reason: e.reason,
+      ...(e.plugin ? { plugin: e.plugin } : {}),
+    });
+    if (evidence?.decision === 'deny') return fromEvidence(evidence);
+    if (ask) return provisional;
+    if (evidence?.decision === 'ask') return fromEvidence(evidence);
+    if (allow) return provisional;
+    if (evidence?.decision === 'allow') return fromEvidence(evidence);
+    return modeDecision;
+  }
+
+  /**
+   * The final decision: asks through the `permissionPrompt` hook when the answer is ask. When no one can
+   * be asked (headless, or no UI plugin), ask becomes deny with a hint naming what would allow it.
+   */
+  async check(request: PermissionRequest): Promise<PermissionDecision> {
+    const decision = await this.evaluate(request);
+    if (decision.decision !== 'ask') return decision;
+    const answer = await this.options.hooks.permissionPrompt.promise(request, decision);
+    if (answer) {
+      return {
+        ...decision,
+        decision: answer.decision,
+        reason:
+          answer.reason ?? (answer.decision === 'allow' ? 'approved by the user' : 'denied by the user'),
+      };
+    }
+    return {
+      ...decision,
+      decision: 'deny',
+      reason: `${decision.reason}; approval is needed and no one can be asked here`,
+      hint: allowHint(request, decision),
+    };
+  }
+}
+
+function ceiling(mode: PermissionMode): ToolMode {
+  if (mode === 'plan' || mode === 'read-only' || mode === 'prompt') return 'read-only';
+  return mode;
+}
+
+function fromRule(rule: RuleSource, decision: Decision): PermissionDecision {
+  const where = rule.file ? ` in ${rule.file}` : ` (${rule.layer})`;
+  return {
+    decision,
+    reason: `${decision} rule "${rule.rule}"${where}`,
+    rule,
+    ...(decision === 'deny' ? { hint: `remove "${rule.rule}" from permissions.deny${where}` } : {}),
+  };
+}
+
+function suggestedRule(request: PermissionRequest): string {
+  const value = request.subjects?.values[0];
+  if (!value) return request.tool;
+  if (request.subjects?.kind === 'command') return `${request.tool}(${value.split(' ')[0]}:*)`;
+  if (request.subjects?.kind === 'domain') return `${request.tool}(domain:${value})`;
+  return `${request.tool}(${value})`;
+}
+
+function allowHint(request: PermissionRequest, decision: PermissionDecision): string {
+  if (decision.rule) {
+    return `the ask rule "${decision.rule.rule}"${decision.rule.file ? ` in ${decision.rule.file}` : ''} requires approval; run interactively or remove it`;
+  }
+  const rule = suggestedRule(request);
+  return `allow it with --allowedTools "${rule}", a permissions.allow rule "${rule}" in .icode/settings.json, or --permission-mode ${request.mode === 'danger-full-access' ? 'danger-full-access' : 'workspace-write'}`;
+}

@@ -1,0 +1,97 @@
+import { ErrorCodes, IcodeError } from './errors.ts';
+import type { Command } from './types.ts';
+
+/**
+ * Services plugins provide to each other by name (the provider registers `model`, consumers ask for it).
+ * Plugin packages add their service types here by declaration merging:
+ * `declare module 'icode/sdk' { interface Services { model: ModelService } }`.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: extended by declaration merging
+export interface Services {}
+
+export type ServiceType<K extends string> = K extends keyof Services ? Services[K] : unknown;
+
+/** Slash commands by name, refusing duplicates. */
+export class CommandRegistry {
+  private readonly entries = new Map<string, { owner: string; command?: Command; description?: string }>();
+
+  private claim(owner: string, name: string): void {
+    const holder = this.entries.get(name);
+    if (holder && holder.owner !== owner) {
+      throw new IcodeError(
+        ErrorCodes.DUPLICATE_NAME,
+        `command "/${name}" is already registered by plugin "${holder.owner}"`,
+        { fix: 'rename the command, or disable one of the two plugins' },
+      );
+    }
+  }
+
+  register(owner: string, command: Command): void {
+    this.claim(owner, command.name);
+    this.entries.set(command.name, { owner, command });
+  }
+
+  /** A command a lazy plugin declared; it loads on first run. */
+  registerLazy(owner: string, name: string, description?: string): void {
+    this.claim(owner, name);
+    this.entries.set(name, { owner, ...(description ? { description } : {}) });
+  }
+
+  unregisterOwner(owner: string): void {
+    for (const [name, e] of this.entries) if (e.owner === owner) this.entries.delete(name);
+  }
+
+  get(name: string): { owner: string; command?: Command } | undefined {
+    return this.entries.get(name);
+  }
+
+  list(): Array<{ name: string; owner: string; description: string }> {
+    return [...this.entries].map(([name, e]) => ({
+      name,
+      owner: e.owner,
+      description: e.command?.description ?? e.description ?? '',
+    }));
+  }
+}
+
+/** Named services; a service of a lazy plugin activates it on first request. */
+export class ServiceRegistry {
+  private readonly provided = new Map<string, { owner: string; impl: unknown }>();
+
+  constructor(
+    private readonly declaredBy: (service: string) => string | undefined,
+    private readonly ensureActive: (plugin: string) => Promise<void>,
+  ) {}
+
+  provide(owner: string, name: string, impl: unknown): void {
+    const holder = this.provided.get(name);
+    if (holder) {
+      throw new IcodeError(
+        ErrorCodes.DUPLICATE_NAME,
+        `service "${name}" is already provided by plugin "${holder.owner}"`,
+        {
+          fix: 'disable one of the two plugins that provide it',
+        },
+      );
+    }
+    this.provided.set(name, { owner, impl });
+  }
+
+  unregisterOwner(owner: string): void {
+    for (const [name, e] of this.provided) if (e.owner === owner) this.provided.delete(name);
+  }
+
+  async get<K extends string>(name: K): Promise<ServiceType<K>> {
+    if (!this.provided.has(name)) {
+      const plugin = this.declaredBy(name);
+      if (plugin) await this.ensureActive(plugin);
+    }
+    const entry = this.provided.get(name);
+    if (!entry) {
+      throw new IcodeError(ErrorCodes.SERVICE_MISSING, `no active plugin provides the service "${name}"`, {
+        fix: `add a plugin that contributes the "${name}" service to the harness manifest, or check \`icode doctor\``,
+      });
+    }
+    return entry.impl as ServiceType<K>;
+  }
+}

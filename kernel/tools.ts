@@ -1,0 +1,209 @@
+import { z } from 'zod';
+import { ErrorCodes, errorMessage, IcodeError } from './errors.ts';
+import type { KernelHooks } from './hooks.ts';
+import type { PermissionGate } from './permissions.ts';
+import type {
+  PermissionMode,
+  PermissionSubjects,
+  Tool,
+  ToolCall,
+  ToolContext,
+  ToolDefinition,
+  ToolMode,
+  ToolResult,
+  ToolResultBlock,
+} from './types.ts';
+
+/** A tool a lazy plugin declared in its manifest; its code loads on first call. */
+export interface LazyTool {
+  name: string;
+  aliases?: string[];
+  description: string;
+  mode?: ToolMode;
+  inputSchema: Record<string, unknown>;
+}
+
+interface Entry {
+  owner: string;
+  tool?: Tool;
+  lazy?: LazyTool;
+  schema?: Record<string, unknown>;
+}
+
+export interface ToolHost {
+  /** Activates a lazy plugin; rejects with the reason if it cannot be activated. */
+  ensureActive(plugin: string): Promise<void>;
+  /** False when config switched the tool off (`plugins.<name>.tools.<tool>: false`) or the plugin is down. */
+  isEnabled(plugin: string, tool: string): boolean;
+}
+
+export interface CallOptions extends Partial<ToolContext> {
+  sessionMode: PermissionMode;
+  cwd: string;
+  roots: string[];
+}
+
+function jsonSchemaOf(tool: Tool): Record<string, unknown> {
+  const { $schema: _, ...schema } = z.toJSONSchema(tool.input, {
+    io: 'input',
+    unrepresentable: 'any',
+  }) as Record<string, unknown>;
+  return schema;
+}
+
+/**
+ * Every tool by name and alias. Calling one runs the whole contract: look up, validate input, permission
+ * gate, `beforeToolCall`, execute, `afterToolCall`. Every failure becomes an `is_error` result the model
+ * can act on; nothing a tool does throws into the caller.
+ */
+export class ToolRegistry {
+  private readonly entries = new Map<string, Entry>();
+  private readonly aliases = new Map<string, string>();
+
+  constructor(
+    private readonly hooks: KernelHooks,
+    private readonly host: ToolHost,
+    private gate?: PermissionGate,
+  ) {}
+
+  setGate(gate: PermissionGate): void {
+    this.gate = gate;
+  }
+
+  private claim(owner: string, name: string, aliases: string[] = []): void {
+    for (const n of [name, ...aliases]) {
+      const holder = this.entries.get(n)?.owner ?? this.entries.get(this.aliases.get(n) ?? '')?.owner;
+      const sameLazy = holder === owner && this.entries.get(name)?.lazy;
+      if (holder && !sameLazy) {
+        throw new IcodeError(
+          ErrorCodes.DUPLICATE_NAME,
+          `tool name "${n}" is already registered by plugin "${holder}"`,
+          {
+            fix: 'rename the tool, or disable one of the two plugins',
+          },
+        );
+      }
+    }
+    for (const a of aliases) this.aliases.set(a, name);
+  }
+
+  register(owner: string, tool: Tool): void {
+    this.claim(owner, tool.name, tool.aliases);
+    this.entries.set(tool.name, { owner, tool });
+  }
+
+  registerLazy(owner: string, lazy: LazyTool): void {
+    this.claim(owner, lazy.name, lazy.aliases);
+    this.entries.set(lazy.name, { owner, lazy });
+  }
+
+  unregisterOwner(owner: string): void {
+    for (const [name, entry] of this.entries) if (entry.owner === owner) this.entries.delete(name);
+    for (const [alias, name] of this.aliases) if (!this.entries.has(name)) this.aliases.delete(alias);
+  }
+
+  /** The registered name for a name or alias (`Bash` → `bash`); unknown names come back unchanged. */
+  canonical(name: string): string {
+    return this.aliases.get(name) ?? name;
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(this.canonical(name));
+  }
+
+  owner(name: string): string | undefined {
+    return this.entries.get(this.canonical(name))?.owner;
+  }
+
+  private enabled(): Array<[string, Entry]> {
+    return [...this.entries].filter(([name, e]) => this.host.isEnabled(e.owner, name));
+  }
+
+  names(): string[] {
+    return this.enabled().map(([name]) => name);
+  }
+
+  /** The definitions to send to the model, after plugins transform them in `toolDefinitions`. */
+  async definitions(
+    session?: Parameters<KernelHooks['toolDefinitions']['promise']>[1],
+  ): Promise<ToolDefinition[]> {
+    const defs = this.enabled().map(([name, e]) => {
+      if (e.lazy) return { name, description: e.lazy.description, input_schema: e.lazy.inputSchema };
+      e.schema ??= jsonSchemaOf(e.tool!);
+      return { name, description: e.tool!.description, input_schema: e.schema };
+    });
+    return this.hooks.toolDefinitions.promise(defs, session);
+  }
+
+  async call(call: ToolCall, options: CallOptions): Promise<ToolResult> {
+    const name = this.canonical(call.name);
+    const fail = (text: string): ToolResult => ({
+      toolUseId: call.id,
+      toolName: name,
+      content: text,
+      isError: true,
+    });
+    let entry = this.entries.get(name);
+    if (!entry || !this.host.isEnabled(entry.owner, name)) {
+      const available = this.names().join(', ') || 'none';
+      return fail(
+        `Unknown tool "${call.name}"${entry ? ' (switched off in config)' : ''}. Available tools: ${available}`,
+      );
+    }
+    if (!entry.tool) {
+      try {
+        await this.host.ensureActive(entry.owner);
+      } catch (error) {
+        return fail(`Tool "${name}" is unavailable: ${errorMessage(error)}`);
+      }
+      entry = this.entries.get(name);
+      if (!entry?.tool) return fail(`Tool "${name}" is unavailable: its plugin did not register it`);
+    }
+    const tool = entry.tool;
+    const parsed = tool.input.safeParse(call.input);
+    if (!parsed.success) {
+      return fail(
+        `Invalid input for ${name}:\n${z.prettifyError(parsed.error)}\nFix the input and call the tool again.`,
+      );
+    }
+    const input = parsed.data;
+    const signal = options.signal ?? new AbortController().signal;
+    const ctx: ToolContext = {
+      cwd: options.cwd,
+      roots: options.roots,
+      signal,
+      ...(options.sessionId ? { sessionId: options.sessionId } : {}),
+    };
+    const normalized: ToolCall = { id: call.id, name, input };
+    try {
+      const mode = typeof tool.mode === 'function' ? tool.mode(input) : tool.mode;
+      const subjects: PermissionSubjects | undefined = await tool.subjects?.(input, ctx);
+      const gate = this.gate;
+      if (!gate) return fail('No permission gate is configured; refusing to run tools');
+      const decision = await gate.check({
+        tool: name,
+        input,
+        mode,
+        ...(subjects ? { subjects } : {}),
+        cwd: options.cwd,
+        roots: options.roots,
+        sessionMode: options.sessionMode,
+      });
+      if (decision.decision !== 'allow') {
+        return fail(
+          `Permission denied: ${decision.reason}${decision.hint ? `. To allow: ${decision.hint}` : ''}`,
+        );
+      }
+      const short = await this.hooks.beforeToolCall.promise(normalized, ctx);
+      const result: ToolResult =
+        short ??
+        (await (async () => {
+          const content: string | ToolResultBlock[] = await tool.execute(input, ctx);
+          return { toolUseId: call.id, toolName: name, content, isError: false };
+        })().catch((error: unknown) => fail(`Error: ${errorMessage(error)}`)));
+      return await this.hooks.afterToolCall.promise(result, normalized);
+    } catch (error) {
+      return fail(`Error: ${errorMessage(error)}`);
+    }
+  }
+}

@@ -1,0 +1,168 @@
+import type { z } from 'zod';
+
+/** Session-wide permission modes, from least to most trusting (plan and prompt are special). */
+export type PermissionMode = 'read-only' | 'workspace-write' | 'danger-full-access' | 'plan' | 'prompt';
+/** What a tool needs to run without asking. */
+export type ToolMode = 'read-only' | 'workspace-write' | 'danger-full-access';
+
+export type Decision = 'allow' | 'ask' | 'deny';
+
+/**
+ * What a tool call would touch, as the permission rules see it. A tool reports one kind; the kernel
+ * matches rule specifiers against every value (all must be allowed, any denied denies).
+ * - `command`: shell commands (`Bash(git status)`, `Bash(npm run test:*)`)
+ * - `path`: absolute, symlink-resolved paths (`Read(./src/**)`, `Edit(/abs/file)`)
+ * - `domain`: host names (`WebFetch(domain:example.com)`)
+ * - `text`: anything else, matched exactly or by `prefix:*`
+ */
+export interface PermissionSubjects {
+  kind: 'command' | 'path' | 'domain' | 'text';
+  values: string[];
+}
+
+export interface PermissionRequest {
+  tool: string;
+  input: unknown;
+  mode: ToolMode;
+  subjects?: PermissionSubjects;
+  /** Working directory and workspace roots, symlinks resolved. */
+  cwd: string;
+  roots: string[];
+  sessionMode: PermissionMode;
+}
+
+/** A rule as written in config, with where it was written. */
+export interface RuleSource {
+  rule: string;
+  effect: Decision;
+  layer: string;
+  file?: string;
+}
+
+export interface PermissionDecision {
+  decision: Decision;
+  reason: string;
+  /** The rule that decided, if one did. */
+  rule?: RuleSource;
+  /** The plugin whose evidence decided, if one did. */
+  plugin?: string;
+  /** For ask/deny: what the user could change to allow this. */
+  hint?: string;
+}
+
+/** What a plugin contributes to a permission decision through the `permissionRequest` hook. */
+export interface PermissionEvidence {
+  decision: Decision;
+  reason: string;
+  /** Set by the kernel: the plugin whose tap returned this evidence. */
+  plugin?: string;
+}
+
+export interface TextBlock {
+  type: 'text';
+  text: string;
+}
+export interface ImageBlock {
+  type: 'image';
+  source: { type: 'base64'; media_type: string; data: string };
+}
+export type ToolResultBlock = TextBlock | ImageBlock;
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  input: unknown;
+}
+
+export interface ToolResult {
+  toolUseId: string;
+  toolName: string;
+  content: string | ToolResultBlock[];
+  isError: boolean;
+}
+
+/** The definition sent to the model (the Messages API `tools` entry). */
+export interface ToolDefinition {
+  name: string;
+  description: string;
+  input_schema: Record<string, unknown>;
+}
+
+export interface ToolContext {
+  cwd: string;
+  roots: string[];
+  signal: AbortSignal;
+  sessionId?: string;
+}
+
+/** A tool as registered: what {@link defineTool} returns. */
+export interface Tool<S extends z.ZodType = z.ZodType> {
+  name: string;
+  aliases?: string[];
+  description: string;
+  input: S;
+  mode: ToolMode | ((input: z.output<S>) => ToolMode);
+  /** Safe to run alongside other calls (read-only tools usually are). */
+  concurrencySafe?: boolean;
+  subjects?: (input: z.output<S>, ctx: ToolContext) => PermissionSubjects | Promise<PermissionSubjects>;
+  execute: (
+    input: z.output<S>,
+    ctx: ToolContext,
+  ) => Promise<string | ToolResultBlock[]> | string | ToolResultBlock[];
+}
+
+export interface Command {
+  name: string;
+  description: string;
+  argumentHint?: string;
+  run(args: string, ctx: { cwd: string }): Promise<string | undefined> | string | undefined;
+}
+
+export interface MessageParam {
+  role: 'user' | 'assistant';
+  content: string | Array<Record<string, unknown> & { type: string }>;
+}
+
+export interface ModelRequest {
+  model: string;
+  max_tokens: number;
+  system?: string | Array<{ type: 'text'; text: string }>;
+  messages: MessageParam[];
+  tools?: ToolDefinition[];
+  [key: string]: unknown;
+}
+
+export interface ModelResponse {
+  id: string;
+  model: string;
+  stop_reason: string | null;
+  content: Array<Record<string, unknown> & { type: string }>;
+  usage: { input_tokens: number; output_tokens: number; [key: string]: unknown };
+}
+
+export interface SessionInfo {
+  id: string;
+  cwd: string;
+  mode: PermissionMode;
+  interactive: boolean;
+}
+
+export interface UserPrompt {
+  text: string;
+  session: SessionInfo;
+}
+
+export type HealthState = 'active' | 'degraded' | 'failed' | 'disabled';
+
+/** One plugin's health, as `icode doctor` and the `pluginStatus` hook see it. */
+export interface PluginStatus {
+  name: string;
+  version: string;
+  state: HealthState;
+  reason?: string;
+  fix?: string;
+  code?: string;
+  source: string;
+  activation: 'startup' | 'lazy';
+  activated: boolean;
+}

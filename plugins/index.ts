@@ -1,0 +1,20 @@
+import type { BuiltinPlugin } from '../kernel/host.ts';
+import fileTools from './file-tools/plugin.json' with { type: 'json' };
+import workspaceGuard from './workspace-guard/plugin.json' with { type: 'json' };
+
+/**
+ * The first-party plugins compiled into icode. Each manifest is static data; the code of a plugin is
+ * imported only when it activates, so listing plugins never loads them.
+ */
+export const builtinPlugins: BuiltinPlugin[] = [
+  {
+    file: 'plugins/file-tools/plugin.json',
+    manifest: fileTools,
+    load: () => import('./file-tools/index.ts'),
+  },
+  {
+    file: 'plugins/workspace-guard/plugin.json',
+    manifest: workspaceGuard,
+    load: () => import('./workspace-guard/index.ts'),
+  },
+];

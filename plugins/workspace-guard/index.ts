@@ -1,0 +1,33 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import { definePlugin, isInside } from '../../sdk/index.ts';
+
+/**
+ * Path evidence for the permission gate. Tools report their paths already resolved (symlinks followed),
+ * so a link inside the workspace that points outside it is judged by where it points.
+ */
+export default definePlugin({
+  config: z.strictObject({
+    /** Folders, relative to each workspace root, that need approval before anything writes there. */
+    protectedPaths: z.array(z.string()).default(['.git', '.icode', '.claude']),
+  }),
+  activate(ctx) {
+    ctx.hooks.permissionRequest.tap((request) => {
+      if (request.subjects?.kind !== 'path' || request.sessionMode === 'danger-full-access') return undefined;
+      for (const path of request.subjects.values) {
+        if (!request.roots.some((root) => isInside(path, root))) {
+          return {
+            decision: 'ask',
+            reason: `${path} is outside the workspace (${request.roots.join(', ')})`,
+          };
+        }
+        if (request.mode === 'read-only') continue;
+        const hit = request.roots
+          .flatMap((root) => ctx.config.protectedPaths.map((p) => join(root, p)))
+          .find((p) => isInside(path, p));
+        if (hit) return { decision: 'ask', reason: `${path} is inside the protected folder ${hit}` };
+      }
+      return undefined;
+    });
+  },
+});

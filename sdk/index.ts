@@ -1,0 +1,106 @@
+/**
+ * The icode plugin SDK: what a plugin author imports as `icode/sdk`.
+ *
+ * @example
+ * ```ts
+ * import { definePlugin, defineTool } from 'icode/sdk';
+ * import { z } from 'zod';
+ *
+ * const shout = defineTool({
+ *   name: 'shout',
+ *   description: 'Upper-cases a text',
+ *   input: z.object({ text: z.string() }),
+ *   mode: 'read-only',
+ *   execute: ({ text }) => text.toUpperCase(),
+ * });
+ *
+ * export default definePlugin({
+ *   activate(ctx) {
+ *     ctx.tools.register(shout);
+ *   },
+ * });
+ * ```
+ */
+import type { z } from 'zod';
+import type { PluginDefinition } from '../kernel/host.ts';
+import type { Command, Tool } from '../kernel/types.ts';
+
+export type { ResolvedConfig, Settings } from '../kernel/config.ts';
+export { ErrorCodes, IcodeError } from '../kernel/errors.ts';
+export type { HookName, HookTaps, PermissionAnswer, ReadyInfo, ShutdownInfo } from '../kernel/hooks.ts';
+export type { Logger, PluginContext, PluginDefinition } from '../kernel/host.ts';
+export type { PluginManifest } from '../kernel/manifest.ts';
+export { isInside, resolveReal } from '../kernel/paths.ts';
+export type { Services } from '../kernel/registries.ts';
+export type * from '../kernel/types.ts';
+
+/**
+ * Declares a plugin module. The plugin's identity (name, version, engines, what it contributes) lives in
+ * its static `plugin.json`; this is its behaviour. `config` is a zod schema for `plugins.<name>.config`,
+ * validated before `activate` runs.
+ *
+ * @example
+ * ```ts
+ * import { definePlugin } from 'icode/sdk';
+ * import { z } from 'zod';
+ *
+ * export default definePlugin({
+ *   config: z.object({ greeting: z.string().default('hello') }),
+ *   activate(ctx) {
+ *     ctx.log.info(ctx.config.greeting);
+ *     ctx.onDispose(() => ctx.log.info('bye'));
+ *   },
+ * });
+ * ```
+ */
+export function definePlugin<C extends z.ZodType = z.ZodType<Record<string, unknown>>>(
+  definition: PluginDefinition<C>,
+): PluginDefinition<C> {
+  return definition;
+}
+
+/**
+ * Declares a tool. Its `input` (a `z.object`) becomes the JSON Schema the model sees, and every call is
+ * validated against it before `execute` runs. Invalid input, a permission denial or a thrown error all
+ * become an `is_error` tool result the model can act on; a tool never crashes the session.
+ *
+ * @example
+ * ```ts
+ * import { defineTool } from 'icode/sdk';
+ * import { readFile } from 'node:fs/promises';
+ * import { z } from 'zod';
+ *
+ * export const cat = defineTool({
+ *   name: 'cat',
+ *   description: 'Prints a file',
+ *   input: z.object({ path: z.string() }),
+ *   mode: 'read-only',
+ *   subjects: ({ path }, ctx) => ({ kind: 'path', values: [path] }),
+ *   execute: ({ path }) => readFile(path, 'utf8'),
+ * });
+ * ```
+ */
+export function defineTool<S extends z.ZodObject>(tool: Tool<S>): Tool<S> {
+  if (!/^[a-zA-Z0-9_-]{1,64}$/.test(tool.name)) {
+    throw new TypeError(`tool name "${tool.name}" must be 1-64 letters, digits, _ or -`);
+  }
+  return tool;
+}
+
+/**
+ * Declares a slash command (`/name args`). What `run` returns is shown to the user.
+ *
+ * @example
+ * ```ts
+ * import { defineCommand } from 'icode/sdk';
+ *
+ * export const hello = defineCommand({
+ *   name: 'hello',
+ *   description: 'Says hello',
+ *   run: (args) => `hello ${args || 'world'}`,
+ * });
+ * ```
+ */
+export function defineCommand(command: Command): Command {
+  return command;
+}
