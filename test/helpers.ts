@@ -1,0 +1,111 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Kernel, type KernelOptions, loadHarnessManifest, type Settings } from '../kernel/index.ts';
+import { builtinPlugins } from '../plugins/index.ts';
+
+/** A temporary HOME and project folder, with the user's icode dir inside HOME. */
+export interface World {
+  root: string;
+  home: string;
+  userDir: string;
+  project: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export function makeWorld(): World {
+  const root = mkdtempSync(join(tmpdir(), 'icode-'));
+  const home = join(root, 'home');
+  const project = join(root, 'project');
+  const userDir = join(home, '.icode');
+  mkdirSync(userDir, { recursive: true });
+  mkdirSync(join(project, '.icode'), { recursive: true });
+  return { root, home, userDir, project, env: { HOME: home, ICODE_CONFIG_DIR: userDir } };
+}
+
+export function write(file: string, content: string | object): string {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  return file;
+}
+
+export interface FixturePlugin {
+  name: string;
+  version?: string;
+  engines?: string;
+  dependencies?: Record<string, string>;
+  contributes?: Record<string, unknown>;
+  activation?: 'startup' | 'lazy';
+  timeoutMs?: number;
+  /** The plugin module's source: an ES module whose default export has activate(ctx). */
+  code?: string;
+  manifestText?: string;
+}
+
+/** Writes a real plugin folder (plugin.json + index.mjs) and returns its path. */
+export function writePlugin(world: World, p: FixturePlugin): string {
+  const dir = join(world.root, 'plugins', p.name);
+  const manifest = {
+    name: p.name,
+    version: p.version ?? '1.0.0',
+    main: 'index.mjs',
+    engines: { icode: p.engines ?? '^0.1.0' },
+    ...(p.dependencies ? { dependencies: p.dependencies } : {}),
+    ...(p.contributes ? { contributes: p.contributes } : {}),
+    ...(p.activation ? { activation: p.activation } : {}),
+    ...(p.timeoutMs ? { timeoutMs: p.timeoutMs } : {}),
+  };
+  write(join(dir, 'plugin.json'), p.manifestText ?? manifest);
+  write(join(dir, 'index.mjs'), p.code ?? 'export default { activate() {} };\n');
+  return dir;
+}
+
+/** Code for a fixture plugin that appends "activate NAME" / "deactivate NAME" to a shared log file. */
+export function loggingPlugin(logFile: string, extra = ''): string {
+  return `import { appendFileSync } from 'node:fs';
+export default {
+  activate(ctx) {
+    this.name = ctx.name;
+    appendFileSync(${JSON.stringify(logFile)}, 'activate ' + ctx.name + '\\n');
+    ${extra}
+  },
+  deactivate() {
+    appendFileSync(${JSON.stringify(logFile)}, 'deactivate ' + this.name + '\\n');
+  },
+};
+`;
+}
+
+export interface BootOptions {
+  plugins?: Array<{ name: string; version?: string; path?: string } | string>;
+  config?: Settings;
+  cli?: Settings;
+  cwd?: string;
+  extraEnv?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+}
+
+export async function createKernel(world: World, o: BootOptions = {}): Promise<Kernel> {
+  const file = write(join(world.root, 'harness.json'), {
+    name: 'test',
+    plugins: o.plugins ?? [],
+    ...(o.config ? { config: o.config } : {}),
+  });
+  const options: KernelOptions = {
+    cwd: o.cwd ?? world.project,
+    home: world.home,
+    env: { ...world.env, ...o.extraEnv },
+    manifest: loadHarnessManifest(file),
+    builtins: builtinPlugins,
+    log: o.log ?? (() => {}),
+    ...(o.cli ? { cli: o.cli } : {}),
+  };
+  return Kernel.create(options);
+}
+
+export async function boot(world: World, o: BootOptions = {}) {
+  const kernel = await createKernel(world, o);
+  const report = await kernel.boot();
+  const status = (name: string) => report.plugins.find((p) => p.name === name)!;
+  return { kernel, report, status };
+}
