@@ -135,7 +135,8 @@ function envLayer(env: NodeJS.ProcessEnv, problems: Problem[], warnings: Problem
     } else settings.permissions = { ...settings.permissions, defaultMode: mode.data };
   }
   if (!base && !env.ICODE_MODEL && !env.ICODE_PERMISSION_MODE) return undefined;
-  return { name: 'env', file: 'environment (ICODE_*)', settings, doc: base?.doc };
+  // Rules can only come from ICODE_SETTINGS, so name it where it is the source.
+  return { name: 'env', file: base ? 'ICODE_SETTINGS' : 'environment (ICODE_*)', settings, doc: base?.doc };
 }
 
 /**

@@ -135,7 +135,10 @@ export function validateDocument<S extends AnySchema>(
   const warnings: Problem[] = [];
   for (let attempt = 0; attempt < 20; attempt++) {
     const result = schema.safeParse(value);
-    if (result.success) return { value: result.data, errors: [], warnings };
+    if (result.success) {
+      const at = (p: Problem) => (p.location.line ?? 0) * 1e6 + (p.location.column ?? 0);
+      return { value: result.data, errors: [], warnings: warnings.sort((a, b) => at(a) - at(b)) };
+    }
     const unknown = result.error.issues.filter((i) => i.code === 'unrecognized_keys');
     const errors = result.error.issues
       .filter((i) => i.code !== 'unrecognized_keys')

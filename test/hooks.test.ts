@@ -46,7 +46,10 @@ describe('kernel hooks', () => {
     expect(result.isError).toBe(false);
     expect(result.content).toBe('     1\thello [seen]');
     const thrown = kernel.host.statuses().find((p) => p.name === 'thrower')!;
-    expect(thrown).toMatchObject({ state: 'degraded', reason: 'plugin "thrower" failed in hook afterToolCall: oops' });
+    expect(thrown).toMatchObject({
+      state: 'degraded',
+      reason: 'plugin "thrower" failed in hook afterToolCall: oops',
+    });
     expect(lines).toContain('[error] thrower: plugin "thrower" failed in hook afterToolCall: oops');
   });
 
@@ -71,7 +74,10 @@ describe('kernel hooks', () => {
       code: 'export default { activate(ctx) { ctx.hooks.ready.tap(() => {}); } };',
     });
     const { status } = await boot(w, { plugins: [{ name: 'undeclared', path: p }] });
-    expect(status('undeclared')).toMatchObject({ state: 'failed', code: 'ICODE_ERR_UNDECLARED_CONTRIBUTION' });
+    expect(status('undeclared')).toMatchObject({
+      state: 'failed',
+      code: 'ICODE_ERR_UNDECLARED_CONTRIBUTION',
+    });
   });
 
   test('the facade can tap but not call, and taps are named after the plugin', async () => {

@@ -8,7 +8,12 @@ describe('plugin host lifecycle', () => {
     const w = makeWorld();
     const old = writePlugin(w, { name: 'old', engines: '^2.0.0' });
     const good = writePlugin(w, { name: 'good' });
-    const { status } = await boot(w, { plugins: [{ name: 'old', path: old }, { name: 'good', path: good }] });
+    const { status } = await boot(w, {
+      plugins: [
+        { name: 'old', path: old },
+        { name: 'good', path: good },
+      ],
+    });
     expect(status('old')).toMatchObject({ state: 'failed', code: 'ICODE_ERR_ENGINE_MISMATCH' });
     expect(status('old').reason).toContain('needs icode ^2.0.0, this is 0.1.0');
     expect(status('old').fix).toBeTruthy();
@@ -27,7 +32,12 @@ describe('plugin host lifecycle', () => {
     const w = makeWorld();
     const lib = writePlugin(w, { name: 'lib', version: '1.4.0' });
     const app = writePlugin(w, { name: 'app', dependencies: { lib: '^2.0.0' } });
-    const { status } = await boot(w, { plugins: [{ name: 'app', path: app }, { name: 'lib', path: lib }] });
+    const { status } = await boot(w, {
+      plugins: [
+        { name: 'app', path: app },
+        { name: 'lib', path: lib },
+      ],
+    });
     expect(status('app')).toMatchObject({ state: 'failed', code: 'ICODE_ERR_DEPENDENCY_RANGE' });
     expect(status('app').reason).toBe('needs lib@^2.0.0, found 1.4.0');
     expect(status('lib').state).toBe('active');
@@ -53,11 +63,17 @@ describe('plugin host lifecycle', () => {
     const w = makeWorld();
     const log = join(w.root, 'order.log');
     const paths = {
-      ui: writePlugin(w, { name: 'ui', dependencies: { core: '^1.0.0', model: '^1.0.0' }, code: loggingPlugin(log) }),
+      ui: writePlugin(w, {
+        name: 'ui',
+        dependencies: { core: '^1.0.0', model: '^1.0.0' },
+        code: loggingPlugin(log),
+      }),
       model: writePlugin(w, { name: 'model', dependencies: { core: '^1.0.0' }, code: loggingPlugin(log) }),
       core: writePlugin(w, { name: 'core', code: loggingPlugin(log) }),
     };
-    const { kernel } = await boot(w, { plugins: Object.entries(paths).map(([name, path]) => ({ name, path })) });
+    const { kernel } = await boot(w, {
+      plugins: Object.entries(paths).map(([name, path]) => ({ name, path })),
+    });
     await kernel.shutdown();
     await kernel.shutdown();
     expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual([
@@ -81,7 +97,12 @@ describe('plugin host lifecycle', () => {
       } };`,
     });
     const good = writePlugin(w, { name: 'good' });
-    const { kernel, status } = await boot(w, { plugins: [{ name: 'bad', path: bad }, { name: 'good', path: good }] });
+    const { kernel, status } = await boot(w, {
+      plugins: [
+        { name: 'bad', path: bad },
+        { name: 'good', path: good },
+      ],
+    });
     expect(status('bad')).toMatchObject({ state: 'failed', code: 'ICODE_ERR_ACTIVATE_FAILED' });
     expect(status('bad').reason).toContain('database unreachable');
     expect(kernel.tools.has('half')).toBe(false);
@@ -97,7 +118,12 @@ describe('plugin host lifecycle', () => {
     });
     const good = writePlugin(w, { name: 'good' });
     const started = Date.now();
-    const { status } = await boot(w, { plugins: [{ name: 'slow', path: slow }, { name: 'good', path: good }] });
+    const { status } = await boot(w, {
+      plugins: [
+        { name: 'slow', path: slow },
+        { name: 'good', path: good },
+      ],
+    });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(status('slow')).toMatchObject({ state: 'failed', code: 'ICODE_ERR_ACTIVATE_TIMEOUT' });
     expect(status('slow').reason).toContain('150 ms');
@@ -127,19 +153,32 @@ describe('plugin host lifecycle', () => {
     );
     const core = writePlugin(w, { name: 'core' });
     const ext = writePlugin(w, { name: 'ext', dependencies: { core: '^1' } });
-    const { status } = await boot(w, { plugins: [{ name: 'core', path: core }, { name: 'ext', path: ext }] });
+    const { status } = await boot(w, {
+      plugins: [
+        { name: 'core', path: core },
+        { name: 'ext', path: ext },
+      ],
+    });
     expect(status('core')).toMatchObject({ state: 'disabled', reason: `disabled by config (${settings}:3)` });
     expect(status('ext')).toMatchObject({ state: 'disabled', reason: 'dependency "core" is disabled' });
   });
 
   test('a malformed plugin.json is failed with ICODE_ERR_MANIFEST_INVALID naming file and line', async () => {
     const w = makeWorld();
-    const broken = writePlugin(w, { name: 'broken', manifestText: '{\n  "name": "broken",\n  "version": "1.0.0"\n  "main": "x.js"\n}\n' });
+    const broken = writePlugin(w, {
+      name: 'broken',
+      manifestText: '{\n  "name": "broken",\n  "version": "1.0.0"\n  "main": "x.js"\n}\n',
+    });
     const wrongType = writePlugin(w, {
       name: 'typed',
       manifestText: '{\n  "name": "typed",\n  "version": "one",\n  "engines": { "icode": "*" }\n}\n',
     });
-    const { status } = await boot(w, { plugins: [{ name: 'broken', path: broken }, { name: 'typed', path: wrongType }] });
+    const { status } = await boot(w, {
+      plugins: [
+        { name: 'broken', path: broken },
+        { name: 'typed', path: wrongType },
+      ],
+    });
     expect(status('broken')).toMatchObject({ state: 'failed', code: 'ICODE_ERR_MANIFEST_INVALID' });
     expect(status('broken').reason).toContain(`${join(broken, 'plugin.json')}:4:3`);
     expect(status('broken').reason).toContain('comma');
@@ -171,7 +210,10 @@ describe('plugin host lifecycle', () => {
       main: 'index.mjs',
       engines: { icode: '>=0.1.0' },
     });
-    write(join(w.userDir, 'plugins', 'node_modules', 'extra', 'index.mjs'), 'export default { activate() {} };');
+    write(
+      join(w.userDir, 'plugins', 'node_modules', 'extra', 'index.mjs'),
+      'export default { activate() {} };',
+    );
     const { status } = await boot(w, { plugins: [{ name: 'extra', version: '^2' }] });
     expect(status('extra')).toMatchObject({ state: 'active', version: '2.1.0' });
   });
@@ -184,7 +226,9 @@ describe('plugin host lifecycle', () => {
     );
     const { status } = await boot(w, { plugins: ['workspace-guard', 'file-tools'] });
     expect(status('workspace-guard')).toMatchObject({ state: 'failed', code: 'ICODE_ERR_CONFIG_INVALID' });
-    expect(status('workspace-guard').reason).toContain(`${settings}:4:19 (key "plugins.workspace-guard.config.protectedPaths")`);
+    expect(status('workspace-guard').reason).toContain(
+      `${settings}:4:19 (key "plugins.workspace-guard.config.protectedPaths")`,
+    );
     expect(status('file-tools').state).toBe('active');
   });
 });
@@ -197,7 +241,13 @@ describe('lazy activation', () => {
       name: 'lazy',
       activation: 'lazy',
       contributes: {
-        tools: [{ name: 'echo', description: 'Echo text', inputSchema: { type: 'object', properties: { text: { type: 'string' } } } }],
+        tools: [
+          {
+            name: 'echo',
+            description: 'Echo text',
+            inputSchema: { type: 'object', properties: { text: { type: 'string' } } },
+          },
+        ],
       },
       code: loggingPlugin(
         log,

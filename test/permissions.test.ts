@@ -1,0 +1,188 @@
+import { mkdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { parseRule, type Settings } from '../kernel/index.ts';
+import { boot, makeWorld, type World, write } from './helpers.ts';
+
+const probe = join(import.meta.dirname, 'fixtures', 'probe-tools');
+
+async function harness(w: World, config: Settings = {}, cli?: Settings) {
+  const { kernel } = await boot(w, {
+    plugins: ['workspace-guard', 'file-tools', { name: 'probe-tools', path: probe }],
+    config,
+    ...(cli ? { cli } : {}),
+  });
+  let n = 0;
+  return {
+    kernel,
+    call: (name: string, input: unknown) => kernel.callTool({ id: `t${++n}`, name, input }),
+  };
+}
+
+const allowed = (r: { isError: boolean; content: unknown }) => {
+  expect(r.content).toMatch(/^ran |^ {5}1\t/);
+  expect(r.isError).toBe(false);
+};
+const denied = (r: { isError: boolean; content: unknown }, text: string) => {
+  expect(r.isError).toBe(true);
+  expect(r.content).toContain(text);
+};
+
+describe('rule syntax', () => {
+  test.each([
+    ['Bash', { tool: 'Bash' }],
+    ['Bash(git status)', { tool: 'Bash', specifier: 'git status' }],
+    ['Bash(npm run test:*)', { tool: 'Bash', specifier: 'npm run test:*' }],
+    ['Read(./src/**)', { tool: 'Read', specifier: './src/**' }],
+    ['mcp__server__*', { tool: 'mcp__server__*' }],
+  ])('%s parses', (rule, parsed) => {
+    expect(parseRule(rule)).toEqual(parsed);
+  });
+
+  test.each(['Bash(', 'Bash()', 'Ba sh', '(x)'])('%s is refused with a hint', (rule) => {
+    expect(parseRule(rule).error).toBeTruthy();
+  });
+});
+
+describe('rule matching', () => {
+  test('Bash(git status) allows exactly that command; anything else asks, which headless means deny with a hint', async () => {
+    const w = makeWorld();
+    const h = await harness(w, { permissions: { allow: ['Bash(git status)'] } });
+    allowed(await h.call('shell', { command: 'git status' }));
+    const r = await h.call('Bash', { command: 'git status --porcelain' });
+    denied(r, 'no one can be asked here');
+    denied(r, 'allow it with --allowedTools "shell(git:*)"');
+  });
+
+  test('Bash(npm run test:*) matches the prefix on a word boundary', async () => {
+    const w = makeWorld();
+    const h = await harness(w, { permissions: { allow: ['Bash(npm run test:*)'] } });
+    allowed(await h.call('shell', { command: 'npm run test' }));
+    allowed(await h.call('shell', { command: 'npm run test -- --watch' }));
+    denied(await h.call('shell', { command: 'npm run tests' }), 'Permission denied');
+    denied(await h.call('shell', { command: 'npm run test; rm -rf /' }), 'Permission denied');
+  });
+
+  test('deny beats allow across layers, and the denial names the rule and its file', async () => {
+    const w = makeWorld();
+    const project = write(join(w.project, '.icode', 'settings.json'), {
+      permissions: { deny: ['Bash(rm:*)'] },
+    });
+    write(join(w.userDir, 'settings.json'), { permissions: { allow: ['Bash(rm:*)'] } });
+    const h = await harness(w, {}, { permissions: { allow: ['Bash'], defaultMode: 'danger-full-access' } });
+    denied(await h.call('shell', { command: 'rm -rf build' }), `deny rule "Bash(rm:*)" in ${project}`);
+    allowed(await h.call('shell', { command: 'ls' }));
+  });
+
+  test('ask beats allow', async () => {
+    const w = makeWorld();
+    const h = await harness(w, { permissions: { allow: ['Bash'], ask: ['Bash(git push:*)'] } });
+    allowed(await h.call('shell', { command: 'git commit -m x' }));
+    denied(await h.call('shell', { command: 'git push origin main' }), 'the ask rule "Bash(git push:*)"');
+  });
+
+  test('Read(./src/**) is relative to the project and judged on the resolved path, symlinks included', async () => {
+    const w = makeWorld();
+    write(join(w.project, 'src', 'secret.ts'), 'key');
+    write(join(w.project, 'README.md'), 'hi');
+    mkdirSync(join(w.project, 'docs'));
+    symlinkSync(join(w.project, 'src'), join(w.project, 'docs', 'link'));
+    const h = await harness(w, { permissions: { deny: ['Read(./src/**)'] } });
+    allowed(await h.call('read_file', { path: 'README.md' }));
+    denied(await h.call('read_file', { path: 'src/secret.ts' }), 'deny rule "Read(./src/**)"');
+    denied(await h.call('Read', { path: 'docs/link/secret.ts' }), 'deny rule "Read(./src/**)"');
+  });
+
+  test('Edit(/abs/path) allows that file only', async () => {
+    const w = makeWorld();
+    const file = write(join(w.project, 'notes.md'), '');
+    const h = await harness(w, { permissions: { allow: [`Edit(${file})`] } });
+    allowed(await h.call('edit', { path: 'notes.md' }));
+    denied(await h.call('edit', { path: 'other.md' }), 'Permission denied');
+  });
+
+  test('mcp__github__* allows every tool of that server', async () => {
+    const w = makeWorld();
+    const h = await harness(w, { permissions: { allow: ['mcp__github__*'] } });
+    allowed(await h.call('mcp__github__create_issue', { title: 'x' }));
+  });
+
+  test('domain rules match the parsed host, not a string prefix', async () => {
+    const w = makeWorld();
+    const h = await harness(w, { permissions: { deny: ['WebFetch(domain:evil.com)'] } });
+    denied(await h.call('fetch', { url: 'https://evil.com/x' }), 'deny rule');
+    allowed(await h.call('fetch', { url: 'https://evil.com.example.org/x' }));
+  });
+});
+
+describe('permission modes', () => {
+  const modes = async (mode: Settings['permissions'], allow: string[] = []) => {
+    const w = makeWorld();
+    return harness(w, {}, { permissions: { ...mode, allow } });
+  };
+
+  test('read-only refuses a write even when a rule allows it, and names the flag that would', async () => {
+    const w = makeWorld();
+    write(join(w.project, 'README.md'), 'hello');
+    const h = await harness(w, {}, { permissions: { defaultMode: 'read-only', allow: ['Edit'] } });
+    denied(await h.call('edit', { path: 'a.md' }), 'run with --permission-mode workspace-write');
+    allowed(await h.call('read_file', { path: 'README.md' }));
+  });
+
+  test('plan mode refuses writes', async () => {
+    const h = await modes({ defaultMode: 'plan' });
+    denied(await h.call('edit', { path: 'a.md' }), 'plan mode');
+  });
+
+  test('prompt asks for anything above read-only', async () => {
+    const h = await modes({ defaultMode: 'prompt' });
+    denied(await h.call('edit', { path: 'a.md' }), 'approval is needed');
+    allowed(await h.call('fetch', { url: 'https://example.com' }));
+  });
+
+  test('workspace-write allows writes and asks for full access', async () => {
+    const h = await modes({ defaultMode: 'workspace-write' });
+    allowed(await h.call('edit', { path: 'a.md' }));
+    denied(await h.call('nuke', {}), '--permission-mode danger-full-access');
+  });
+
+  test('danger-full-access allows everything no rule denies', async () => {
+    const h = await modes({ defaultMode: 'danger-full-access' });
+    allowed(await h.call('nuke', {}));
+    allowed(await h.call('edit', { path: '/etc/passwd' }));
+  });
+
+  test('when a UI can ask, its answer decides', async () => {
+    const w = makeWorld();
+    const yes = await harness(w, { plugins: { 'probe-tools': { config: { approve: 'allow' } } } });
+    allowed(await yes.call('edit', { path: 'a.md' }));
+    const no = await harness(makeWorld(), { plugins: { 'probe-tools': { config: { approve: 'deny' } } } });
+    denied(await no.call('edit', { path: 'a.md' }), 'the user chose deny');
+  });
+});
+
+describe('workspace-guard evidence', () => {
+  test('a path outside the workspace asks, even through a symlink inside it', async () => {
+    const w = makeWorld();
+    const outside = write(join(w.root, 'outside', 'secret.txt'), 'secret');
+    symlinkSync(join(w.root, 'outside'), join(w.project, 'innocent'));
+    const h = await harness(w, { permissions: { allow: ['Read'] } });
+    denied(await h.call('read_file', { path: outside }), 'is outside the workspace');
+    denied(await h.call('read_file', { path: 'innocent/secret.txt' }), 'is outside the workspace');
+  });
+
+  test('additionalDirectories widen the workspace', async () => {
+    const w = makeWorld();
+    const outside = write(join(w.root, 'shared', 'lib.txt'), 'lib');
+    const h = await harness(w, { permissions: { additionalDirectories: [join(w.root, 'shared')] } });
+    allowed(await h.call('read_file', { path: outside }));
+  });
+
+  test('writes into .icode (where permissions live) ask even in workspace-write mode', async () => {
+    const w = makeWorld();
+    write(join(w.project, 'src', 'index.ts'), '');
+    const h = await harness(w, {}, { permissions: { defaultMode: 'workspace-write' } });
+    denied(await h.call('edit', { path: '.icode/settings.json' }), 'inside the protected folder');
+    allowed(await h.call('edit', { path: 'src/index.ts' }));
+  });
+});
