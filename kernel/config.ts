@@ -8,6 +8,9 @@ import { type JsonDocument, type Problem, parseJsonDocument, validateDocument } 
 import { parseRule } from './permissions.ts';
 import type { Decision, RuleSource } from './types.ts';
 
+/** Environment variables, as `process.env` holds them. */
+export type Env = Record<string, string | undefined>;
+
 export const PERMISSION_MODES = [
   'read-only',
   'workspace-write',
@@ -98,7 +101,7 @@ export interface LoadConfigOptions {
   cwd: string;
   /** Home directory; `~/.icode` lives here unless ICODE_CONFIG_DIR is set. */
   home?: string;
-  env?: NodeJS.ProcessEnv;
+  env?: Env;
   /** The harness manifest's `config`, a layer just above the defaults. */
   manifest?: { file: string; settings: Settings; doc?: JsonDocument };
   /** Settings from command-line flags, the top layer. */
@@ -116,11 +119,11 @@ function readLayer(name: LayerName, file: string, text: string, problems: Proble
 }
 
 /** The user's icode directory: `$ICODE_CONFIG_DIR` or `~/.icode`. */
-export function userDirectory(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
+export function userDirectory(env: Env = process.env, home = homedir()): string {
   return env.ICODE_CONFIG_DIR || join(home, '.icode');
 }
 
-function envLayer(env: NodeJS.ProcessEnv, problems: Problem[], warnings: Problem[]): ConfigLayer | undefined {
+function envLayer(env: Env, problems: Problem[], warnings: Problem[]): ConfigLayer | undefined {
   let base: ConfigLayer | undefined;
   if (env.ICODE_SETTINGS) base = readLayer('env', 'ICODE_SETTINGS', env.ICODE_SETTINGS, problems, warnings);
   const settings: Settings = structuredClone(base?.settings ?? {});

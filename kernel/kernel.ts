@@ -1,5 +1,11 @@
 import { homedir } from 'node:os';
-import { type LoadConfigOptions, loadConfig, type ResolvedConfig, type Settings } from './config.ts';
+import {
+  type Env,
+  type LoadConfigOptions,
+  loadConfig,
+  type ResolvedConfig,
+  type Settings,
+} from './config.ts';
 import { createHooks, type KernelHooks, type ShutdownInfo } from './hooks.ts';
 import { type BuiltinPlugin, type Logger, PluginHost } from './host.ts';
 import type { Problem } from './json.ts';
@@ -13,7 +19,7 @@ import type { PermissionMode, PluginStatus, ToolCall, ToolResult } from './types
 export interface KernelOptions {
   cwd: string;
   home?: string;
-  env?: NodeJS.ProcessEnv;
+  env?: Env;
   manifest: HarnessManifest;
   builtins?: BuiltinPlugin[];
   /** Settings from command-line flags (the top config layer). */

@@ -1,0 +1,189 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { loggingPlugin, makeWorld, type World, write, writePlugin } from './helpers.ts';
+
+const root = join(import.meta.dirname, '..');
+const bin = join(root, 'dist', 'icode.js');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+
+beforeAll(async () => {
+  // `npm test` builds first; a bare `vitest` run builds here so these tests never run a stale CLI.
+  if (!existsSync(bin)) await run(process.execPath, [join(root, 'scripts', 'build.mjs')], root);
+}, 120_000);
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { cwd, env: { PATH: process.env.PATH, ...env } }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const icode = (w: World, ...args: string[]) => run(process.execPath, [bin, ...args], w.project, w.env);
+
+describe('icode CLI', () => {
+  test('--version prints the package version without loading anything else', async () => {
+    const r = await icode(makeWorld(), '--version');
+    expect(r).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+  });
+
+  test('--help lists the commands', async () => {
+    const r = await icode(makeWorld(), '--help');
+    expect(r.code).toBe(0);
+    for (const c of ['doctor', 'plugins', 'config', '--manifest']) expect(r.stdout).toContain(c);
+  });
+
+  test('doctor --json lists every plugin of the default harness with its state, with no credentials or network', async () => {
+    const r = await icode(makeWorld(), 'doctor', '--json');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.ok).toBe(true);
+    expect(report.manifest.name).toBe('default');
+    expect(report.plugins.map((p: { name: string; state: string }) => [p.name, p.state])).toEqual([
+      ['workspace-guard', 'active'],
+      ['file-tools', 'active'],
+    ]);
+    expect(report.tools).toEqual(['read_file', 'glob_search']);
+    expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
+      'defaults',
+      'user',
+      'project',
+      'local',
+      'env',
+      'cli',
+    ]);
+  });
+
+  test('--manifest boots only that composition', async () => {
+    const r = await icode(
+      makeWorld(),
+      '--manifest',
+      join(root, 'manifests', 'minimal.json'),
+      'doctor',
+      '--json',
+    );
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).plugins.map((p: { name: string }) => p.name)).toEqual(['file-tools']);
+  });
+
+  test('doctor shows a failed plugin with its code and fix, and exits 1', async () => {
+    const w = makeWorld();
+    const old = writePlugin(w, { name: 'old', engines: '^9.0.0' });
+    const manifest = write(join(w.root, 'h.json'), {
+      name: 'mine',
+      plugins: ['file-tools', { name: 'old', path: old }],
+    });
+    const r = await icode(w, '--manifest', manifest, 'doctor');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('XX old 1.0.0');
+    expect(r.stdout).toContain('ICODE_ERR_ENGINE_MISMATCH');
+    expect(r.stdout).toContain('fix: use a version of old');
+    expect(r.stdout).toContain('ok file-tools 0.1.0');
+  });
+
+  test('doctor reports a malformed settings file by file and line instead of crashing', async () => {
+    const w = makeWorld();
+    const file = write(join(w.project, '.icode', 'settings.json'), '{\n  "model": "x",,\n}\n');
+    const r = await icode(w, 'doctor', '--json');
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(report.ok).toBe(false);
+    expect(report.config.error).toContain(`${file}:2:16: malformed JSON`);
+  });
+
+  test('config show prints each key with the layer it came from', async () => {
+    const w = makeWorld();
+    write(join(w.project, '.icode', 'settings.json'), {
+      model: 'project-model',
+      permissions: { deny: ['Bash(rm:*)'] },
+    });
+    const text = await icode(w, '--permission-mode', 'read-only', 'config', 'show');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('model = "project-model"  (project)');
+    expect(text.stdout).toContain('permissions.defaultMode = "read-only"  (cli)');
+    expect(text.stdout).toContain('deny  Bash(rm:*)  (project: ');
+    const json = JSON.parse((await icode(w, 'config', 'show', '--json')).stdout);
+    expect(json.origins.model).toBe('project');
+    expect(json.rules[0]).toMatchObject({ rule: 'Bash(rm:*)', effect: 'deny', layer: 'project' });
+  });
+
+  test('a malformed settings file stops other commands with exit 2 and names file, line and key', async () => {
+    const w = makeWorld();
+    const file = write(join(w.userDir, 'settings.json'), '{\n  "permissions": { "defaultMode": 7 }\n}\n');
+    const r = await icode(w, 'config', 'show');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`ICODE_ERR_CONFIG_INVALID: ${file}:2:20 (key "permissions.defaultMode")`);
+  });
+
+  test('plugins list reads manifests without running plugin code', async () => {
+    const w = makeWorld();
+    const log = join(w.root, 'ran.log');
+    const p = writePlugin(w, { name: 'noisy', code: loggingPlugin(log) });
+    const manifest = write(join(w.root, 'h.json'), { name: 'mine', plugins: [{ name: 'noisy', path: p }] });
+    const r = await icode(w, '--manifest', manifest, 'plugins', 'list', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).plugins[0]).toMatchObject({
+      name: 'noisy',
+      state: 'active',
+      activated: false,
+    });
+    expect(existsSync(log)).toBe(false);
+  });
+
+  test('a third-party plugin that imports icode/sdk by package name boots and its tool runs', async () => {
+    const w = makeWorld();
+    const path = join(root, 'test', 'fixtures', 'sdk-consumer');
+    const manifest = write(join(w.root, 'h.json'), {
+      name: 'mine',
+      plugins: [{ name: 'sdk-consumer', path }],
+    });
+    const r = await icode(w, '--manifest', manifest, 'doctor', '--json');
+    const report = JSON.parse(r.stdout);
+    expect(report.plugins[0]).toMatchObject({ name: 'sdk-consumer', state: 'active' });
+    expect(report.tools).toEqual(['shout']);
+  });
+
+  test('bad usage exits 2', async () => {
+    const w = makeWorld();
+    expect((await icode(w, 'frobnicate')).code).toBe(2);
+    const mode = await icode(w, '--permission-mode', 'yolo', 'doctor');
+    expect(mode.code).toBe(2);
+    expect(mode.stderr).toContain('Allowed choices are read-only, workspace-write');
+  });
+});
+
+describe('signals', () => {
+  test('SIGTERM deactivates plugins in reverse order, then exits 143', async () => {
+    const w = makeWorld();
+    const log = join(w.root, 'order.log');
+    const first = writePlugin(w, { name: 'first', code: loggingPlugin(log) });
+    const second = writePlugin(w, { name: 'second', dependencies: { first: '*' }, code: loggingPlugin(log) });
+    const child = spawn(
+      process.execPath,
+      [join(root, 'test', 'fixtures', 'signal-child.mjs'), JSON.stringify([first, second])],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    await new Promise<void>((resolve) =>
+      child.stdout.on('data', (d: Buffer) => d.includes('ready') && resolve()),
+    );
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(143);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual([
+      'activate first',
+      'activate second',
+      'deactivate second',
+      'deactivate first',
+    ]);
+  });
+});

@@ -1,0 +1,101 @@
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { boot, makeWorld, writePlugin } from './helpers.ts';
+
+const probe = join(import.meta.dirname, 'fixtures', 'probe-tools');
+
+describe('the tool call contract', () => {
+  test('input that does not match the schema becomes an is_error result saying what to fix', async () => {
+    const w = makeWorld();
+    const { kernel } = await boot(w, { plugins: ['file-tools'] });
+    const r = await kernel.callTool({ id: 'toolu_1', name: 'read_file', input: { path: 42, limit: -1 } });
+    expect(r).toMatchObject({ toolUseId: 'toolu_1', toolName: 'read_file', isError: true });
+    expect(r.content).toContain('Invalid input for read_file');
+    expect(r.content).toContain('path');
+    expect(r.content).toContain('limit');
+  });
+
+  test('a tool that throws becomes an is_error result, never an exception', async () => {
+    const w = makeWorld();
+    const { kernel } = await boot(w, { plugins: ['file-tools'] });
+    const r = await kernel.callTool({ id: 'toolu_2', name: 'read_file', input: { path: 'missing.txt' } });
+    expect(r.isError).toBe(true);
+    expect(r.content).toMatch(/^Error: ENOENT/);
+  });
+
+  test('an unknown tool is an is_error result listing the tools there are', async () => {
+    const w = makeWorld();
+    const { kernel } = await boot(w, { plugins: ['file-tools'] });
+    const r = await kernel.callTool({ id: 'toolu_3', name: 'teleport', input: {} });
+    expect(r).toMatchObject({
+      isError: true,
+      content: 'Unknown tool "teleport". Available tools: read_file, glob_search',
+    });
+  });
+
+  test('a second plugin registering a taken tool name is failed with ICODE_ERR_DUPLICATE_NAME', async () => {
+    const w = makeWorld();
+    const copycat = writePlugin(w, {
+      name: 'copycat',
+      contributes: { tools: [{ name: 'read_file' }] },
+      code: `export default { activate(ctx) { ctx.tools.register({ name: 'read_file', description: '', input: {}, mode: 'read-only', execute: () => '' }); } };`,
+    });
+    const { status, kernel } = await boot(w, { plugins: ['file-tools', { name: 'copycat', path: copycat }] });
+    expect(status('copycat')).toMatchObject({ state: 'failed', code: 'ICODE_ERR_DUPLICATE_NAME' });
+    expect(status('copycat').reason).toContain('already registered by plugin "file-tools"');
+    expect(kernel.tools.owner('read_file')).toBe('file-tools');
+  });
+
+  test('tool definitions carry the JSON Schema generated from the zod input', async () => {
+    const w = makeWorld();
+    const { kernel } = await boot(w, { plugins: ['file-tools'] });
+    const defs = await kernel.tools.definitions();
+    const read = defs.find((d) => d.name === 'read_file')!;
+    expect(read.input_schema).toMatchObject({
+      type: 'object',
+      properties: { path: { type: 'string' }, offset: { type: 'integer', minimum: 1 } },
+      required: ['path'],
+    });
+    expect(read.input_schema).not.toHaveProperty('$schema');
+  });
+
+  test('config can switch off one tool of a plugin', async () => {
+    const w = makeWorld();
+    const { kernel } = await boot(w, {
+      plugins: ['file-tools', { name: 'probe-tools', path: probe }],
+      config: { plugins: { 'file-tools': { tools: { glob_search: false } } } },
+    });
+    expect((await kernel.tools.definitions()).map((d) => d.name)).not.toContain('glob_search');
+    const r = await kernel.callTool({ id: 't', name: 'glob_search', input: { pattern: '*' } });
+    expect(r.content).toContain('switched off in config');
+  });
+
+  test('a beforeToolCall tap can answer a call in place of the tool', async () => {
+    const w = makeWorld();
+    const cache = writePlugin(w, {
+      name: 'cache',
+      contributes: { hooks: ['beforeToolCall'] },
+      code: `export default { activate(ctx) { ctx.hooks.beforeToolCall.tap((call) => ({ toolUseId: call.id, toolName: call.name, content: 'cached', isError: false })); } };`,
+    });
+    const { kernel } = await boot(w, { plugins: ['file-tools', { name: 'cache', path: cache }] });
+    const r = await kernel.callTool({ id: 't', name: 'read_file', input: { path: 'nope' } });
+    expect(r.content).toBe('cached');
+  });
+});
+
+describe('services', () => {
+  test('a service of a lazy plugin activates it on first request; a missing one is a clear error', async () => {
+    const w = makeWorld();
+    const provider = writePlugin(w, {
+      name: 'clock',
+      activation: 'lazy',
+      contributes: { services: ['clock'] },
+      code: `export default { activate(ctx) { ctx.services.provide('clock', { now: () => 42 }); } };`,
+    });
+    const { kernel, status } = await boot(w, { plugins: [{ name: 'clock', path: provider }] });
+    expect(status('clock').activated).toBe(false);
+    const clock = (await kernel.services.get('clock')) as { now(): number };
+    expect(clock.now()).toBe(42);
+    await expect(kernel.services.get('model')).rejects.toMatchObject({ code: 'ICODE_ERR_SERVICE_MISSING' });
+  });
+});
