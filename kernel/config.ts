@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ErrorCodes, IcodeError, type SourceLocation } from './errors.ts';
 import { type JsonDocument, type Problem, parseJsonDocument, validateDocument } from './json.ts';
 import { parseRule } from './permissions.ts';

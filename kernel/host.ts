@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import semver from 'semver';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ResolvedConfig } from './config.ts';
 import { type ErrorCode, ErrorCodes, errorMessage, formatLocation, IcodeError } from './errors.ts';
 import { createHookTaps, type HookName, type HookTaps, type KernelHooks } from './hooks.ts';

@@ -134,7 +134,8 @@ export function validateDocument<S extends AnySchema>(
 ): Validated<z.output<S>> {
   const warnings: Problem[] = [];
   for (let attempt = 0; attempt < 20; attempt++) {
-    const result = schema.safeParse(value);
+    // One-shot validation: zod's compiled fast path costs more to build than it saves here.
+    const result = schema.safeParse(value, { jitless: true });
     if (result.success) {
       const at = (p: Problem) => (p.location.line ?? 0) * 1e6 + (p.location.column ?? 0);
       return { value: result.data, errors: [], warnings: warnings.sort((a, b) => at(a) - at(b)) };

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import semver from 'semver';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SettingsSchema } from './config.ts';
 import { ErrorCodes, IcodeError } from './errors.ts';
 import { HOOK_NAMES } from './hooks.ts';

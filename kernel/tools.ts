@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ErrorCodes, errorMessage, IcodeError } from './errors.ts';
 import type { KernelHooks } from './hooks.ts';
 import type { PermissionGate } from './permissions.ts';

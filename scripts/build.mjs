@@ -1,6 +1,7 @@
-// Bundles the CLI into dist/ (one entry plus lazily loaded chunks), builds the SDK entry points, emits
+// Bundles the CLI into dist/ (a tiny ESM entry and one CommonJS bundle), builds the SDK entry points, emits
 // the SDK's type declarations, and writes the JSON Schemas editors use for settings and manifests.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,10 +9,6 @@ import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-// Bundled CommonJS dependencies call require(); give every ESM chunk a real one.
-const banner = {
-  js: "import { createRequire as __icodeCreateRequire } from 'node:module'; const require = __icodeCreateRequire(import.meta.url);",
-};
 const common = {
   absWorkingDir: root,
   bundle: true,
@@ -28,16 +25,33 @@ const common = {
 };
 
 rmSync(join(root, 'dist'), { recursive: true, force: true });
+// The CLI is one CommonJS file (plugins included, evaluated only when they activate), so a V8 code cache
+// can cover all of it; see cli/code-cache.ts.
+await build({
+  ...common,
+  entryPoints: { cli: 'cli/main.ts' },
+  outExtension: { '.js': '.cjs' },
+  outdir: 'dist',
+  format: 'cjs',
+  // import.meta.url, as CommonJS knows it.
+  define: { ...common.define, 'import.meta.url': '__icodeMetaUrl' },
+  banner: { js: "var __icodeMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // The CLI never loads TypeScript configs; cosmiconfig only imports it for .ts files.
+  external: ['typescript'],
+});
+const buildId = createHash('sha256')
+  .update(readFileSync(join(root, 'dist', 'cli.cjs')))
+  .digest('hex')
+  .slice(0, 16);
 await Promise.all([
   build({
     ...common,
     entryPoints: { icode: 'cli/icode.ts' },
+    outExtension: { '.js': '.cjs' },
     outdir: 'dist',
-    splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
-    banner,
-    // The CLI never loads TypeScript configs; cosmiconfig only imports it for .ts files.
-    external: ['typescript'],
+    format: 'cjs',
+    sourcemap: false,
+    define: { ...common.define, __ICODE_BUILD_ID__: JSON.stringify(buildId) },
   }),
   build({
     ...common,
@@ -56,6 +70,7 @@ execFileSync(process.execPath, [join(root, 'dist', 'write-schemas.js'), join(roo
   stdio: 'inherit',
 });
 rmSync(join(root, 'dist', 'write-schemas.js'));
+rmSync(join(root, 'dist', 'write-schemas.js.map'));
 execFileSync(
   process.execPath,
   [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],

@@ -1,7 +1,7 @@
 // Writes JSON Schemas for editors: settings files, plugin.json and harness manifests.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SettingsSchema } from '../kernel/config.ts';
 import { HarnessManifestSchema, PluginManifestSchema } from '../kernel/manifest.ts';
 

@@ -4,7 +4,7 @@
  * @example
  * ```ts
  * import { definePlugin, defineTool } from 'icode/sdk';
- * import { z } from 'zod';
+ * import * as z from 'zod';
  *
  * const shout = defineTool({
  *   name: 'shout',
@@ -42,7 +42,7 @@ export type * from '../kernel/types.ts';
  * @example
  * ```ts
  * import { definePlugin } from 'icode/sdk';
- * import { z } from 'zod';
+ * import * as z from 'zod';
  *
  * export default definePlugin({
  *   config: z.object({ greeting: z.string().default('hello') }),
@@ -68,7 +68,7 @@ export function definePlugin<C extends z.ZodType = z.ZodType<Record<string, unkn
  * ```ts
  * import { defineTool } from 'icode/sdk';
  * import { readFile } from 'node:fs/promises';
- * import { z } from 'zod';
+ * import * as z from 'zod';
  *
  * export const cat = defineTool({
  *   name: 'cat',

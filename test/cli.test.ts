@@ -1,11 +1,11 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loggingPlugin, makeWorld, type World, write, writePlugin } from './helpers.ts';
 
 const root = join(import.meta.dirname, '..');
-const bin = join(root, 'dist', 'icode.js');
+const bin = join(root, 'dist', 'icode.cjs');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
 
 beforeAll(async () => {
@@ -157,6 +157,29 @@ describe('icode CLI', () => {
     const mode = await icode(w, '--permission-mode', 'yolo', 'doctor');
     expect(mode.code).toBe(2);
     expect(mode.stderr).toContain('Allowed choices are read-only, workspace-write');
+  });
+});
+
+describe('code cache', () => {
+  test('the first run writes a V8 code cache; later runs use it; a corrupt cache is replaced, not fatal', async () => {
+    const w = makeWorld();
+    const first = await icode(w, 'doctor', '--json');
+    const cacheDir = join(w.userDir, 'cache');
+    const [file] = readdirSync(cacheDir);
+    expect(file).toMatch(/^cli-[0-9a-f]{16}-v\d+\.\d+\.\d+-\w+\.v8$/);
+    const second = await icode(w, 'doctor', '--json');
+    expect(second.stdout).toBe(first.stdout);
+    writeFileSync(join(cacheDir, file!), 'not a code cache');
+    const third = await icode(w, 'doctor', '--json');
+    expect(third).toMatchObject({ code: 0, stdout: first.stdout });
+    expect(statSync(join(cacheDir, file!)).size).toBeGreaterThan(100_000);
+  });
+
+  test('ICODE_NO_CODE_CACHE=1 neither reads nor writes it', async () => {
+    const w = makeWorld();
+    const r = await run(process.execPath, [bin, 'doctor'], w.project, { ...w.env, ICODE_NO_CODE_CACHE: '1' });
+    expect(r.code).toBe(0);
+    expect(existsSync(join(w.userDir, 'cache'))).toBe(false);
   });
 });
 

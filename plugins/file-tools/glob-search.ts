@@ -1,7 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { relative } from 'node:path';
-import fg from 'fast-glob';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineTool, resolveReal } from '../../sdk/index.ts';
 
 const LIMIT = 100;
@@ -24,6 +23,8 @@ export const globSearch = defineTool({
       throw new Error('the pattern must be relative and stay inside the folder; put the folder in "path"');
     }
     const base = resolveReal(path ?? '.', ctx.cwd);
+    // Loaded on first search, not at activation: it is most of this plugin's code and startup pays for it.
+    const { default: fg } = await import('fast-glob');
     const found = await fg(pattern, {
       cwd: base,
       dot: true,

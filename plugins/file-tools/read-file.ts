@@ -1,5 +1,5 @@
 import { open, stat } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineTool, resolveReal } from '../../sdk/index.ts';
 
 const MAX_BYTES = 2 * 1024 * 1024;

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { definePlugin, isInside } from '../../sdk/index.ts';
 
 /**

@@ -1,0 +1,73 @@
+// Startup benchmark: `icode --version` and `icode doctor` against bare `node -e 0`, measured in the same
+// run and interleaved, so a busy machine slows all three alike. Prints a markdown table of medians and
+// ratios. Usage: npm run bench [-- --runs 30]
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const runsArg = process.argv.indexOf('--runs');
+const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 30;
+const bin = join(root, 'dist', 'icode.cjs');
+
+// An empty HOME and project, so the figures do not depend on this machine's settings.
+const home = mkdtempSync(join(tmpdir(), 'icode-bench-'));
+const project = join(home, 'project');
+mkdirSync(project);
+const env = { PATH: process.env.PATH, HOME: home, ICODE_CONFIG_DIR: join(home, '.icode') };
+
+const cases = [
+  { name: 'node -e 0 (baseline)', args: ['-e', '0'] },
+  { name: 'icode --version', args: [bin, '--version'] },
+  { name: 'icode doctor', args: [bin, 'doctor'] },
+  { name: 'icode doctor --json', args: [bin, 'doctor', '--json'] },
+  { name: 'icode doctor, no code cache', args: [bin, 'doctor'], env: { ICODE_NO_CODE_CACHE: '1' } },
+];
+
+// Peak memory is read by the process itself at exit; a separate pass keeps this out of the timings.
+const rssProbe =
+  'data:text/javascript,process.on("exit",()=>process.stderr.write("\\nmaxrss="+process.resourceUsage().maxRSS+"\\n"))';
+
+function once({ args, env: extra }, probe) {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, probe ? ['--import', rssProbe, ...args] : args, {
+    cwd: project,
+    env: { ...env, ...extra },
+    encoding: 'utf8',
+  });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr.slice(0, 2000)}`);
+  const rss = probe ? Number(/maxrss=(\d+)/.exec(r.stderr)?.[1]) : undefined;
+  return { ms, rss };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+// Warm the file cache, and the code cache the first run of icode writes.
+for (const c of cases) for (let i = 0; i < 3; i++) once(c, false);
+const times = cases.map(() => []);
+const rss = cases.map(() => []);
+for (let i = 0; i < runs; i++) {
+  for (const [j, c] of cases.entries()) times[j].push(once(c, false).ms);
+}
+for (let i = 0; i < Math.min(runs, 10); i++) {
+  for (const [j, c] of cases.entries()) rss[j].push(once(c, true).rss);
+}
+
+const base = { ms: median(times[0]), rss: median(rss[0]) };
+const rows = cases.map((c, j) => {
+  const ms = median(times[j]);
+  const kb = median(rss[j]);
+  return `| ${c.name} | ${ms.toFixed(1)} | ${(ms / base.ms).toFixed(2)}x | ${(kb / 1024).toFixed(1)} | ${(kb / base.rss).toFixed(2)}x |`;
+});
+console.log(
+  `node ${process.version}, ${process.platform} ${process.arch}, ${runs} runs each (median), interleaved\n`,
+);
+console.log('| command | wall ms | vs node | peak RSS MiB | vs node |');
+console.log('|---|---|---|---|---|');
+console.log(rows.join('\n'));
