@@ -52,12 +52,15 @@ function cliSettings(o: GlobalOptions): Settings | undefined {
 
 async function createKernel(o: GlobalOptions): Promise<Kernel> {
   const cli = cliSettings(o);
-  return Kernel.create({
+  const kernel = await Kernel.create({
     cwd: o.cwd ?? process.cwd(),
     manifest: loadHarnessManifest(o.manifest ?? defaultManifest()),
     builtins: builtinPlugins,
     ...(cli ? { cli } : {}),
   });
+  // Ctrl-C or a kill while plugins run still deactivates them, in reverse order.
+  kernel.handleSignals();
+  return kernel;
 }
 
 function onPath(binary: string): string | undefined {

@@ -197,7 +197,7 @@ export class PluginHost {
         );
       }
       const m = r.manifest!;
-      status.source = r.source = status.source;
+      r.source = status.source;
       status.version = m.version;
       status.activation = m.activation;
       if (m.name !== entry.name) {

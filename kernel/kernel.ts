@@ -41,7 +41,7 @@ export interface BootReport {
 export class Kernel {
   readonly hooks: KernelHooks = createHooks();
   readonly tools: ToolRegistry;
-  readonly commands = new CommandRegistry();
+  readonly commands: CommandRegistry;
   readonly services: ServiceRegistry;
   readonly gate: PermissionGate;
   readonly host: PluginHost;
@@ -62,14 +62,12 @@ export class Kernel {
       resolveReal(d, config.projectRoot, home),
     );
     const host: { current?: PluginHost } = {};
-    this.tools = new ToolRegistry(this.hooks, {
-      ensureActive: (p) => host.current!.ensureActive(p),
-      isEnabled: (p, tool) => host.current!.isLive(p) && config.settings.plugins[p]?.tools?.[tool] !== false,
-    });
-    this.services = new ServiceRegistry(
-      (s) => host.current!.providerOf(s),
-      (p) => host.current!.ensureActive(p),
-    );
+    const ensureActive = (p: string) => host.current!.ensureActive(p);
+    const switchedOn = (kind: 'tools' | 'commands') => (p: string, name: string) =>
+      host.current!.isLive(p) && config.settings.plugins[p]?.[kind]?.[name] !== false;
+    this.tools = new ToolRegistry(this.hooks, { ensureActive, isEnabled: switchedOn('tools') });
+    this.commands = new CommandRegistry({ ensureActive, isEnabled: switchedOn('commands') });
+    this.services = new ServiceRegistry((s) => host.current!.providerOf(s), ensureActive);
     this.host = host.current = new PluginHost({
       hooks: this.hooks,
       config,

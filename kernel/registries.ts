@@ -1,5 +1,13 @@
-import { ErrorCodes, IcodeError } from './errors.ts';
+import { ErrorCodes, errorMessage, IcodeError } from './errors.ts';
 import type { Command } from './types.ts';
+
+/** How a registry reaches the plugin host: to load a lazy plugin, and to honour config switches. */
+export interface ContributionHost {
+  /** Activates a lazy plugin; rejects with the reason if it cannot be activated. */
+  ensureActive(plugin: string): Promise<void>;
+  /** False when config switched the contribution off (`plugins.<name>.tools.<tool>: false`) or the plugin is down. */
+  isEnabled(plugin: string, name: string): boolean;
+}
 
 /**
  * Services plugins provide to each other by name (the provider registers `model`, consumers ask for it).
@@ -14,6 +22,8 @@ export type ServiceType<K extends string> = K extends keyof Services ? Services[
 /** Slash commands by name, refusing duplicates. */
 export class CommandRegistry {
   private readonly entries = new Map<string, { owner: string; command?: Command; description?: string }>();
+
+  constructor(private readonly host: ContributionHost) {}
 
   private claim(owner: string, name: string): void {
     const holder = this.entries.get(name);
@@ -41,16 +51,33 @@ export class CommandRegistry {
     for (const [name, e] of this.entries) if (e.owner === owner) this.entries.delete(name);
   }
 
-  get(name: string): { owner: string; command?: Command } | undefined {
-    return this.entries.get(name);
+  /** The commands that are on, with their descriptions (lazy ones from the manifest). */
+  list(): Array<{ name: string; owner: string; description: string }> {
+    return [...this.entries]
+      .filter(([name, e]) => this.host.isEnabled(e.owner, name))
+      .map(([name, e]) => ({
+        name,
+        owner: e.owner,
+        description: e.command?.description ?? e.description ?? '',
+      }));
   }
 
-  list(): Array<{ name: string; owner: string; description: string }> {
-    return [...this.entries].map(([name, e]) => ({
-      name,
-      owner: e.owner,
-      description: e.command?.description ?? e.description ?? '',
-    }));
+  /** Runs `/name args`, loading a lazy plugin first. A failure is returned as text, never thrown. */
+  async run(name: string, args: string, ctx: { cwd: string }): Promise<{ output: string; isError: boolean }> {
+    const entry = this.entries.get(name);
+    if (!entry || !this.host.isEnabled(entry.owner, name)) {
+      const known = this.list().map((c) => `/${c.name}`);
+      return { output: `Unknown command /${name}. Commands: ${known.join(', ') || 'none'}`, isError: true };
+    }
+    try {
+      if (!entry.command) await this.host.ensureActive(entry.owner);
+      const command = this.entries.get(name)?.command;
+      if (!command)
+        return { output: `/${name} is unavailable: its plugin did not register it`, isError: true };
+      return { output: (await command.run(args, ctx)) ?? '', isError: false };
+    } catch (error) {
+      return { output: `/${name} failed: ${errorMessage(error)}`, isError: true };
+    }
   }
 }
 

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { ErrorCodes, errorMessage, IcodeError } from './errors.ts';
 import type { KernelHooks } from './hooks.ts';
 import type { PermissionGate } from './permissions.ts';
+import type { ContributionHost } from './registries.ts';
 import type {
   PermissionMode,
   PermissionSubjects,
@@ -30,13 +31,6 @@ interface Entry {
   schema?: Record<string, unknown>;
 }
 
-export interface ToolHost {
-  /** Activates a lazy plugin; rejects with the reason if it cannot be activated. */
-  ensureActive(plugin: string): Promise<void>;
-  /** False when config switched the tool off (`plugins.<name>.tools.<tool>: false`) or the plugin is down. */
-  isEnabled(plugin: string, tool: string): boolean;
-}
-
 export interface CallOptions extends Partial<ToolContext> {
   sessionMode: PermissionMode;
   cwd: string;
@@ -62,7 +56,7 @@ export class ToolRegistry {
 
   constructor(
     private readonly hooks: KernelHooks,
-    private readonly host: ToolHost,
+    private readonly host: ContributionHost,
     private gate?: PermissionGate,
   ) {}
 

@@ -99,3 +99,40 @@ describe('services', () => {
     await expect(kernel.services.get('model')).rejects.toMatchObject({ code: 'ICODE_ERR_SERVICE_MISSING' });
   });
 });
+
+describe('slash commands', () => {
+  test('a lazy plugin command loads on first run; a switched-off or failing command answers with an error', async () => {
+    const w = makeWorld();
+    const greet = writePlugin(w, {
+      name: 'greet',
+      activation: 'lazy',
+      contributes: {
+        commands: [{ name: 'hello', description: 'Say hello' }, { name: 'fail' }, { name: 'off' }],
+      },
+      code: `export default { activate(ctx) {
+        ctx.commands.register({ name: 'hello', description: 'Say hello', run: (args) => 'hello ' + (args || 'world') });
+        ctx.commands.register({ name: 'fail', description: '', run: () => { throw new Error('no network'); } });
+        ctx.commands.register({ name: 'off', description: '', run: () => 'should not run' });
+      } };`,
+    });
+    const { kernel, status } = await boot(w, {
+      plugins: [{ name: 'greet', path: greet }],
+      config: { plugins: { greet: { commands: { off: false } } } },
+    });
+    expect(kernel.commands.list()).toEqual([
+      { name: 'hello', owner: 'greet', description: 'Say hello' },
+      { name: 'fail', owner: 'greet', description: '' },
+    ]);
+    expect(status('greet').activated).toBe(false);
+    expect(await kernel.commands.run('hello', 'icode', { cwd: w.project })).toEqual({
+      output: 'hello icode',
+      isError: false,
+    });
+    expect(await kernel.commands.run('fail', '', { cwd: w.project })).toEqual({
+      output: '/fail failed: no network',
+      isError: true,
+    });
+    const off = await kernel.commands.run('off', '', { cwd: w.project });
+    expect(off).toEqual({ output: 'Unknown command /off. Commands: /hello, /fail', isError: true });
+  });
+});
