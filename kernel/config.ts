@@ -190,10 +190,8 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
   if (problems.length) {
     const first = problems[0]!;
     const rest = problems.slice(1).map((p) => `\n  also ${formatProblem(p)}`);
-    throw new IcodeError(ErrorCodes.CONFIG_INVALID, `${first.message}${rest.join('')}`, {
-      location: first.location,
-      fix: 'correct the value at that line (see docs/architecture.md#config for the format)',
-    });
+    const fix = 'correct the value at that line (see docs/architecture.md#config for the format)';
+    throw new IcodeError(ErrorCodes.CONFIG_INVALID, `${first.message}${rest.join('')}`, fix, first.location);
   }
   return mergeLayers(layers, reports, warnings, projectRoot, userDir);
 }

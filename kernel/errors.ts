@@ -47,15 +47,12 @@ export class IcodeError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly options: { fix?: string; location?: SourceLocation; cause?: unknown } = {},
+    /** What the user can do about it. */
+    readonly fix?: string,
+    readonly location?: SourceLocation,
+    options?: { cause?: unknown },
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-  }
-  get fix(): string | undefined {
-    return this.options.fix;
-  }
-  get location(): SourceLocation | undefined {
-    return this.options.location;
+    super(message, options);
   }
   /** One readable paragraph: `file:line (key "k"): message. Fix: ...` */
   describe(): string {

@@ -191,9 +191,7 @@ export class PluginHost {
         throw new IcodeError(
           ErrorCodes.PLUGIN_NOT_FOUND,
           `plugin "${entry.name}" is neither built in nor installed`,
-          {
-            fix: `install it under ${join(this.deps.config.userDir, 'plugins')} or give the manifest entry a "path"`,
-          },
+          `install it under ${join(this.deps.config.userDir, 'plugins')} or give the manifest entry a "path"`,
         );
       }
       const m = r.manifest!;
@@ -204,9 +202,7 @@ export class PluginHost {
         throw new IcodeError(
           ErrorCodes.MANIFEST_INVALID,
           `the folder for "${entry.name}" holds plugin "${m.name}"`,
-          {
-            fix: 'make the harness manifest entry and plugin.json agree on the name',
-          },
+          'make the harness manifest entry and plugin.json agree on the name',
         );
       }
     } catch (error) {
@@ -397,9 +393,7 @@ export class PluginHost {
         throw new IcodeError(
           ErrorCodes.LOAD_FAILED,
           `${m.main} does not export a plugin (default export with activate)`,
-          {
-            fix: 'export default definePlugin({ activate(ctx) { ... } }) from the plugin module',
-          },
+          'export default definePlugin({ activate(ctx) { ... } }) from the plugin module',
         );
       }
     } catch (error) {
@@ -435,9 +429,7 @@ export class PluginHost {
             new IcodeError(
               ErrorCodes.ACTIVATE_TIMEOUT,
               `activate() did not finish within ${m.timeoutMs} ms`,
-              {
-                fix: `find what activate() waits for, or raise "timeoutMs" in ${name}'s plugin.json`,
-              },
+              `find what activate() waits for, or raise "timeoutMs" in ${name}'s plugin.json`,
             ),
           ),
         m.timeoutMs,
@@ -445,21 +437,19 @@ export class PluginHost {
     });
     try {
       await Promise.race([Promise.resolve().then(() => r.definition!.activate(ctx)), timeout]);
+      const { tools, commands, services } = this.deps;
       const missing = [
-        ...m.contributes.tools
-          .filter((t) => !this.deps.tools.has(t.name) || this.deps.tools.owner(t.name) !== name)
-          .map((t) => `tool ${t.name}`),
-        ...m.contributes.services
-          .filter((s) => this.providerRegistered(s, name) === false)
-          .map((s) => `service ${s}`),
+        ...m.contributes.tools.filter((t) => tools.owner(t.name) !== name).map((t) => `tool ${t.name}`),
+        ...m.contributes.commands
+          .filter((c) => commands.owner(c.name) !== name)
+          .map((c) => `command ${c.name}`),
+        ...m.contributes.services.filter((sv) => services.owner(sv) !== name).map((sv) => `service ${sv}`),
       ];
       if (missing.length) {
         throw new IcodeError(
           ErrorCodes.CONTRIBUTION_MISSING,
           `plugin.json declares ${missing.join(', ')} but activate() did not register it`,
-          {
-            fix: 'register everything the manifest declares, or remove it from "contributes"',
-          },
+          'register everything the manifest declares, or remove it from "contributes"',
         );
       }
       r.status.activated = true;
@@ -481,16 +471,10 @@ export class PluginHost {
     }
   }
 
-  private providerRegistered(service: string, plugin: string): boolean {
-    return this.serviceOwners.get(service) === plugin;
-  }
-  private readonly serviceOwners = new Map<string, string>();
-
   private rollback(r: PluginRecord): void {
     this.deps.tools.unregisterOwner(r.status.name);
     this.deps.commands.unregisterOwner(r.status.name);
     this.deps.services.unregisterOwner(r.status.name);
-    for (const [s, owner] of this.serviceOwners) if (owner === r.status.name) this.serviceOwners.delete(s);
   }
 
   private async dispose(r: PluginRecord): Promise<void> {
@@ -512,9 +496,7 @@ export class PluginHost {
         throw new IcodeError(
           ErrorCodes.UNDECLARED_CONTRIBUTION,
           `plugin "${name}" registers ${kind} "${item}", which its plugin.json does not declare`,
-          {
-            fix: `add "${item}" to contributes.${kind}s in plugin.json`,
-          },
+          `add "${item}" to contributes.${kind}s in plugin.json`,
         );
       }
     };
@@ -577,7 +559,6 @@ export class PluginHost {
         provide: (service: string, impl: unknown) => {
           declared('service', m.contributes.services, service);
           deps.services.provide(name, service, impl);
-          this.serviceOwners.set(service, name);
         },
         get: (service: string) => deps.services.get(service),
       }) as PluginContext['services'],

@@ -53,10 +53,8 @@ export function parseJsonDocument(text: string, file: string, code: ErrorCode): 
   if (first || !root) {
     const at = lineColumn(text, first?.offset ?? 0);
     const name = first ? printParseErrorCode(first.error) : 'ValueExpected';
-    throw new IcodeError(code, `malformed JSON: ${SYNTAX_HINTS[name] ?? name}`, {
-      location: { file, ...at },
-      fix: 'fix the JSON syntax at that line (a JSON validator or your editor will show it too)',
-    });
+    const fix = 'fix the JSON syntax at that line (a JSON validator or your editor will show it too)';
+    throw new IcodeError(code, `malformed JSON: ${SYNTAX_HINTS[name] ?? name}`, fix, { file, ...at });
   }
   const value: unknown = getNodeValue(root);
   return {
@@ -175,10 +173,7 @@ export function throwIfInvalid<T>(v: Validated<T>, code: ErrorCode, fix: string)
   const first = v.errors[0];
   if (first || v.value === undefined) {
     const more = v.errors.length > 1 ? ` (and ${v.errors.length - 1} more)` : '';
-    throw new IcodeError(code, `${first?.message ?? 'invalid'}${more}`, {
-      location: first?.location,
-      fix,
-    });
+    throw new IcodeError(code, `${first?.message ?? 'invalid'}${more}`, fix, first?.location);
   }
   return v.value;
 }

@@ -134,9 +134,11 @@ export function loadHarnessManifest(file: string, text = readManifestText(file))
 
 function readManifestText(file: string): string {
   if (!existsSync(file)) {
-    throw new IcodeError(ErrorCodes.MANIFEST_INVALID, `harness manifest not found: ${file}`, {
-      fix: 'pass the path of a manifest file, e.g. --manifest manifests/minimal.json',
-    });
+    throw new IcodeError(
+      ErrorCodes.MANIFEST_INVALID,
+      `harness manifest not found: ${file}`,
+      'pass the path of a manifest file, e.g. --manifest manifests/minimal.json',
+    );
   }
   return readFileSync(file, 'utf8');
 }
@@ -160,9 +162,11 @@ export function readPluginFolder(dir: string): {
 } {
   const file = join(dir, 'plugin.json');
   if (!existsSync(file)) {
-    throw new IcodeError(ErrorCodes.PLUGIN_NOT_FOUND, `no plugin.json in ${dir}`, {
-      fix: 'point the manifest entry at a folder that holds a plugin.json',
-    });
+    throw new IcodeError(
+      ErrorCodes.PLUGIN_NOT_FOUND,
+      `no plugin.json in ${dir}`,
+      'point the manifest entry at a folder that holds a plugin.json',
+    );
   }
   return { ...parsePluginManifest(readFileSync(file, 'utf8'), file), file };
 }

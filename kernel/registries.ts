@@ -31,7 +31,7 @@ export class CommandRegistry {
       throw new IcodeError(
         ErrorCodes.DUPLICATE_NAME,
         `command "/${name}" is already registered by plugin "${holder.owner}"`,
-        { fix: 'rename the command, or disable one of the two plugins' },
+        'rename the command, or disable one of the two plugins',
       );
     }
   }
@@ -49,6 +49,12 @@ export class CommandRegistry {
 
   unregisterOwner(owner: string): void {
     for (const [name, e] of this.entries) if (e.owner === owner) this.entries.delete(name);
+  }
+
+  /** The plugin that registered a command (lazy placeholders excluded). */
+  owner(name: string): string | undefined {
+    const e = this.entries.get(name);
+    return e?.command ? e.owner : undefined;
   }
 
   /** The commands that are on, with their descriptions (lazy ones from the manifest). */
@@ -96,12 +102,14 @@ export class ServiceRegistry {
       throw new IcodeError(
         ErrorCodes.DUPLICATE_NAME,
         `service "${name}" is already provided by plugin "${holder.owner}"`,
-        {
-          fix: 'disable one of the two plugins that provide it',
-        },
+        'disable one of the two plugins that provide it',
       );
     }
     this.provided.set(name, { owner, impl });
+  }
+
+  owner(name: string): string | undefined {
+    return this.provided.get(name)?.owner;
   }
 
   unregisterOwner(owner: string): void {
@@ -115,9 +123,11 @@ export class ServiceRegistry {
     }
     const entry = this.provided.get(name);
     if (!entry) {
-      throw new IcodeError(ErrorCodes.SERVICE_MISSING, `no active plugin provides the service "${name}"`, {
-        fix: `add a plugin that contributes the "${name}" service to the harness manifest, or check \`icode doctor\``,
-      });
+      throw new IcodeError(
+        ErrorCodes.SERVICE_MISSING,
+        `no active plugin provides the service "${name}"`,
+        `add a plugin that contributes the "${name}" service to the harness manifest, or check \`icode doctor\``,
+      );
     }
     return entry.impl as ServiceType<K>;
   }

@@ -72,9 +72,7 @@ export class ToolRegistry {
         throw new IcodeError(
           ErrorCodes.DUPLICATE_NAME,
           `tool name "${n}" is already registered by plugin "${holder}"`,
-          {
-            fix: 'rename the tool, or disable one of the two plugins',
-          },
+          'rename the tool, or disable one of the two plugins',
         );
       }
     }
@@ -105,8 +103,10 @@ export class ToolRegistry {
     return this.entries.has(this.canonical(name));
   }
 
+  /** The plugin that registered a tool (lazy placeholders excluded). */
   owner(name: string): string | undefined {
-    return this.entries.get(this.canonical(name))?.owner;
+    const e = this.entries.get(this.canonical(name));
+    return e?.tool ? e.owner : undefined;
   }
 
   private enabled(): Array<[string, Entry]> {

@@ -196,6 +196,20 @@ describe('plugin host lifecycle', () => {
     expect(status('sneaky')).toMatchObject({ state: 'failed', code: 'ICODE_ERR_UNDECLARED_CONTRIBUTION' });
   });
 
+  test('a plugin that declares a tool it never registers fails with ICODE_ERR_CONTRIBUTION_MISSING', async () => {
+    const w = makeWorld();
+    const liar = writePlugin(w, {
+      name: 'liar',
+      contributes: { tools: [{ name: 'ghost' }], commands: [{ name: 'boo' }] },
+    });
+    const { status, kernel } = await boot(w, { plugins: [{ name: 'liar', path: liar }] });
+    expect(status('liar')).toMatchObject({ state: 'failed', code: 'ICODE_ERR_CONTRIBUTION_MISSING' });
+    expect(status('liar').reason).toBe(
+      'plugin.json declares tool ghost, command boo but activate() did not register it',
+    );
+    expect(kernel.tools.names()).toEqual([]);
+  });
+
   test('a plugin listed that is neither built in nor installed fails with ICODE_ERR_PLUGIN_NOT_FOUND', async () => {
     const w = makeWorld();
     const { status } = await boot(w, { plugins: ['nowhere'] });
