@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import semver from 'semver';
 import * as z from 'zod';
@@ -13,6 +13,7 @@ import {
   parsePluginManifest,
   readPluginFolder,
 } from './manifest.ts';
+import { isInside } from './paths.ts';
 import type { CommandRegistry, ServiceRegistry, ServiceType } from './registries.ts';
 import type { CallOptions, ToolRegistry } from './tools.ts';
 import type {
@@ -85,7 +86,6 @@ export interface BuiltinPlugin {
 interface PluginRecord {
   entry: HarnessPlugin;
   manifest?: PluginManifest;
-  source: string;
   load?: () => Promise<PluginDefinition>;
   status: PluginStatus;
   warnings: Problem[];
@@ -168,9 +168,21 @@ export class PluginHost {
       activation: 'startup',
       activated: false,
     };
-    const r: PluginRecord = { entry, source: status.source, status, warnings: [], disposers: [] };
+    const r: PluginRecord = { entry, status, warnings: [], disposers: [] };
     const fromFolder = (dir: string) => {
-      const { manifest, warnings } = readPluginFolder(dir);
+      const { manifest, warnings, file } = readPluginFolder(dir);
+      if (!isInside(resolve(dir, manifest.main), resolve(dir))) {
+        const fix = 'point "main" at a module inside the plugin folder';
+        throw new IcodeError(
+          ErrorCodes.MANIFEST_INVALID,
+          `"main" (${manifest.main}) leaves the plugin folder`,
+          fix,
+          {
+            file,
+            key: 'main',
+          },
+        );
+      }
       r.manifest = manifest;
       r.warnings = warnings;
       r.load = async () => (await import(pathToFileURL(join(dir, manifest.main)).href)).default;
@@ -195,7 +207,6 @@ export class PluginHost {
         );
       }
       const m = r.manifest!;
-      r.source = status.source;
       status.version = m.version;
       status.activation = m.activation;
       if (m.name !== entry.name) {
@@ -491,8 +502,15 @@ export class PluginHost {
     const { name } = r.status;
     const m = r.manifest!;
     const { deps } = this;
-    const declared = (kind: string, list: string[], item: string) => {
-      if (!list.includes(item)) {
+    const { contributes } = m;
+    const names = {
+      tool: contributes.tools.map((t) => t.name),
+      command: contributes.commands.map((c) => c.name),
+      service: contributes.services,
+      hook: contributes.hooks as string[],
+    };
+    const declared = (kind: keyof typeof names, item: string) => {
+      if (!names[kind].includes(item)) {
         throw new IcodeError(
           ErrorCodes.UNDECLARED_CONTRIBUTION,
           `plugin "${name}" registers ${kind} "${item}", which its plugin.json does not declare`,
@@ -515,7 +533,7 @@ export class PluginHost {
           });
         }
       },
-      checkDeclared: (hook) => declared('hook', m.contributes.hooks, hook),
+      checkDeclared: (hook) => declared('hook', hook),
     });
     const logger = Object.fromEntries(
       (['debug', 'info', 'warn', 'error'] as const).map((level) => [
@@ -534,11 +552,7 @@ export class PluginHost {
       hooks,
       tools: Object.freeze({
         register: (tool: Tool) => {
-          declared(
-            'tool',
-            m.contributes.tools.map((t) => t.name),
-            tool.name,
-          );
+          declared('tool', tool.name);
           deps.tools.register(name, tool);
         },
         names: () => deps.tools.names(),
@@ -547,17 +561,13 @@ export class PluginHost {
       }),
       commands: Object.freeze({
         register: (command: Command) => {
-          declared(
-            'command',
-            m.contributes.commands.map((c) => c.name),
-            command.name,
-          );
+          declared('command', command.name);
           deps.commands.register(name, command);
         },
       }),
       services: Object.freeze({
         provide: (service: string, impl: unknown) => {
-          declared('service', m.contributes.services, service);
+          declared('service', service);
           deps.services.provide(name, service, impl);
         },
         get: (service: string) => deps.services.get(service),

@@ -47,9 +47,16 @@ interface CompiledRule extends RuleSource {
   specifier?: string;
 }
 
-function matchText(specifier: string, value: string): boolean {
+// Command subjects should be simple commands, parsed out by the tool (the bash plugin splits lists,
+// pipelines and substitutions). As a second line of defence, a value that still holds shell control
+// syntax never matches an allowing prefix rule: `npm run test:*` must not allow `npm run test && rm -rf ~`
+// (deny and ask rules still match it).
+const SHELL_CONTROL = /[;&|`$()<>\n\r]/;
+
+function matchText(specifier: string, value: string, strict: boolean): boolean {
   if (specifier === '*') return true;
   if (specifier.endsWith(':*')) {
+    if (strict && SHELL_CONTROL.test(value)) return false;
     // Prefix rules match whole words: `npm run test:*` allows `npm run test -- x`, not `npm run tests`.
     const prefix = specifier.slice(0, -2);
     return value === prefix || value.startsWith(`${prefix} `);
@@ -112,7 +119,11 @@ export class PermissionGate {
         return domain.startsWith('*.') ? value.endsWith(domain.slice(1)) : value === domain;
       }
       default:
-        return matchText(rule.specifier, value);
+        return matchText(
+          rule.specifier,
+          value,
+          rule.effect === 'allow' && request.subjects.kind === 'command',
+        );
     }
   }
 

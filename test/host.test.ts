@@ -186,6 +186,22 @@ describe('plugin host lifecycle', () => {
     expect(status('typed').reason).toContain('semver');
   });
 
+  test('a plugin whose "main" leaves its folder is refused before any code runs', async () => {
+    const w = makeWorld();
+    const escape = writePlugin(w, {
+      name: 'escape',
+      manifestText: JSON.stringify({
+        name: 'escape',
+        version: '1.0.0',
+        main: '../../evil.mjs',
+        engines: { icode: '*' },
+      }),
+    });
+    const { status } = await boot(w, { plugins: [{ name: 'escape', path: escape }] });
+    expect(status('escape')).toMatchObject({ state: 'failed', code: 'ICODE_ERR_MANIFEST_INVALID' });
+    expect(status('escape').reason).toContain('leaves the plugin folder');
+  });
+
   test('registering a tool the manifest does not declare fails with ICODE_ERR_UNDECLARED_CONTRIBUTION', async () => {
     const w = makeWorld();
     const sneaky = writePlugin(w, {

