@@ -188,7 +188,7 @@ describe('plugin host lifecycle', () => {
 
   test('a plugin whose "main" leaves its folder is refused before any code runs', async () => {
     const w = makeWorld();
-    const escape = writePlugin(w, {
+    const escaper = writePlugin(w, {
       name: 'escape',
       manifestText: JSON.stringify({
         name: 'escape',
@@ -197,7 +197,7 @@ describe('plugin host lifecycle', () => {
         engines: { icode: '*' },
       }),
     });
-    const { status } = await boot(w, { plugins: [{ name: 'escape', path: escape }] });
+    const { status } = await boot(w, { plugins: [{ name: 'escape', path: escaper }] });
     expect(status('escape')).toMatchObject({ state: 'failed', code: 'ICODE_ERR_MANIFEST_INVALID' });
     expect(status('escape').reason).toContain('leaves the plugin folder');
   });
