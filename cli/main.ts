@@ -1,5 +1,5 @@
 import { accessSync, constants, existsSync } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import {
@@ -54,7 +54,7 @@ async function createKernel(o: GlobalOptions): Promise<Kernel> {
   const cli = cliSettings(o);
   const kernel = await Kernel.create({
     cwd: o.cwd ?? process.cwd(),
-    manifest: loadHarnessManifest(o.manifest ?? defaultManifest()),
+    manifest: loadHarnessManifest(resolve(o.manifest ?? defaultManifest())),
     builtins: builtinPlugins,
     ...(cli ? { cli } : {}),
   });

@@ -174,10 +174,11 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
   };
 
   load('user', join(userDir, 'settings.json'));
-  const projectFile = await findProjectSettings(options.cwd, home);
+  // The user's own settings file is not a project file, though the search from a folder in home finds it.
+  const found = await findProjectSettings(options.cwd, home);
+  const projectFile = found === join(userDir, 'settings.json') ? undefined : found;
   const projectRoot = projectFile ? dirname(dirname(projectFile)) : options.cwd;
-  // The user's own settings file is not a project file, even when icode runs in the home directory.
-  if (projectFile && projectFile !== join(userDir, 'settings.json')) load('project', projectFile);
+  if (projectFile) load('project', projectFile);
   else reports.push({ name: 'project', file: join(projectRoot, '.icode', 'settings.json'), found: false });
   load('local', join(projectRoot, '.icode', 'settings.local.json'));
 

@@ -91,6 +91,21 @@ describe('config layers', () => {
     expect(c.projectRoot).toBe(w.project);
   });
 
+  test('the user settings file is never taken for a project file, even from a folder inside home', async () => {
+    const w = makeWorld();
+    write(userFile(w), { model: 'user-model' });
+    const repo = join(w.home, 'repo');
+    mkdirSync(repo);
+    const c = await loadConfig({ cwd: repo, home: w.home, env: w.env });
+    expect(c.projectRoot).toBe(repo);
+    expect(c.origins.model).toBe('user');
+    expect(c.layers.find((l) => l.name === 'project')).toEqual({
+      name: 'project',
+      file: join(repo, '.icode', 'settings.json'),
+      found: false,
+    });
+  });
+
   test('ICODE_SETTINGS and ICODE_PERMISSION_MODE form the env layer', async () => {
     const w = makeWorld();
     const c = await loadConfig({
