@@ -41,7 +41,15 @@ export function formatLocation(loc: SourceLocation): string {
   return s;
 }
 
-/** An error with a stable code, an optional location and a hint that says what to do about it. */
+/**
+ * An error with a stable code, an optional location and a hint that says what to do about it. Thrown
+ * inside icode; at the boundary to the model it becomes an `is_error` tool result.
+ *
+ * @example
+ * ```ts
+ * throw new IcodeError(ErrorCodes.CONFIG_INVALID, 'port must be a number', 'set plugins.web.config.port to 8080');
+ * ```
+ */
 export class IcodeError extends Error {
   override readonly name = 'IcodeError';
   constructor(

@@ -6,6 +6,12 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
  * Resolves a path the way the operating system will: relative to `cwd`, `~` expanded, and every symlink
  * followed. A path that does not exist yet is resolved through its nearest existing ancestor, so a new
  * file under a symlinked folder is judged where it will really be written.
+ *
+ * @example
+ * ```ts
+ * // In a tool: report the real path to the permission gate.
+ * subjects: ({ path }, ctx) => ({ kind: 'path', values: [resolveReal(path, ctx.cwd)] }),
+ * ```
  */
 export function resolveReal(path: string, cwd: string, home = homedir()): string {
   const expanded = path === '~' ? home : path.startsWith('~/') ? join(home, path.slice(2)) : path;
@@ -26,7 +32,15 @@ export function resolveReal(path: string, cwd: string, home = homedir()): string
   }
 }
 
-/** True when `path` is `root` or inside it. Both must already be resolved with {@link resolveReal}. */
+/**
+ * True when `path` is `root` or inside it. Both must already be resolved with {@link resolveReal}; a
+ * prefix test on strings would take `/repo-evil` for part of `/repo`.
+ *
+ * @example
+ * ```ts
+ * const inWorkspace = ctx.roots.some((root) => isInside(resolveReal(path, ctx.cwd), root));
+ * ```
+ */
 export function isInside(path: string, root: string): boolean {
   const rel = relative(root, path);
   return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));

@@ -48,7 +48,18 @@ export interface TestKernel {
 
 let counter = 0;
 
-/** Boots a kernel in a fresh temporary HOME and project folder. */
+/**
+ * Boots a kernel in a fresh temporary HOME and project folder, with the given plugin folders, settings
+ * and files. Tool calls go through the whole contract: input validation, the permission gate, hooks.
+ *
+ * @example
+ * ```ts
+ * const h = await bootTestKernel({ plugins: ['./my-plugin'], files: { 'a.txt': 'hi' }, mode: 'workspace-write' });
+ * expect(h.report.plugins[0]?.state).toBe('active');
+ * expect((await h.callTool('my_tool', { path: 'a.txt' })).isError).toBe(false);
+ * await h.shutdown();
+ * ```
+ */
 export async function bootTestKernel(options: TestKernelOptions = {}): Promise<TestKernel> {
   const root = mkdtempSync(join(tmpdir(), 'icode-test-'));
   const home = join(root, 'home');
