@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import semver from 'semver';
 import * as z from 'zod';
-import type { ResolvedConfig } from './config.ts';
+import type { Env, ResolvedConfig } from './config.ts';
 import { type ErrorCode, ErrorCodes, errorMessage, formatLocation, IcodeError } from './errors.ts';
 import { createHookTaps, type HookName, type HookTaps, type KernelHooks } from './hooks.ts';
 import type { Problem } from './json.ts';
@@ -45,6 +45,8 @@ export interface PluginContext<C = Record<string, unknown>> {
   readonly projectRoot: string;
   /** The user's icode directory (`~/.icode`). */
   readonly userDir: string;
+  /** The environment icode was started with (API keys, base URLs); read-only. */
+  readonly env: Readonly<Env>;
   readonly hooks: HookTaps;
   readonly tools: {
     register(tool: Tool): void;
@@ -99,6 +101,7 @@ export interface HostDeps {
   hooks: KernelHooks;
   config: ResolvedConfig;
   cwd: string;
+  env: Readonly<Env>;
   tools: ToolRegistry;
   commands: CommandRegistry;
   services: ServiceRegistry;
@@ -549,6 +552,7 @@ export class PluginHost {
       cwd: deps.cwd,
       projectRoot: deps.config.projectRoot,
       userDir: deps.config.userDir,
+      env: deps.env,
       hooks,
       tools: Object.freeze({
         register: (tool: Tool) => {

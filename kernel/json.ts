@@ -7,7 +7,7 @@ import {
   printParseErrorCode,
 } from 'jsonc-parser';
 import type { z } from 'zod';
-import { type ErrorCode, IcodeError, type SourceLocation } from './errors.ts';
+import { type ErrorCode, ErrorCodes, IcodeError, type SourceLocation } from './errors.ts';
 
 /** A parsed JSON file that still knows where each key was written, so errors can point at a line. */
 export interface JsonDocument {
@@ -176,4 +176,19 @@ export function throwIfInvalid<T>(v: Validated<T>, code: ErrorCode, fix: string)
     throw new IcodeError(code, `${first?.message ?? 'invalid'}${more}`, fix, first?.location);
   }
   return v.value;
+}
+
+/**
+ * Reads a JSON file and validates it against a zod schema; a syntax or type error throws an IcodeError
+ * naming the file, line, column and key. Unknown keys are errors here too, reported with a suggestion.
+ */
+export function loadJsonFile<S extends AnySchema>(text: string, file: string, schema: S): z.output<S> {
+  const doc = parseJsonDocument(text, file, ErrorCodes.FILE_INVALID);
+  const v = validateDocument(doc, schema);
+  const errors = [...v.errors, ...v.warnings];
+  return throwIfInvalid(
+    { ...v, errors, value: errors.length ? undefined : v.value },
+    ErrorCodes.FILE_INVALID,
+    `correct ${file} at that line`,
+  );
 }

@@ -1,5 +1,6 @@
 import type { BuiltinPlugin } from '../kernel/host.ts';
 import fileTools from './file-tools/plugin.json' with { type: 'json' };
+import mockAnthropic from './mock-anthropic/plugin.json' with { type: 'json' };
 import workspaceGuard from './workspace-guard/plugin.json' with { type: 'json' };
 
 /**
@@ -11,6 +12,11 @@ export const builtinPlugins: BuiltinPlugin[] = [
     file: 'plugins/file-tools/plugin.json',
     manifest: fileTools,
     load: () => import('./file-tools/index.ts'),
+  },
+  {
+    file: 'plugins/mock-anthropic/plugin.json',
+    manifest: mockAnthropic,
+    load: () => import('./mock-anthropic/index.ts'),
   },
   {
     file: 'plugins/workspace-guard/plugin.json',

@@ -29,6 +29,7 @@ export type { ResolvedConfig, Settings } from '../kernel/config.ts';
 export { ErrorCodes, IcodeError } from '../kernel/errors.ts';
 export type { HookName, HookTaps, PermissionAnswer, ReadyInfo, ShutdownInfo } from '../kernel/hooks.ts';
 export type { Logger, PluginContext, PluginDefinition } from '../kernel/host.ts';
+export { loadJsonFile } from '../kernel/json.ts';
 export type { PluginManifest } from '../kernel/manifest.ts';
 export { isInside, resolveReal } from '../kernel/paths.ts';
 export type { Services } from '../kernel/registries.ts';

@@ -1,0 +1,31 @@
+import { definePlugin } from '../../sdk/index.ts';
+import { loadScenarios } from './scenario.ts';
+import { type MockServer, startMockServer } from './server.ts';
+
+/** The `mock-anthropic` service: starts mock API servers, closed when the plugin deactivates. */
+export interface MockAnthropicService {
+  start(options: { scenariosDir: string; port?: number }): Promise<MockServer>;
+}
+
+declare module '../../kernel/registries.ts' {
+  interface Services {
+    'mock-anthropic': MockAnthropicService;
+  }
+}
+
+export default definePlugin({
+  activate(ctx) {
+    const servers = new Set<MockServer>();
+    ctx.services.provide('mock-anthropic', {
+      async start({ scenariosDir, port }) {
+        const server = await startMockServer({
+          scenarios: loadScenarios(scenariosDir),
+          ...(port ? { port } : {}),
+        });
+        servers.add(server);
+        return server;
+      },
+    });
+    ctx.onDispose(() => Promise.all([...servers].map((s) => s.close())));
+  },
+});

@@ -1,0 +1,114 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as z from 'zod';
+import { loadJsonFile } from '../../sdk/index.ts';
+
+const times = z
+  .number()
+  .int()
+  .min(1)
+  .default(1)
+  .describe('How many attempts of this step fail before it succeeds');
+
+/** A failure the mock injects into a step, for the first `times` attempts of it. */
+const Fault = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('http_error'),
+    status: z.number().int().min(400).max(599),
+    errorType: z.string(),
+    message: z.string().default('Injected by the mock'),
+    retryAfter: z.number().min(0).optional().describe('Seconds, sent as the retry-after header'),
+    times,
+  }),
+  z.strictObject({
+    type: z.literal('stream_error'),
+    afterEvents: z.number().int().min(1),
+    errorType: z.string().default('overloaded_error'),
+    message: z.string().default('Overloaded'),
+    times,
+  }),
+  z.strictObject({ type: z.literal('cut'), afterEvents: z.number().int().min(1), times }),
+  z.strictObject({ type: z.literal('stall'), afterEvents: z.number().int().min(1), times }),
+]);
+export type Fault = z.output<typeof Fault>;
+
+const Text = z.strictObject({
+  type: z.literal('text'),
+  /** The text; `{{tool_results}}` becomes the text of the latest tool results. */
+  text: z.string().optional(),
+  /** Explicit deltas, sent as they are. */
+  deltas: z.array(z.string()).optional(),
+  /** Repeat `text` this many times (long streams without long files). */
+  repeat: z.number().int().min(1).default(1),
+  /** Split `text` into this many deltas. */
+  chunks: z.number().int().min(1).default(1),
+});
+const ToolUse = z.strictObject({
+  type: z.literal('tool_use'),
+  id: z.string().optional(),
+  name: z.string(),
+  input: z.record(z.string(), z.unknown()).default({}),
+  /** Raw `partial_json` chunks, sent as they are (they need not parse). */
+  partialJson: z.array(z.string()).optional(),
+  /** Split the JSON of `input` into this many chunks. */
+  chunks: z.number().int().min(1).default(3),
+});
+const Thinking = z.strictObject({
+  type: z.literal('thinking'),
+  thinking: z.string(),
+  signature: z.string(),
+  chunks: z.number().int().min(1).default(2),
+});
+const Block = z.discriminatedUnion('type', [Text, ToolUse, Thinking]);
+export type ScriptedBlock = z.output<typeof Block>;
+
+const Step = z.strictObject({
+  content: z.array(Block).min(1),
+  stopReason: z
+    .enum(['end_turn', 'tool_use', 'max_tokens', 'stop_sequence', 'refusal', 'pause_turn'])
+    .optional(),
+  fault: Fault.optional(),
+  /** Milliseconds between SSE events (a slow stream). */
+  delayMs: z.number().int().min(0).default(0),
+});
+export type Step = z.output<typeof Step>;
+
+/**
+ * A scripted conversation. Step N answers the request that carries N rounds of tool results after the
+ * user message that chose the scenario: step 0 is the first reply, step 1 the reply to its tool results.
+ */
+export const ScenarioSchema = z.strictObject({
+  $schema: z.string().optional(),
+  name: z.string().regex(/^[a-z0-9_]+$/, 'scenario names are lowercase letters, digits and _'),
+  description: z.string().optional(),
+  steps: z.array(Step).min(1),
+});
+export type Scenario = z.output<typeof ScenarioSchema>;
+
+/** Reads every `*.json` scenario in a folder; a bad file is an error naming its line and key. */
+export function loadScenarios(dir: string): Map<string, Scenario> {
+  const scenarios = new Map<string, Scenario>();
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
+    const path = join(dir, file);
+    const scenario = loadJsonFile(readFileSync(path, 'utf8'), path, ScenarioSchema);
+    if (`${scenario.name}.json` !== file) {
+      throw new Error(
+        `${path}: the scenario is named "${scenario.name}"; name the file ${scenario.name}.json`,
+      );
+    }
+    scenarios.set(scenario.name, scenario);
+  }
+  return scenarios;
+}
+
+/** Splits a string into `n` pieces of nearly equal length (never empty unless the string is). */
+export function split(text: string, n: number): string[] {
+  if (n <= 1 || text.length <= 1) return [text];
+  const parts = Math.min(n, text.length);
+  const size = Math.ceil(text.length / parts);
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
+  return out;
+}
