@@ -25,12 +25,13 @@ declare const __ICODE_VERSION__: string;
 const VERSION = typeof __ICODE_VERSION__ === 'string' ? __ICODE_VERSION__ : '0.0.0-dev';
 const NODE_RANGE = '>=20.19';
 
-/** manifests/ sits at the package root: above cli/ in the source tree, above dist/chunks/ when built. */
-function defaultManifest(): string {
+/** The package root holds manifests/ and scenarios/: above cli/ in the source tree, above dist/ when built. */
+function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 3 && !existsSync(join(dir, 'manifests', 'default.json')); i++) dir = dirname(dir);
-  return join(dir, 'manifests', 'default.json');
+  return dir;
 }
+const defaultManifest = () => join(packageRoot(), 'manifests', 'default.json');
 
 interface GlobalOptions {
   manifest?: string;
@@ -176,6 +177,30 @@ export async function main(argv: string[]): Promise<number> {
       if (report.warnings.length) text.push('', 'Warnings', ...renderWarnings(report.warnings));
       print(Boolean(opts.json), { manifest: report.manifest, plugins: details }, `${text.join('\n')}\n`);
       code = report.plugins.some((p) => p.state === 'failed') ? 1 : 0;
+    });
+
+  program
+    .command('mock-server')
+    .description('run the mock Anthropic API; its first line is MOCK_ANTHROPIC_BASE_URL=…')
+    .option('--port <port>', 'port to listen on (default: a free one)', (v) => Number.parseInt(v, 10))
+    .option('--scenarios <dir>', 'scenario folder (default: the scenarios/ icode ships)')
+    .action(async (opts: { port?: number; scenarios?: string }) => {
+      const harness = JSON.stringify({ name: 'mock-server', plugins: ['mock-anthropic'] });
+      const kernel = await Kernel.create({
+        cwd: process.cwd(),
+        manifest: loadHarnessManifest('(mock-server)', harness),
+        builtins: builtinPlugins,
+      });
+      await kernel.boot();
+      const mock = await kernel.services.get('mock-anthropic');
+      const server = await mock.start({
+        scenariosDir: resolve(opts.scenarios ?? join(packageRoot(), 'scenarios')),
+        ...(opts.port ? { port: opts.port } : {}),
+      });
+      process.stdout.write(`MOCK_ANTHROPIC_BASE_URL=${server.url}\n`);
+      // Runs until SIGINT/SIGTERM; the plugin closes the server as it deactivates.
+      kernel.handleSignals(() => process.exit(0));
+      code = await new Promise<number>(() => {});
     });
 
   const config = program.command('config').description('the effective configuration');

@@ -59,7 +59,7 @@ export const LAYERS = ['defaults', 'manifest', 'user', 'project', 'local', 'env'
 export type LayerName = (typeof LAYERS)[number];
 
 export const DEFAULT_SETTINGS: Settings = {
-  model: 'claude-sonnet-4-5',
+  model: 'claude-sonnet-5-5',
   permissions: { defaultMode: 'prompt', allow: [], ask: [], deny: [], additionalDirectories: [] },
   plugins: {},
   env: {},

@@ -1,5 +1,5 @@
 import { ErrorCodes, errorMessage, IcodeError } from './errors.ts';
-import type { Command } from './types.ts';
+import type { Command, ModelService } from './types.ts';
 
 /** How a registry reaches the plugin host: to load a lazy plugin, and to honour config switches. */
 export interface ContributionHost {
@@ -14,8 +14,9 @@ export interface ContributionHost {
  * Plugin packages add their service types here by declaration merging:
  * `declare module 'icode/sdk' { interface Services { model: ModelService } }`.
  */
-// biome-ignore lint/suspicious/noEmptyInterface: extended by declaration merging
-export interface Services {}
+export interface Services {
+  model: ModelService;
+}
 
 export type ServiceType<K extends string> = K extends keyof Services ? Services[K] : unknown;
 

@@ -132,12 +132,46 @@ export interface ModelRequest {
   [key: string]: unknown;
 }
 
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
+}
+
 export interface ModelResponse {
   id: string;
   model: string;
   stop_reason: string | null;
   content: Array<Record<string, unknown> & { type: string }>;
-  usage: { input_tokens: number; output_tokens: number; [key: string]: unknown };
+  usage: Usage;
+}
+
+/** One model turn, as a provider returns it once the stream has ended. */
+export interface ModelTurn {
+  message: ModelResponse;
+  /** tool_use blocks whose streamed input was not valid JSON (their `input` is `{}`): id → parse error. */
+  toolInputErrors: Record<string, string>;
+  costUsd: number;
+  requestId?: string;
+  /** 1 when the first attempt succeeded. */
+  attempts: number;
+}
+
+export interface ModelStreamOptions {
+  signal?: AbortSignal;
+  onText?(delta: string): void;
+  onThinking?(delta: string): void;
+  /** A retry is coming: text already delivered for this turn will be sent again. */
+  onRetry?(info: { attempt: number; delayMs: number; reason: string }): void;
+}
+
+/** The `model` service: what the session engine calls, whichever provider plugin implements it. */
+export interface ModelService {
+  /** The model id for a name or alias (`sonnet` → `claude-sonnet-5-5`). */
+  resolveModel(name: string): string;
+  /** Streams one turn; rejects with the provider's error after its retries, or at once on abort. */
+  stream(request: ModelRequest, options?: ModelStreamOptions): Promise<ModelTurn>;
 }
 
 export interface SessionInfo {

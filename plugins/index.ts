@@ -1,4 +1,5 @@
 import type { BuiltinPlugin } from '../kernel/host.ts';
+import anthropic from './anthropic/plugin.json' with { type: 'json' };
 import fileTools from './file-tools/plugin.json' with { type: 'json' };
 import mockAnthropic from './mock-anthropic/plugin.json' with { type: 'json' };
 import workspaceGuard from './workspace-guard/plugin.json' with { type: 'json' };
@@ -8,6 +9,7 @@ import workspaceGuard from './workspace-guard/plugin.json' with { type: 'json' }
  * imported only when it activates, so listing plugins never loads them.
  */
 export const builtinPlugins: BuiltinPlugin[] = [
+  { file: 'plugins/anthropic/plugin.json', manifest: anthropic, load: () => import('./anthropic/index.ts') },
   {
     file: 'plugins/file-tools/plugin.json',
     manifest: fileTools,

@@ -35,6 +35,8 @@ export interface TestKernelOptions {
   /** Files to create in the project folder, path → content. */
   files?: Record<string, string>;
   mode?: PermissionMode;
+  /** Environment variables the plugins see (`ctx.env`), e.g. ANTHROPIC_BASE_URL. */
+  env?: Record<string, string>;
 }
 
 export interface TestKernel {
@@ -84,6 +86,7 @@ export async function bootTestKernel(options: TestKernelOptions = {}): Promise<T
     env: {
       ICODE_CONFIG_DIR: join(home, '.icode'),
       ...(options.mode ? { ICODE_PERMISSION_MODE: options.mode } : {}),
+      ...options.env,
     },
     manifest: loadHarnessManifest(manifestFile),
     builtins: options.builtins ?? [],

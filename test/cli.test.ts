@@ -48,9 +48,13 @@ describe('icode CLI', () => {
     expect(report.ok).toBe(true);
     expect(report.manifest.name).toBe('default');
     expect(report.plugins.map((p: { name: string; state: string }) => [p.name, p.state])).toEqual([
+      ['anthropic', 'degraded'],
+      ['mock-anthropic', 'active'],
       ['workspace-guard', 'active'],
       ['file-tools', 'active'],
     ]);
+    expect(report.plugins[0].reason).toContain('no Anthropic credentials');
+    expect(report.plugins[1]).toMatchObject({ activation: 'lazy', activated: false });
     expect(report.tools).toEqual(['read_file', 'glob_search']);
     expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
       'defaults',
@@ -71,7 +75,10 @@ describe('icode CLI', () => {
       '--json',
     );
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).plugins.map((p: { name: string }) => p.name)).toEqual(['file-tools']);
+    expect(JSON.parse(r.stdout).plugins.map((p: { name: string }) => p.name)).toEqual([
+      'anthropic',
+      'file-tools',
+    ]);
   });
 
   test('doctor shows a failed plugin with its code and fix, and exits 1', async () => {
@@ -157,6 +164,40 @@ describe('icode CLI', () => {
     const mode = await icode(w, '--permission-mode', 'yolo', 'doctor');
     expect(mode.code).toBe(2);
     expect(mode.stderr).toContain('Allowed choices are read-only, workspace-write');
+  });
+});
+
+describe('icode mock-server', () => {
+  test('prints its base URL first, serves the API, and stops cleanly on SIGTERM', async () => {
+    const w = makeWorld();
+    const child = spawn(process.execPath, [bin, 'mock-server'], {
+      cwd: w.project,
+      env: { PATH: process.env.PATH, ...w.env },
+    });
+    const first = await new Promise<string>((resolve) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d;
+        if (out.includes('\n')) resolve(out.split('\n')[0]!);
+      });
+    });
+    expect(first).toMatch(/^MOCK_ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:\d+$/);
+    const url = first.split('=')[1]!;
+    const res = await fetch(`${url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'k' },
+      body: JSON.stringify({
+        model: 'm',
+        max_tokens: 10,
+        messages: [{ role: 'user', content: 'PARITY_SCENARIO:streaming_text' }],
+      }),
+    });
+    expect(((await res.json()) as { content: unknown }).content).toEqual([
+      { type: 'text', text: 'Hello from the mock.' },
+    ]);
+    child.kill('SIGTERM');
+    expect(await new Promise((resolve) => child.on('exit', (c) => resolve(c)))).toBe(0);
+    await expect(fetch(`${url}/v1/models`)).rejects.toThrow();
   });
 });
 

@@ -23,7 +23,7 @@ describe('config layers', () => {
     const layers = async () => (await createKernel(w, stack)).config;
     const stack: Parameters<typeof createKernel>[1] = {};
     let c = await layers();
-    expect([c.settings.model, c.origins.model]).toEqual(['claude-sonnet-4-5', 'defaults']);
+    expect([c.settings.model, c.origins.model]).toEqual(['claude-sonnet-5-5', 'defaults']);
 
     stack.config = { model: 'from-manifest' };
     c = await layers();

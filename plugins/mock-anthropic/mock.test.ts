@@ -15,7 +15,7 @@ beforeAll(async () => {
 afterAll(() => mock.close());
 
 const ask = (text: string) => ({
-  model: 'claude-sonnet-4-5',
+  model: 'claude-sonnet-5-5',
   max_tokens: 1024,
   messages: [{ role: 'user' as const, content: text }],
 });
@@ -32,7 +32,7 @@ describe('mock Anthropic API, read by the official SDK', () => {
     expect(message).toMatchObject({
       type: 'message',
       role: 'assistant',
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-5-5',
       content: [{ type: 'text', text: 'Hello from the mock.' }],
       stop_reason: 'end_turn',
       stop_sequence: null,
@@ -121,18 +121,18 @@ describe('mock Anthropic API, read by the official SDK', () => {
       method: 'POST',
       path: '/v1/messages',
       headers: { authorization: 'Bearer test-key', 'anthropic-version': expect.any(String) },
-      body: { model: 'claude-sonnet-4-5', max_tokens: 1024, system: 'Be brief.' },
+      body: { model: 'claude-sonnet-5-5', max_tokens: 1024, system: 'Be brief.' },
     });
   });
 
   test('count_tokens and models answer in the API shape', async () => {
     const count = await client.messages.countTokens({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-5-5',
       messages: ask('hello').messages,
     });
     expect(count.input_tokens).toBeGreaterThan(0);
     const models = await client.models.list();
-    expect(models.data.map((m) => m.id)).toContain('claude-sonnet-4-5');
+    expect(models.data.map((m) => m.id)).toContain('claude-sonnet-5-5');
   });
 });
 
