@@ -26,6 +26,13 @@ export function runCached(file: string, buildId: string): unknown {
     // Plugins from npm or folders are ES modules, imported at run time from inside the bundle.
     importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
+  // Node 20 flags the main-context loader as experimental once, at the first import() a plugin or the SDK
+  // makes; the loader is Node's own, so that one notice is dropped and every other warning kept.
+  const emitWarning = process.emitWarning.bind(process);
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    if (String(warning).includes('USE_MAIN_CONTEXT_DEFAULT_LOADER')) return;
+    (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
+  }) as typeof process.emitWarning;
   const module = { exports: {} as Record<string, unknown> };
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
   if (enabled && (!cachedData || script.cachedDataRejected)) {

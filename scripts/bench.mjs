@@ -72,3 +72,22 @@ console.log(`node ${process.version}, ${process.platform} ${process.arch}, ${run
 console.log('| command | median ms | vs node | fastest ms | vs node | peak RSS MiB | vs node |');
 console.log('|---|---|---|---|---|---|---|');
 console.log(rows.join('\n'));
+
+// The streaming benchmark is TypeScript that imports the plugins; bundle it next to node_modules and run it.
+const { build } = await import('esbuild');
+const out = join(root, 'dist', 'bench-model.mjs');
+await build({
+  entryPoints: [join(root, 'scripts', 'bench-model.ts')],
+  outfile: out,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  packages: 'external',
+  logLevel: 'warning',
+});
+const model = spawnSync(process.execPath, [out, String(runs), root], {
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+process.stdout.write(model.stdout);
+if (model.status !== 0) process.exitCode = 1;

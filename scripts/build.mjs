@@ -36,8 +36,9 @@ await build({
   // import.meta.url, as CommonJS knows it.
   define: { ...common.define, 'import.meta.url': '__icodeMetaUrl' },
   banner: { js: "var __icodeMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  // The CLI never loads TypeScript configs; cosmiconfig only imports it for .ts files.
-  external: ['typescript'],
+  // The CLI never loads TypeScript configs (cosmiconfig imports it only for .ts files); the Anthropic
+  // SDK is half a megabyte that only a model request needs, so it loads from node_modules on first use.
+  external: ['typescript', '@anthropic-ai/sdk'],
 });
 const buildId = createHash('sha256')
   .update(readFileSync(join(root, 'dist', 'cli.cjs')))

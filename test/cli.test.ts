@@ -156,6 +156,7 @@ describe('icode CLI', () => {
     const report = JSON.parse(r.stdout);
     expect(report.plugins[0]).toMatchObject({ name: 'sdk-consumer', state: 'active' });
     expect(report.tools).toEqual(['shout']);
+    expect(r.stderr).toBe('');
   });
 
   test('bad usage exits 2', async () => {
