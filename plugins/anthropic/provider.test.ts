@@ -101,6 +101,7 @@ describe('anthropic provider against the mock API over loopback', () => {
     ['server_error_then_ok', '500 api_error'],
     ['stream_error_then_ok', 'stream error overloaded_error'],
     ['cut_then_ok', 'connection to the Anthropic API failed'],
+    ['truncated_then_ok', 'the stream ended before message_stop'],
     ['stall_then_ok', 'the stream was idle for 400 ms'],
   ])('%s: the failed attempt is retried and the turn completes', async (scenario, reason) => {
     const { model } = await provider();

@@ -28,6 +28,7 @@ const Fault = z.discriminatedUnion('type', [
     times,
   }),
   z.strictObject({ type: z.literal('cut'), afterEvents: z.number().int().min(1), times }),
+  z.strictObject({ type: z.literal('truncate'), afterEvents: z.number().int().min(1), times }),
   z.strictObject({ type: z.literal('stall'), afterEvents: z.number().int().min(1), times }),
 ]);
 export type Fault = z.output<typeof Fault>;

@@ -317,6 +317,7 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
       if (fault?.type === 'cut') return void req.socket.destroy();
       if (fault?.type === 'stall') return; // never answer
       if (fault?.type === 'stream_error') return error(res, fault.errorType, fault.message);
+      if (fault?.type === 'truncate') return void res.end(JSON.stringify(built.message).slice(0, 20));
       return send(res, 200, built.message);
     }
     res.writeHead(200, {
@@ -333,6 +334,7 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
       if (fault && sent === fault.afterEvents) {
         if (fault.type === 'cut') return void res.socket?.destroy();
         if (fault.type === 'stall') return; // keep the connection open, send nothing more
+        if (fault.type === 'truncate') return void res.end(); // a clean end, before message_stop
         res.write(
           `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: fault.errorType, message: fault.message } })}\n\n`,
         );
