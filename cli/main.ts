@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import {
   type BootReport,
+  type Env,
   IcodeError,
   Kernel,
   loadHarnessManifest,
@@ -13,6 +14,7 @@ import {
   userDirectory,
 } from '../kernel/index.ts';
 import { builtinPlugins } from '../plugins/index.ts';
+import { OUTPUT_FORMATS, type OutputFormat, readStdin, runHeadless, splitRules } from './headless.ts';
 import {
   type EnvironmentCheck,
   renderConfig,
@@ -44,17 +46,37 @@ interface GlobalOptions {
     : never;
 }
 
-function cliSettings(o: GlobalOptions): Settings | undefined {
+interface HeadlessOptions {
+  print?: boolean;
+  outputFormat: OutputFormat;
+  maxTurns?: number;
+  allowedTools?: string[];
+  disallowedTools?: string[];
+  systemPrompt?: string;
+  appendSystemPrompt?: string;
+  mock?: boolean | string;
+}
+
+function cliSettings(o: GlobalOptions & Partial<HeadlessOptions>): Settings | undefined {
   const s: Settings = {};
   if (o.model) s.model = o.model;
-  if (o.permissionMode) s.permissions = { defaultMode: o.permissionMode };
+  const allow = splitRules(o.allowedTools);
+  const deny = splitRules(o.disallowedTools);
+  if (o.permissionMode || allow.length || deny.length) {
+    s.permissions = {
+      ...(o.permissionMode ? { defaultMode: o.permissionMode } : {}),
+      ...(allow.length ? { allow } : {}),
+      ...(deny.length ? { deny } : {}),
+    };
+  }
   return Object.keys(s).length ? s : undefined;
 }
 
-async function createKernel(o: GlobalOptions): Promise<Kernel> {
+async function createKernel(o: GlobalOptions & Partial<HeadlessOptions>, env?: Env): Promise<Kernel> {
   const cli = cliSettings(o);
   const kernel = await Kernel.create({
     cwd: o.cwd ?? process.cwd(),
+    ...(env ? { env } : {}),
     manifest: loadHarnessManifest(resolve(o.manifest ?? defaultManifest())),
     builtins: builtinPlugins,
     ...(cli ? { cli } : {}),
@@ -179,24 +201,89 @@ export async function main(argv: string[]): Promise<number> {
       code = report.plugins.some((p) => p.state === 'failed') ? 1 : 0;
     });
 
+  const startMock = async (scenariosDir: string, port?: number) => {
+    const harness = JSON.stringify({ name: 'mock-server', plugins: ['mock-anthropic'] });
+    const kernel = await Kernel.create({
+      cwd: process.cwd(),
+      manifest: loadHarnessManifest('(mock-server)', harness),
+      builtins: builtinPlugins,
+    });
+    await kernel.boot();
+    const mock = await kernel.services.get('mock-anthropic');
+    return { kernel, server: await mock.start({ scenariosDir, ...(port ? { port } : {}) }) };
+  };
+
+  program
+    .argument('[prompt]', 'the prompt (with -p; read from stdin when absent)')
+    .option('-p, --print', 'run the prompt headless and print the result')
+    .addOption(new Option('--output-format <format>', 'output of -p').choices(OUTPUT_FORMATS).default('text'))
+    .option('--max-turns <n>', 'stop after this many model turns', (v) => Number.parseInt(v, 10))
+    .option('--allowedTools <rules...>', 'permission rules to allow, e.g. "Bash(npm test:*)" Read')
+    .option('--disallowedTools <rules...>', 'permission rules to deny')
+    .option('--system-prompt <text>', "replace icode's system prompt")
+    .option('--append-system-prompt <text>', 'add to the system prompt')
+    .option('--mock [scenarios]', 'answer from the embedded mock Anthropic API (no key needed)')
+    .action(async (promptArg: string | undefined) => {
+      const o = program.opts<GlobalOptions & HeadlessOptions>();
+      if (!o.print && promptArg) {
+        throw new CommanderError(
+          2,
+          'icode.usage',
+          `unknown command '${promptArg}' (to run a prompt: icode -p "…")`,
+        );
+      }
+      if (!o.print) {
+        program.outputHelp();
+        process.stdout.write('\nThe interactive UI is not built yet: run a prompt with `icode -p "…"`.\n');
+        return;
+      }
+      const prompt = promptArg ?? (process.stdin.isTTY ? '' : (await readStdin()).trim());
+      if (!prompt)
+        throw new CommanderError(
+          2,
+          'icode.prompt',
+          'icode -p needs a prompt: icode -p "…", or pipe it on stdin',
+        );
+      let env: Env | undefined;
+      let mock: Awaited<ReturnType<typeof startMock>> | undefined;
+      if (o.mock) {
+        mock = await startMock(
+          resolve(typeof o.mock === 'string' ? o.mock : join(packageRoot(), 'scenarios')),
+        );
+        env = {
+          ...process.env,
+          ANTHROPIC_BASE_URL: mock.server.url,
+          ANTHROPIC_API_KEY: 'icode-mock',
+          ANTHROPIC_AUTH_TOKEN: '',
+        };
+      }
+      const kernel = await createKernel(o, env);
+      try {
+        await kernel.boot();
+        const session = await kernel.services.get('session');
+        code = await runHeadless(session, {
+          prompt,
+          format: o.outputFormat,
+          ...(o.maxTurns ? { maxTurns: o.maxTurns } : {}),
+          ...(o.systemPrompt ? { systemPrompt: o.systemPrompt } : {}),
+          ...(o.appendSystemPrompt ? { appendSystemPrompt: o.appendSystemPrompt } : {}),
+        });
+      } finally {
+        await kernel.shutdown();
+        await mock?.kernel.shutdown();
+      }
+    });
+
   program
     .command('mock-server')
     .description('run the mock Anthropic API; its first line is MOCK_ANTHROPIC_BASE_URL=…')
     .option('--port <port>', 'port to listen on (default: a free one)', (v) => Number.parseInt(v, 10))
     .option('--scenarios <dir>', 'scenario folder (default: the scenarios/ icode ships)')
     .action(async (opts: { port?: number; scenarios?: string }) => {
-      const harness = JSON.stringify({ name: 'mock-server', plugins: ['mock-anthropic'] });
-      const kernel = await Kernel.create({
-        cwd: process.cwd(),
-        manifest: loadHarnessManifest('(mock-server)', harness),
-        builtins: builtinPlugins,
-      });
-      await kernel.boot();
-      const mock = await kernel.services.get('mock-anthropic');
-      const server = await mock.start({
-        scenariosDir: resolve(opts.scenarios ?? join(packageRoot(), 'scenarios')),
-        ...(opts.port ? { port: opts.port } : {}),
-      });
+      const { kernel, server } = await startMock(
+        resolve(opts.scenarios ?? join(packageRoot(), 'scenarios')),
+        opts.port,
+      );
       process.stdout.write(`MOCK_ANTHROPIC_BASE_URL=${server.url}\n`);
       // Runs until SIGINT/SIGTERM; the plugin closes the server as it deactivates.
       kernel.handleSignals(() => process.exit(0));
@@ -219,15 +306,13 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   try {
-    if (argv.length === 0) {
-      program.outputHelp();
-      process.stdout.write('\nThe conversation engine is not built yet: start with `icode doctor`.\n');
-      return 0;
-    }
     await program.parseAsync(argv, { from: 'user' });
     return code;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof CommanderError) {
+      if (error.code.startsWith('icode.')) process.stderr.write(`icode: ${error.message}\n`);
+      return error.exitCode === 0 ? 0 : 2;
+    }
     if (error instanceof IcodeError) {
       process.stderr.write(`icode: ${error.code}: ${error.describe()}\n`);
       return 2;

@@ -117,6 +117,36 @@ export const HOOK_INFO: Readonly<Record<HookName, { phase: Phase; kind: Kind }>>
 };
 export const HOOK_NAMES = Object.keys(HOOK_INFO) as HookName[];
 
+/** Hooks a plugin that runs sessions may call (declared in `contributes.emits`); the rest are the kernel's. */
+export const EMITTABLE = [
+  'sessionStart',
+  'userPrompt',
+  'sessionEnd',
+  'beforeModelRequest',
+  'afterModelResponse',
+] as const;
+export type EmittableHook = (typeof EMITTABLE)[number];
+
+/** What `ctx.emit` offers: call a session or model hook, and get its result. */
+export type HookEmitter = {
+  readonly [K in EmittableHook]: (...args: HookArgs<KernelHooks[K]>) => Promise<HookReturn<KernelHooks[K]>>;
+};
+
+export function createHookEmitter(
+  hooks: KernelHooks,
+  checkDeclared: (hook: EmittableHook) => void,
+): HookEmitter {
+  const emitter = {} as Record<EmittableHook, unknown>;
+  for (const name of EMITTABLE) {
+    const hook = hooks[name] as unknown as { promise(...args: unknown[]): Promise<unknown> };
+    emitter[name] = (...args: unknown[]) => {
+      checkDeclared(name);
+      return hook.promise(...args);
+    };
+  }
+  return Object.freeze(emitter) as HookEmitter;
+}
+
 type AsyncTappable = {
   tapPromise(options: { name: string; stage?: number }, fn: (...args: unknown[]) => Promise<unknown>): void;
 };

@@ -5,7 +5,14 @@ import semver from 'semver';
 import * as z from 'zod';
 import type { Env, ResolvedConfig } from './config.ts';
 import { type ErrorCode, ErrorCodes, errorMessage, formatLocation, IcodeError } from './errors.ts';
-import { createHookTaps, type HookName, type HookTaps, type KernelHooks } from './hooks.ts';
+import {
+  createHookEmitter,
+  createHookTaps,
+  type HookEmitter,
+  type HookName,
+  type HookTaps,
+  type KernelHooks,
+} from './hooks.ts';
 import type { Problem } from './json.ts';
 import {
   type HarnessPlugin,
@@ -43,14 +50,20 @@ export interface PluginContext<C = Record<string, unknown>> {
   readonly settings: ResolvedConfig['settings'];
   readonly cwd: string;
   readonly projectRoot: string;
+  /** The workspace: the project root and permissions.additionalDirectories, symlinks resolved. */
+  readonly roots: readonly string[];
   /** The user's icode directory (`~/.icode`). */
   readonly userDir: string;
   /** The environment icode was started with (API keys, base URLs); read-only. */
   readonly env: Readonly<Env>;
   readonly hooks: HookTaps;
+  /** Calls session and model hooks; only those listed in `contributes.emits`. */
+  readonly emit: HookEmitter;
   readonly tools: {
     register(tool: Tool): void;
     names(): string[];
+    /** Read-only and concurrency-safe: may run in parallel with other such calls. */
+    concurrencySafe(name: string): boolean;
     definitions(session?: SessionInfo): Promise<ToolDefinition[]>;
     call(call: ToolCall, options: CallOptions): Promise<ToolResult>;
   };
@@ -101,6 +114,7 @@ export interface HostDeps {
   hooks: KernelHooks;
   config: ResolvedConfig;
   cwd: string;
+  roots: string[];
   env: Readonly<Env>;
   tools: ToolRegistry;
   commands: CommandRegistry;
@@ -511,6 +525,7 @@ export class PluginHost {
       command: contributes.commands.map((c) => c.name),
       service: contributes.services,
       hook: contributes.hooks as string[],
+      emit: contributes.emits as string[],
     };
     const declared = (kind: keyof typeof names, item: string) => {
       if (!names[kind].includes(item)) {
@@ -551,15 +566,18 @@ export class PluginHost {
       settings: deps.config.settings,
       cwd: deps.cwd,
       projectRoot: deps.config.projectRoot,
+      roots: deps.roots,
       userDir: deps.config.userDir,
       env: deps.env,
       hooks,
+      emit: createHookEmitter(deps.hooks, (hook) => declared('emit', hook)),
       tools: Object.freeze({
         register: (tool: Tool) => {
           declared('tool', tool.name);
           deps.tools.register(name, tool);
         },
         names: () => deps.tools.names(),
+        concurrencySafe: (tool: string) => deps.tools.concurrencySafe(tool),
         definitions: (session?: SessionInfo) => deps.tools.definitions(session),
         call: (call: ToolCall, options: CallOptions) => deps.tools.call(call, options),
       }),

@@ -72,6 +72,7 @@ export class Kernel {
       hooks: this.hooks,
       config,
       cwd: this.cwd,
+      roots: this.roots,
       env: Object.freeze({ ...(options.env ?? process.env) }),
       tools: this.tools,
       commands: this.commands,

@@ -4,7 +4,7 @@ import semver from 'semver';
 import * as z from 'zod';
 import { SettingsSchema } from './config.ts';
 import { ErrorCodes, IcodeError } from './errors.ts';
-import { HOOK_NAMES } from './hooks.ts';
+import { EMITTABLE, HOOK_NAMES } from './hooks.ts';
 import {
   type JsonDocument,
   type Problem,
@@ -52,9 +52,11 @@ export const PluginManifestSchema = z
           .array(z.strictObject({ name: z.string().min(1), description: z.string().optional() }))
           .default([]),
         hooks: z.array(z.enum(HOOK_NAMES)).default([]),
+        /** Session and model hooks this plugin calls (it runs sessions). */
+        emits: z.array(z.enum(EMITTABLE)).default([]),
         services: z.array(z.string().min(1)).default([]),
       })
-      .default({ tools: [], commands: [], hooks: [], services: [] }),
+      .default({ tools: [], commands: [], hooks: [], emits: [], services: [] }),
     /** `startup` activates at boot; `lazy` on first use of a contributed tool, command or service. */
     activation: z.enum(['startup', 'lazy']).default('startup'),
     /** How long activate() may take before the plugin is failed with ICODE_ERR_ACTIVATE_TIMEOUT. */

@@ -224,7 +224,14 @@ function fromRule(rule: RuleSource, decision: Decision): PermissionDecision {
     decision,
     reason: `${decision} rule "${rule.rule}"${where}`,
     rule,
-    ...(decision === 'deny' ? { hint: `remove "${rule.rule}" from permissions.deny${where}` } : {}),
+    ...(decision === 'deny'
+      ? {
+          hint:
+            rule.layer === 'cli'
+              ? `drop "${rule.rule}" from --disallowedTools`
+              : `remove "${rule.rule}" from permissions.deny${where}`,
+        }
+      : {}),
   };
 }
 

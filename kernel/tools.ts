@@ -117,6 +117,12 @@ export class ToolRegistry {
     return this.enabled().map(([name]) => name);
   }
 
+  /** True when calls of this tool may run alongside others: read-only and declared concurrency-safe. */
+  concurrencySafe(name: string): boolean {
+    const tool = this.entries.get(this.canonical(name))?.tool;
+    return Boolean(tool?.concurrencySafe && tool.mode === 'read-only');
+  }
+
   /** The definitions to send to the model, after plugins transform them in `toolDefinitions`. */
   async definitions(
     session?: Parameters<KernelHooks['toolDefinitions']['promise']>[1],

@@ -49,12 +49,13 @@ describe('icode CLI', () => {
     expect(report.manifest.name).toBe('default');
     expect(report.plugins.map((p: { name: string; state: string }) => [p.name, p.state])).toEqual([
       ['anthropic', 'degraded'],
+      ['session', 'active'],
       ['mock-anthropic', 'active'],
       ['workspace-guard', 'active'],
       ['file-tools', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
-    expect(report.plugins[1]).toMatchObject({ activation: 'lazy', activated: false });
+    expect(report.plugins[2]).toMatchObject({ activation: 'lazy', activated: false });
     expect(report.tools).toEqual(['read_file', 'glob_search']);
     expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
       'defaults',
@@ -77,6 +78,7 @@ describe('icode CLI', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).plugins.map((p: { name: string }) => p.name)).toEqual([
       'anthropic',
+      'session',
       'file-tools',
     ]);
   });
@@ -165,6 +167,126 @@ describe('icode CLI', () => {
     const mode = await icode(w, '--permission-mode', 'yolo', 'doctor');
     expect(mode.code).toBe(2);
     expect(mode.stderr).toContain('Allowed choices are read-only, workspace-write');
+  });
+});
+
+describe('icode -p (headless) on the embedded mock API', () => {
+  const headless = (w: World, ...args: string[]) => icode(w, '--mock', ...args);
+
+  test('text: prints the final reply and exits 0', async () => {
+    const r = await headless(makeWorld(), '-p', 'PARITY_SCENARIO:streaming_text');
+    expect(r).toEqual({ code: 0, stdout: 'Hello from the mock.\n', stderr: '' });
+  });
+
+  test('json: one result object with the tool uses and results', async () => {
+    const w = makeWorld();
+    write(join(w.project, 'README.md'), '# sample\n');
+    const r = await headless(w, '-p', 'PARITY_SCENARIO:read_file_roundtrip', '--output-format', 'json');
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({
+      type: 'result',
+      result: 'The README says:\n     1\t# sample',
+      is_error: false,
+      num_turns: 2,
+      tool_uses: [
+        { id: 'toolu_mock_read_file_roundtrip_0_1', name: 'read_file', input: { path: 'README.md' } },
+      ],
+      tool_results: [
+        { tool_use_id: 'toolu_mock_read_file_roundtrip_0_1', tool_name: 'read_file', is_error: false },
+      ],
+    });
+    expect(result.session_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(result.usage.input_tokens).toBeGreaterThan(0);
+    expect(result.total_cost_usd).toBeGreaterThan(0);
+  });
+
+  test('stream-json: one event per line as things happen; the prompt can come from stdin', async () => {
+    const w = makeWorld();
+    const r = await new Promise<Run>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        [bin, '--mock', '-p', '--output-format', 'stream-json'],
+        { cwd: w.project, env: { PATH: process.env.PATH, ...w.env } },
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+      child.stdin!.end('PARITY_SCENARIO:streaming_text\n');
+    });
+    expect(r.code).toBe(0);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(events.map((e: { type: string }) => e.type)).toEqual([
+      'session_start',
+      'text_delta',
+      'text_delta',
+      'result',
+    ]);
+    expect(events[1].text).toBe('Hello from ');
+    expect(events[3].result).toBe('Hello from the mock.');
+  });
+
+  test('--disallowedTools denies the tool; the model gets the denial as an is_error result', async () => {
+    const w = makeWorld();
+    write(join(w.project, 'README.md'), '# sample\n');
+    const r = await headless(
+      w,
+      '-p',
+      'PARITY_SCENARIO:read_file_roundtrip',
+      '--output-format',
+      'json',
+      '--disallowedTools',
+      'Read',
+    );
+    const result = JSON.parse(r.stdout);
+    expect(result.tool_results[0].is_error).toBe(true);
+    expect(result.tool_results[0].output).toContain(
+      'Permission denied: deny rule "Read" in command-line flags. To allow: drop "Read" from --disallowedTools',
+    );
+    expect(result.result).toContain('Permission denied');
+  });
+
+  test('--max-turns stops the session; is_error and exit 1', async () => {
+    const w = makeWorld();
+    write(join(w.project, 'README.md'), '# sample\n');
+    const r = await headless(
+      w,
+      '-p',
+      'PARITY_SCENARIO:read_file_roundtrip',
+      '--output-format',
+      'json',
+      '--max-turns',
+      '1',
+    );
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ is_error: true, stop_reason: 'max_turns' });
+  });
+
+  test('a model error is in the JSON and the exit code', async () => {
+    const w = makeWorld();
+    write(join(w.project, '.icode', 'settings.json'), {
+      plugins: { anthropic: { config: { maxRetries: 0 } } },
+    });
+    const r = await headless(w, '-p', 'PARITY_SCENARIO:always_overloaded', '--output-format', 'json');
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error).toContain(
+      'Anthropic API error 529 overloaded_error: Overloaded (request req_mock_',
+    );
+  });
+
+  test('-p without a prompt is a usage error', async () => {
+    const r = await new Promise<Run>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        [bin, '-p'],
+        { cwd: makeWorld().project },
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+      child.stdin!.end();
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('icode -p needs a prompt');
   });
 });
 

@@ -1,0 +1,72 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { isInside } from '../../sdk/index.ts';
+
+export const ICODE_PROMPT = `You are icode, an AI coding agent working in the user's repository through tools.
+Read before you change; keep changes small and focused; run the project's checks when you can.
+Use the tools for every file and command; never claim to have done something a tool did not do.
+When a tool result is an error, read it and correct the call instead of repeating it.
+Answer concisely, and say what you changed and what is left.`;
+
+/** The context files a project keeps for agents, from the project root down to the working directory. */
+export const CONTEXT_FILES = ['AGENTS.md', 'ICODE.md', 'CLAUDE.md'];
+
+export function contextFiles(projectRoot: string, cwd: string): Array<{ path: string; text: string }> {
+  const dirs: string[] = [];
+  for (let dir = cwd; isInside(dir, projectRoot); dir = dirname(dir)) {
+    dirs.unshift(dir);
+    if (dir === projectRoot || dirname(dir) === dir) break;
+  }
+  return dirs.flatMap((dir) =>
+    CONTEXT_FILES.map((name) => join(dir, name))
+      .filter((file) => existsSync(file))
+      .map((file) => ({ path: relative(projectRoot, file) || file, text: readFileSync(file, 'utf8') })),
+  );
+}
+
+function git(args: string[], cwd: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile('git', args, { cwd, timeout: 2000 }, (error, stdout) =>
+      resolve(error ? undefined : stdout.trim()),
+    );
+  });
+}
+
+/** Facts about where the agent runs: working directory, platform, date, git branch and status. */
+export async function environmentFacts(cwd: string, now = new Date()): Promise<string> {
+  const [branch, status] = await Promise.all([
+    git(['rev-parse', '--abbrev-ref', 'HEAD'], cwd),
+    git(['status', '--short'], cwd),
+  ]);
+  const lines = [
+    `Working directory: ${cwd}`,
+    `Platform: ${process.platform}`,
+    `Date: ${now.toISOString().slice(0, 10)}`,
+  ];
+  if (branch !== undefined) {
+    const changes = status ? status.split('\n') : [];
+    lines.push(`Git branch: ${branch}`);
+    lines.push(
+      changes.length
+        ? `Git status (${changes.length} changed):\n${changes.slice(0, 20).join('\n')}${changes.length > 20 ? '\n…' : ''}`
+        : 'Git status: clean',
+    );
+  }
+  return lines.join('\n');
+}
+
+export async function systemPrompt(options: {
+  projectRoot: string;
+  cwd: string;
+  base?: string;
+  append?: string;
+}): Promise<string> {
+  const parts = [options.base ?? ICODE_PROMPT];
+  for (const file of contextFiles(options.projectRoot, options.cwd)) {
+    parts.push(`Contents of ${file.path} (instructions from the project):\n\n${file.text.trim()}`);
+  }
+  parts.push(`# Environment\n${await environmentFacts(options.cwd)}`);
+  if (options.append) parts.push(options.append);
+  return parts.join('\n\n');
+}

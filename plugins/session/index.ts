@@ -1,0 +1,16 @@
+import * as z from 'zod';
+import { definePlugin } from '../../sdk/index.ts';
+import { runSession } from './loop.ts';
+import type {} from './types.ts';
+
+export default definePlugin({
+  config: z.strictObject({
+    /** max_tokens of each model request. */
+    maxTokens: z.number().int().positive().default(8192),
+    /** Model turns per prompt before the session stops (`--max-turns` overrides it). */
+    maxTurns: z.number().int().positive().default(50),
+  }),
+  activate(ctx) {
+    ctx.services.provide('session', { run: (options) => runSession(ctx, ctx.config, options) });
+  },
+});

@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  MessageParam,
+  ModelRequest,
+  ModelTurn,
+  PluginContext,
+  SessionInfo,
+  ToolResult,
+  Usage,
+} from '../../sdk/index.ts';
+import { systemPrompt } from './context.ts';
+import type { SessionEvent, SessionResult, SessionRunOptions } from './types.ts';
+
+export interface LoopConfig {
+  maxTokens: number;
+  maxTurns: number;
+}
+
+type ToolUse = { id: string; name: string; input: unknown };
+const zeroUsage = (): Usage => ({
+  input_tokens: 0,
+  output_tokens: 0,
+  cache_creation_input_tokens: 0,
+  cache_read_input_tokens: 0,
+});
+
+/**
+ * Runs one prompt to the end: request → streamed turn → every tool_use answered (in order, read-only
+ * concurrency-safe tools in parallel) → again, until the model stops, max turns, or an abort. Every
+ * tool_use gets a tool_result, also on denial, error and interruption.
+ */
+export async function runSession(
+  ctx: PluginContext,
+  config: LoopConfig,
+  options: SessionRunOptions,
+): Promise<SessionResult> {
+  const emit = (event: SessionEvent) => options.onEvent?.(event);
+  const model = await ctx.services.get('model');
+  const modelId = model.resolveModel(options.model ?? ctx.settings.model ?? 'sonnet');
+  const mode = ctx.settings.permissions.defaultMode ?? 'prompt';
+  const session: SessionInfo = { id: randomUUID(), cwd: ctx.cwd, mode, interactive: false };
+  const roots = [...ctx.roots];
+  const result: SessionResult = {
+    result: '',
+    is_error: false,
+    stop_reason: 'end_turn',
+    num_turns: 0,
+    session_id: session.id,
+    usage: zeroUsage(),
+    total_cost_usd: 0,
+    tool_uses: [],
+    tool_results: [],
+  };
+  const tools = await ctx.tools.definitions(session);
+  emit({
+    type: 'session_start',
+    session_id: session.id,
+    model: modelId,
+    cwd: ctx.cwd,
+    tools: tools.map((t) => t.name),
+    permission_mode: mode,
+  });
+  await ctx.emit.sessionStart(session);
+  const system = await systemPrompt({
+    projectRoot: ctx.projectRoot,
+    cwd: ctx.cwd,
+    ...(options.systemPrompt ? { base: options.systemPrompt } : {}),
+    ...(options.appendSystemPrompt ? { append: options.appendSystemPrompt } : {}),
+  });
+  const prompt = await ctx.emit.userPrompt({ text: options.prompt, session });
+  const messages: MessageParam[] = [{ role: 'user', content: prompt.text }];
+  const maxTurns = options.maxTurns ?? config.maxTurns;
+
+  const answer = (use: ToolUse, r: Omit<ToolResult, 'toolUseId' | 'toolName'>) => {
+    const entry = { tool_use_id: use.id, tool_name: use.name, output: r.content, is_error: r.isError };
+    result.tool_results.push(entry);
+    emit({ type: 'tool_result', ...entry });
+    return {
+      type: 'tool_result',
+      tool_use_id: use.id,
+      content: r.content,
+      ...(r.isError ? { is_error: true } : {}),
+    };
+  };
+
+  const runTools = async (uses: ToolUse[], turn: ModelTurn) => {
+    const blocks: Array<Record<string, unknown> & { type: string }> = [];
+    let i = 0;
+    while (i < uses.length) {
+      // A run of read-only, concurrency-safe calls goes in parallel; anything else alone, in order.
+      let j = i + 1;
+      if (ctx.tools.concurrencySafe(uses[i]!.name))
+        while (j < uses.length && ctx.tools.concurrencySafe(uses[j]!.name)) j++;
+      const batch = uses.slice(i, j);
+      const outputs = await Promise.all(
+        batch.map(async (use) => {
+          const inputError = turn.toolInputErrors[use.id];
+          if (inputError) {
+            return {
+              content: `Error: ${inputError}. Call the tool again with valid JSON input.`,
+              isError: true,
+            };
+          }
+          if (options.signal?.aborted)
+            return { content: 'Interrupted by the user before this tool ran.', isError: true };
+          return ctx.tools.call(
+            { id: use.id, name: use.name, input: use.input },
+            {
+              sessionMode: mode,
+              cwd: ctx.cwd,
+              roots,
+              sessionId: session.id,
+              ...(options.signal ? { signal: options.signal } : {}),
+            },
+          );
+        }),
+      );
+      for (const [k, use] of batch.entries()) blocks.push(answer(use, outputs[k]!));
+      i = j;
+    }
+    return blocks;
+  };
+
+  try {
+    for (;;) {
+      if (result.num_turns >= maxTurns) {
+        Object.assign(result, {
+          is_error: true,
+          stop_reason: 'max_turns',
+          error: `stopped after --max-turns ${maxTurns}`,
+        });
+        break;
+      }
+      result.num_turns++;
+      const request = await ctx.emit.beforeModelRequest(
+        { model: modelId, max_tokens: config.maxTokens, system, tools, messages: [...messages] },
+        session,
+      );
+      const turn = await model.stream(request as ModelRequest, {
+        ...(options.signal ? { signal: options.signal } : {}),
+        onText: (text) => emit({ type: 'text_delta', text }),
+        onThinking: (text) => emit({ type: 'thinking_delta', text }),
+        onRetry: (r) => emit({ type: 'retry', attempt: r.attempt, delay_ms: r.delayMs, reason: r.reason }),
+      });
+      await ctx.emit.afterModelResponse(turn.message, session);
+      for (const key of Object.keys(result.usage) as Array<keyof Usage>)
+        result.usage[key] += turn.message.usage[key] ?? 0;
+      result.total_cost_usd += turn.costUsd;
+      const content = turn.message.content;
+      messages.push({ role: 'assistant', content });
+      const text = content
+        .filter((b) => b.type === 'text')
+        .map((b) => String(b.text))
+        .join('');
+      if (text) result.result = text;
+      const uses = content
+        .filter((b) => b.type === 'tool_use')
+        .map((b) => ({ id: String(b.id), name: String(b.name), input: b.input }));
+      for (const use of uses) {
+        result.tool_uses.push(use);
+        emit({ type: 'tool_use', ...use });
+      }
+      result.stop_reason = turn.message.stop_reason ?? 'end_turn';
+      if (!uses.length) break;
+      messages.push({ role: 'user', content: await runTools(uses, turn) });
+      if (options.signal?.aborted) throw options.signal.reason;
+    }
+  } catch (error) {
+    const interrupted = options.signal?.aborted;
+    Object.assign(result, {
+      is_error: true,
+      stop_reason: interrupted ? 'interrupted' : 'error',
+      error: interrupted ? 'interrupted by the user' : error instanceof Error ? error.message : String(error),
+    });
+  }
+  if (result.stop_reason === 'max_tokens') result.error = 'the reply was cut off at max_tokens';
+  if (result.stop_reason === 'refusal')
+    result.error = 'the model declined to continue (stop_reason: refusal)';
+  await ctx.emit.sessionEnd(session);
+  emit({ type: 'result', ...result });
+  return result;
+}

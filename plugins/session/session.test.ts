@@ -1,0 +1,143 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { bootTestKernel } from '../../sdk/testing.ts';
+import { builtinPlugins } from '../index.ts';
+import { loadScenarios } from '../mock-anthropic/scenario.ts';
+import { type MockServer, startMockServer } from '../mock-anthropic/server.ts';
+import type { SessionEvent } from './types.ts';
+
+let mock: MockServer;
+beforeAll(async () => {
+  mock = await startMockServer({
+    scenarios: loadScenarios(join(import.meta.dirname, '..', '..', 'scenarios')),
+  });
+});
+afterAll(() => mock.close());
+
+async function session(files: Record<string, string> = {}) {
+  const h = await bootTestKernel({
+    include: ['anthropic', 'session', 'workspace-guard', 'file-tools'],
+    builtins: builtinPlugins,
+    files,
+    env: { ANTHROPIC_BASE_URL: mock.url, ANTHROPIC_API_KEY: 'sk-test' },
+    settings: { plugins: { anthropic: { config: { maxRetries: 0 } } } },
+  });
+  return { h, service: await h.kernel.services.get('session') };
+}
+
+const apiCalls = () => mock.requests.filter((r) => r.path === '/v1/messages');
+
+describe('the agent loop against the mock API', () => {
+  test('the request carries the system prompt with context files and environment facts, the tools and the prompt', async () => {
+    const { service } = await session({
+      'AGENTS.md': 'Use tabs.',
+      'CLAUDE.md': 'Run npm test.',
+      'README.md': '# x',
+    });
+    mock.reset();
+    const result = await service.run({
+      prompt: 'PARITY_SCENARIO:streaming_text',
+      appendSystemPrompt: 'Be terse.',
+    });
+    expect(result).toMatchObject({
+      result: 'Hello from the mock.',
+      is_error: false,
+      num_turns: 1,
+      stop_reason: 'end_turn',
+    });
+    const body = apiCalls()[0]!.body as {
+      system: Array<{ text: string }>;
+      tools: Array<{ name: string }>;
+      messages: unknown[];
+    };
+    const system = body.system[0]!.text;
+    expect(system).toContain('You are icode');
+    expect(system).toContain('Contents of AGENTS.md (instructions from the project):\n\nUse tabs.');
+    expect(system).toContain('Contents of CLAUDE.md');
+    expect(system).toMatch(/Working directory: .*project\nPlatform: \w+\nDate: \d{4}-\d{2}-\d{2}/);
+    expect(system.endsWith('Be terse.')).toBe(true);
+    expect(body.tools.map((t) => t.name)).toEqual(['read_file', 'glob_search']);
+    expect(body.messages).toEqual([{ role: 'user', content: 'PARITY_SCENARIO:streaming_text' }]);
+  });
+
+  test('every tool_use is answered in order in one user message, and the loop goes on to the final text', async () => {
+    const { service } = await session({ 'a.txt': 'alpha\n', 'src/x.ts': '' });
+    mock.reset();
+    const events: SessionEvent[] = [];
+    const result = await service.run({ prompt: 'PARITY_SCENARIO:two_tools', onEvent: (e) => events.push(e) });
+    expect(result.num_turns).toBe(2);
+    expect(result.tool_results.map((r) => [r.tool_name, r.is_error])).toEqual([
+      ['read_file', false],
+      ['glob_search', false],
+    ]);
+    const second = apiCalls()[1]!.body as {
+      messages: Array<{ role: string; content: Array<{ type: string; tool_use_id: string }> }>;
+    };
+    expect(second.messages[2]!.content.map((b) => [b.type, b.tool_use_id])).toEqual([
+      ['tool_result', 'toolu_mock_two_tools_0_0'],
+      ['tool_result', 'toolu_mock_two_tools_0_1'],
+    ]);
+    expect(result.result).toBe('Both tools answered:\n     1\talpha\nsrc/x.ts');
+    expect(events.map((e) => e.type)).toEqual([
+      'session_start',
+      'tool_use',
+      'tool_use',
+      'tool_result',
+      'tool_result',
+      'text_delta',
+      'result',
+    ]);
+  });
+
+  test('tool input that is not JSON comes back to the model as an is_error result', async () => {
+    const { service } = await session();
+    const result = await service.run({ prompt: 'PARITY_SCENARIO:malformed_tool_json' });
+    expect(result.tool_results[0]).toMatchObject({ is_error: true });
+    expect(result.tool_results[0]!.output).toContain('the tool input is not valid JSON');
+    expect(result.result).toContain('The tool said: Error:');
+    expect(result.is_error).toBe(false);
+  });
+
+  test('max turns stops the loop with an error that says so', async () => {
+    const { service } = await session({ 'README.md': '# x' });
+    const result = await service.run({ prompt: 'PARITY_SCENARIO:read_file_roundtrip', maxTurns: 1 });
+    expect(result).toMatchObject({ is_error: true, stop_reason: 'max_turns', num_turns: 1 });
+    expect(result.error).toContain('--max-turns 1');
+  });
+
+  test('a model failure ends the session with the error, not an exception', async () => {
+    const { service } = await session();
+    const result = await service.run({ prompt: 'PARITY_SCENARIO:always_overloaded' });
+    expect(result).toMatchObject({ is_error: true, stop_reason: 'error' });
+    expect(result.error).toContain('529 overloaded_error');
+  });
+
+  test('an abort mid-stream ends the session as interrupted', async () => {
+    const { service } = await session();
+    const controller = new AbortController();
+    const result = await service.run({
+      prompt: 'PARITY_SCENARIO:slow_stream',
+      signal: controller.signal,
+      onEvent: (e) => e.type === 'text_delta' && controller.abort(new Error('Ctrl-C')),
+    });
+    expect(result).toMatchObject({ is_error: true, stop_reason: 'interrupted' });
+  });
+});
+
+describe('context files', () => {
+  test('are collected from the project root down to the working directory', async () => {
+    const { contextFiles } = await import('./context.ts');
+    const root = mkdtempSync(join(tmpdir(), 'icode-ctx-'));
+    mkdirSync(join(root, 'pkg', 'deep'), { recursive: true });
+    writeFileSync(join(root, 'AGENTS.md'), 'root');
+    writeFileSync(join(root, 'pkg', 'ICODE.md'), 'pkg');
+    writeFileSync(join(root, 'pkg', 'deep', 'CLAUDE.md'), 'deep');
+    expect(contextFiles(root, join(root, 'pkg', 'deep')).map((f) => [f.path, f.text])).toEqual([
+      ['AGENTS.md', 'root'],
+      ['pkg/ICODE.md', 'pkg'],
+      ['pkg/deep/CLAUDE.md', 'deep'],
+    ]);
+  });
+});

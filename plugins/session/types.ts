@@ -1,0 +1,66 @@
+import type { ToolResultBlock, Usage } from '../../sdk/index.ts';
+
+/** What happens in a session, in order; `--output-format stream-json` prints each as a line. */
+export type SessionEvent =
+  | {
+      type: 'session_start';
+      session_id: string;
+      model: string;
+      cwd: string;
+      tools: string[];
+      permission_mode: string;
+    }
+  | { type: 'text_delta'; text: string }
+  | { type: 'thinking_delta'; text: string }
+  | { type: 'retry'; attempt: number; delay_ms: number; reason: string }
+  | { type: 'tool_use'; id: string; name: string; input: unknown }
+  | {
+      type: 'tool_result';
+      tool_use_id: string;
+      tool_name: string;
+      output: string | ToolResultBlock[];
+      is_error: boolean;
+    }
+  | ({ type: 'result' } & SessionResult);
+
+export interface SessionResult {
+  /** The final assistant text. */
+  result: string;
+  is_error: boolean;
+  /** end_turn, max_tokens, refusal, max_turns, error, interrupted… */
+  stop_reason: string;
+  num_turns: number;
+  session_id: string;
+  usage: Usage;
+  total_cost_usd: number;
+  tool_uses: Array<{ id: string; name: string; input: unknown }>;
+  tool_results: Array<{
+    tool_use_id: string;
+    tool_name: string;
+    output: string | ToolResultBlock[];
+    is_error: boolean;
+  }>;
+  error?: string;
+}
+
+export interface SessionRunOptions {
+  prompt: string;
+  model?: string;
+  maxTurns?: number;
+  /** Replaces icode's own system prompt (context files and environment facts are still added). */
+  systemPrompt?: string;
+  appendSystemPrompt?: string;
+  signal?: AbortSignal;
+  onEvent?(event: SessionEvent): void;
+}
+
+/** The `session` service: runs one prompt to the end. */
+export interface SessionService {
+  run(options: SessionRunOptions): Promise<SessionResult>;
+}
+
+declare module '../../kernel/registries.ts' {
+  interface Services {
+    session: SessionService;
+  }
+}
