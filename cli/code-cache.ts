@@ -2,7 +2,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { constants, Script } from 'node:vm';
+import { pathToFileURL } from 'node:url';
+import { Script } from 'node:vm';
 
 /**
  * Loads a CommonJS bundle with a V8 code cache kept under `~/.icode/cache` (what Node 22's
@@ -23,16 +24,12 @@ export function runCached(file: string, buildId: string): unknown {
   const script = new Script(wrapped, {
     filename: file,
     ...(cachedData ? { cachedData } : {}),
-    // Plugins from npm or folders are ES modules, imported at run time from inside the bundle.
-    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
-  // Node 20 flags the main-context loader as experimental once, at the first import() a plugin or the SDK
-  // makes; the loader is Node's own, so that one notice is dropped and every other warning kept.
-  const emitWarning = process.emitWarning.bind(process);
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    if (String(warning).includes('USE_MAIN_CONTEXT_DEFAULT_LOADER')) return;
-    (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
-  }) as typeof process.emitWarning;
+  // import() inside a script restored from a code cache fails on Node 20 (the loader callback is lost),
+  // so the bundle imports through this function, compiled here, outside the cache (kernel/modules.ts).
+  const bundleUrl = pathToFileURL(file).href;
+  (globalThis as { __icodeImport?: (specifier: string) => Promise<unknown> }).__icodeImport = (specifier) =>
+    import(specifier.startsWith('.') ? new URL(specifier, bundleUrl).href : specifier);
   const module = { exports: {} as Record<string, unknown> };
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
   if (enabled && (!cachedData || script.cachedDataRejected)) {

@@ -1,4 +1,9 @@
-import type { SessionEvent, SessionResult, SessionService } from '../plugins/session/types.ts';
+import type {
+  SessionEvent,
+  SessionResult,
+  SessionRunOptions,
+  SessionService,
+} from '../plugins/session/types.ts';
 
 export type OutputFormat = 'text' | 'json' | 'stream-json';
 export const OUTPUT_FORMATS: OutputFormat[] = ['text', 'json', 'stream-json'];
@@ -33,37 +38,23 @@ const line = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\
 /** Runs one prompt headless and prints it in the chosen format; returns the exit code. */
 export async function runHeadless(
   session: SessionService,
-  options: {
-    prompt: string;
-    format: OutputFormat;
-    maxTurns?: number;
-    model?: string;
-    systemPrompt?: string;
-    appendSystemPrompt?: string;
-  },
+  { format, ...run }: Omit<SessionRunOptions, 'signal' | 'onEvent'> & { format: OutputFormat },
 ): Promise<number> {
   const controller = new AbortController();
   const interrupt = () => controller.abort(new Error('interrupted'));
   process.once('SIGINT', interrupt);
-  const onEvent = (event: SessionEvent) => {
-    if (options.format === 'stream-json') line(event);
-  };
   let result: SessionResult;
   try {
     result = await session.run({
-      prompt: options.prompt,
+      ...run,
       signal: controller.signal,
-      onEvent,
-      ...(options.maxTurns ? { maxTurns: options.maxTurns } : {}),
-      ...(options.model ? { model: options.model } : {}),
-      ...(options.systemPrompt ? { systemPrompt: options.systemPrompt } : {}),
-      ...(options.appendSystemPrompt ? { appendSystemPrompt: options.appendSystemPrompt } : {}),
+      onEvent: (event: SessionEvent) => format === 'stream-json' && line(event),
     });
   } finally {
     process.off('SIGINT', interrupt);
   }
-  if (options.format === 'json') line({ type: 'result', ...result });
-  if (options.format === 'text') {
+  if (format === 'json') line({ type: 'result', ...result });
+  if (format === 'text') {
     if (result.result) process.stdout.write(`${result.result}\n`);
     if (result.error) process.stderr.write(`icode: ${result.error}\n`);
   }

@@ -55,6 +55,8 @@ interface HeadlessOptions {
   systemPrompt?: string;
   appendSystemPrompt?: string;
   mock?: boolean | string;
+  continue?: boolean;
+  resume?: string;
 }
 
 function cliSettings(o: GlobalOptions & Partial<HeadlessOptions>): Settings | undefined {
@@ -222,6 +224,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--disallowedTools <rules...>', 'permission rules to deny')
     .option('--system-prompt <text>', "replace icode's system prompt")
     .option('--append-system-prompt <text>', 'add to the system prompt')
+    .option('-c, --continue', "continue this project's latest session")
+    .option('-r, --resume <id>', 'continue the session with this id')
     .option('--mock [scenarios]', 'answer from the embedded mock Anthropic API (no key needed)')
     .action(async (promptArg: string | undefined) => {
       const o = program.opts<GlobalOptions & HeadlessOptions>();
@@ -261,8 +265,12 @@ export async function main(argv: string[]): Promise<number> {
       try {
         await kernel.boot();
         const session = await kernel.services.get('session');
+        const resume = o.resume ?? (o.continue ? session.list()[0]?.id : undefined);
+        if (o.continue && !resume)
+          throw new CommanderError(2, 'icode.usage', 'no session to continue in this project');
         code = await runHeadless(session, {
           prompt,
+          ...(resume ? { resume } : {}),
           format: o.outputFormat,
           ...(o.maxTurns ? { maxTurns: o.maxTurns } : {}),
           ...(o.systemPrompt ? { systemPrompt: o.systemPrompt } : {}),
@@ -288,6 +296,27 @@ export async function main(argv: string[]): Promise<number> {
       // Runs until SIGINT/SIGTERM; the plugin closes the server as it deactivates.
       kernel.handleSignals(() => process.exit(0));
       code = await new Promise<number>(() => {});
+    });
+
+  program
+    .command('sessions')
+    .description("this project's sessions")
+    .command('list')
+    .description('list sessions, newest first')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const kernel = await createKernel(program.opts());
+      await kernel.boot();
+      const sessions = (await kernel.services.get('session')).list();
+      const text = sessions.length
+        ? sessions
+            .map(
+              (x) => `${x.id}  ${x.updatedAt}  ${String(x.messages).padStart(4)} messages  ${x.firstPrompt}`,
+            )
+            .join('\n')
+        : 'no sessions in this project yet';
+      print(Boolean(opts.json), sessions, `${text}\n`);
+      await kernel.shutdown();
     });
 
   const config = program.command('config').description('the effective configuration');

@@ -20,6 +20,7 @@ import {
   parsePluginManifest,
   readPluginFolder,
 } from './manifest.ts';
+import { importModule } from './modules.ts';
 import { isInside } from './paths.ts';
 import type { CommandRegistry, ServiceRegistry, ServiceType } from './registries.ts';
 import type { CallOptions, ToolRegistry } from './tools.ts';
@@ -202,7 +203,9 @@ export class PluginHost {
       }
       r.manifest = manifest;
       r.warnings = warnings;
-      r.load = async () => (await import(pathToFileURL(join(dir, manifest.main)).href)).default;
+      r.load = async () =>
+        (await importModule<{ default: PluginDefinition }>(pathToFileURL(join(dir, manifest.main)).href))
+          .default;
     };
     try {
       const builtin = builtins.get(entry.name);

@@ -5,6 +5,7 @@ export * from './host.ts';
 export * from './json.ts';
 export * from './kernel.ts';
 export * from './manifest.ts';
+export * from './modules.ts';
 export * from './paths.ts';
 export * from './permissions.ts';
 export * from './registries.ts';

@@ -31,6 +31,7 @@ export type { HookName, HookTaps, PermissionAnswer, ReadyInfo, ShutdownInfo } fr
 export type { Logger, PluginContext, PluginDefinition } from '../kernel/host.ts';
 export { loadJsonFile } from '../kernel/json.ts';
 export type { PluginManifest } from '../kernel/manifest.ts';
+export { importModule } from '../kernel/modules.ts';
 export { isInside, resolveReal } from '../kernel/paths.ts';
 export type { Services } from '../kernel/registries.ts';
 export type * from '../kernel/types.ts';

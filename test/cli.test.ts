@@ -275,6 +275,32 @@ describe('icode -p (headless) on the embedded mock API', () => {
     );
   });
 
+  test('--continue carries on the latest session of the project; sessions list shows it', async () => {
+    const w = makeWorld();
+    const first = JSON.parse(
+      (await headless(w, '-p', 'PARITY_SCENARIO:streaming_text', '--output-format', 'json')).stdout,
+    );
+    const next = await headless(
+      w,
+      '-p',
+      'more PARITY_SCENARIO:streaming_text',
+      '--output-format',
+      'json',
+      '--continue',
+    );
+    expect(JSON.parse(next.stdout).session_id).toBe(first.session_id);
+    const list = JSON.parse((await icode(w, 'sessions', 'list', '--json')).stdout);
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({
+      id: first.session_id,
+      messages: 4,
+      firstPrompt: 'PARITY_SCENARIO:streaming_text',
+    });
+    const none = await headless(makeWorld(), '-p', 'x', '--continue');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('no session to continue in this project');
+  });
+
   test('-p without a prompt is a usage error', async () => {
     const r = await new Promise<Run>((resolve) => {
       const child = execFile(

@@ -1,11 +1,12 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import type {
-  ModelRequest,
-  ModelResponse,
-  ModelService,
-  ModelStreamOptions,
-  ModelTurn,
-  Usage,
+import {
+  importModule,
+  type ModelRequest,
+  type ModelResponse,
+  type ModelService,
+  type ModelStreamOptions,
+  type ModelTurn,
+  type Usage,
 } from '../../sdk/index.ts';
 import { costOf, resolveModel } from './models.ts';
 
@@ -122,17 +123,19 @@ export class AnthropicProvider implements ModelService {
 
   private sdk(): Promise<Anthropic> {
     // Imported on first use, so a start-up that never talks to a model never loads the SDK.
-    this.client ??= import('@anthropic-ai/sdk').then(({ default: Sdk }) => {
-      const { apiKey, authToken, baseURL } = this.options;
-      return new Sdk({
-        // An API key goes in x-api-key, as the API documents; an auth token as a bearer token.
-        apiKey: null,
-        authToken: authToken ?? null,
-        ...(baseURL ? { baseURL } : {}),
-        ...(!authToken ? { defaultHeaders: { 'x-api-key': apiKey ?? 'icode-no-key' } } : {}),
-        maxRetries: 0,
-      });
-    });
+    this.client ??= importModule<typeof import('@anthropic-ai/sdk')>('@anthropic-ai/sdk').then(
+      ({ default: Sdk }) => {
+        const { apiKey, authToken, baseURL } = this.options;
+        return new Sdk({
+          // An API key goes in x-api-key, as the API documents; an auth token as a bearer token.
+          apiKey: null,
+          authToken: authToken ?? null,
+          ...(baseURL ? { baseURL } : {}),
+          ...(!authToken ? { defaultHeaders: { 'x-api-key': apiKey ?? 'icode-no-key' } } : {}),
+          maxRetries: 0,
+        });
+      },
+    );
     return this.client;
   }
 

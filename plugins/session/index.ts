@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { definePlugin } from '../../sdk/index.ts';
 import { runSession } from './loop.ts';
+import { SessionStore } from './store.ts';
 import type {} from './types.ts';
 
 export default definePlugin({
@@ -11,6 +12,10 @@ export default definePlugin({
     maxTurns: z.number().int().positive().default(50),
   }),
   activate(ctx) {
-    ctx.services.provide('session', { run: (options) => runSession(ctx, ctx.config, options) });
+    const store = () => new SessionStore(ctx.userDir, ctx.projectRoot, (t) => t);
+    ctx.services.provide('session', {
+      run: (options) => runSession(ctx, ctx.config, options),
+      list: () => store().list(),
+    });
   },
 });

@@ -9,6 +9,7 @@ import type {
   Usage,
 } from '../../sdk/index.ts';
 import { systemPrompt } from './context.ts';
+import { redactor, SessionStore, type SessionWriter } from './store.ts';
 import type { SessionEvent, SessionResult, SessionRunOptions } from './types.ts';
 
 export interface LoopConfig {
@@ -38,7 +39,12 @@ export async function runSession(
   const model = await ctx.services.get('model');
   const modelId = model.resolveModel(options.model ?? ctx.settings.model ?? 'sonnet');
   const mode = ctx.settings.permissions.defaultMode ?? 'prompt';
-  const session: SessionInfo = { id: randomUUID(), cwd: ctx.cwd, mode, interactive: false };
+  const store = new SessionStore(
+    ctx.userDir,
+    ctx.projectRoot,
+    redactor([ctx.env.ANTHROPIC_API_KEY, ctx.env.ANTHROPIC_AUTH_TOKEN]),
+  );
+  const session: SessionInfo = { id: options.resume ?? randomUUID(), cwd: ctx.cwd, mode, interactive: false };
   const roots = [...ctx.roots];
   const result: SessionResult = {
     result: '',
@@ -67,9 +73,28 @@ export async function runSession(
     ...(options.systemPrompt ? { base: options.systemPrompt } : {}),
     ...(options.appendSystemPrompt ? { append: options.appendSystemPrompt } : {}),
   });
-  const prompt = await ctx.emit.userPrompt({ text: options.prompt, session });
-  const messages: MessageParam[] = [{ role: 'user', content: prompt.text }];
   const maxTurns = options.maxTurns ?? config.maxTurns;
+  let writer: SessionWriter;
+  let messages: MessageParam[];
+  try {
+    messages = options.resume ? store.messages(options.resume) : [];
+    writer = store.open(session.id, { cwd: ctx.cwd, model: modelId });
+  } catch (error) {
+    Object.assign(result, {
+      is_error: true,
+      stop_reason: 'error',
+      error: (error as Error).message,
+      num_turns: 0,
+    });
+    emit({ type: 'result', ...result });
+    return result;
+  }
+  const record = (message: MessageParam) => {
+    messages.push(message);
+    writer.message(message);
+  };
+  const prompt = await ctx.emit.userPrompt({ text: options.prompt, session });
+  record({ role: 'user', content: prompt.text });
 
   const answer = (use: ToolUse, r: Omit<ToolResult, 'toolUseId' | 'toolName'>) => {
     const entry = { tool_use_id: use.id, tool_name: use.name, output: r.content, is_error: r.isError };
@@ -147,7 +172,7 @@ export async function runSession(
         result.usage[key] += turn.message.usage[key] ?? 0;
       result.total_cost_usd += turn.costUsd;
       const content = turn.message.content;
-      messages.push({ role: 'assistant', content });
+      record({ role: 'assistant', content });
       const text = content
         .filter((b) => b.type === 'text')
         .map((b) => String(b.text))
@@ -162,7 +187,7 @@ export async function runSession(
       }
       result.stop_reason = turn.message.stop_reason ?? 'end_turn';
       if (!uses.length) break;
-      messages.push({ role: 'user', content: await runTools(uses, turn) });
+      record({ role: 'user', content: await runTools(uses, turn) });
       if (options.signal?.aborted) throw options.signal.reason;
     }
   } catch (error) {
@@ -177,6 +202,9 @@ export async function runSession(
   if (result.stop_reason === 'refusal')
     result.error = 'the model declined to continue (stop_reason: refusal)';
   await ctx.emit.sessionEnd(session);
+  const { tool_uses: _u, tool_results: _r, ...summary } = result;
+  writer.result(summary);
+  writer.close();
   emit({ type: 'result', ...result });
   return result;
 }

@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -139,5 +140,114 @@ describe('context files', () => {
       ['pkg/ICODE.md', 'pkg'],
       ['pkg/deep/CLAUDE.md', 'deep'],
     ]);
+  });
+});
+
+describe('sessions on disk', () => {
+  const sessionDir = (h: { home: string; project: string }) =>
+    join(h.home, '.icode', 'projects', realpathSync(h.project).replace(/[^A-Za-z0-9]/g, '-'));
+
+  test('each message is appended to the session file as it completes, with secrets redacted', async () => {
+    const { h, service } = await session({ 'README.md': '# x' });
+    const result = await service.run({
+      prompt:
+        'PARITY_SCENARIO:read_file_roundtrip key sk-ant-api03-abcdefghijklmnop and Bearer abcdefghijklmnop',
+    });
+    const file = join(sessionDir(h), `${result.session_id}.jsonl`);
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.type)).toEqual([
+      'session',
+      'message',
+      'message',
+      'message',
+      'message',
+      'result',
+    ]);
+    expect(lines.slice(1, 5).map((l) => l.message.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain('key [REDACTED] and Bearer [REDACTED]');
+    expect(text).not.toContain('sk-test');
+    expect(service.list().map((s) => s.id)).toEqual([result.session_id]);
+  });
+
+  test('resume sends the earlier messages first and appends to the same file', async () => {
+    const { h, service } = await session();
+    const first = await service.run({ prompt: 'PARITY_SCENARIO:streaming_text' });
+    mock.reset();
+    const second = await service.run({
+      prompt: 'again PARITY_SCENARIO:streaming_text',
+      resume: first.session_id,
+    });
+    expect(second.session_id).toBe(first.session_id);
+    const sent = apiCalls()[0]!.body as { messages: Array<{ role: string }> };
+    expect(sent.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    const lines = readFileSync(join(sessionDir(h), `${first.session_id}.jsonl`), 'utf8')
+      .trim()
+      .split('\n');
+    expect(lines.filter((l) => l.includes('"type":"message"'))).toHaveLength(4);
+  });
+
+  test('a session cut off after a tool_use resumes with an interrupted result for it, so the API accepts it', async () => {
+    const { h, service } = await session();
+    const id = '00000000-0000-4000-8000-000000000001';
+    mkdirSync(sessionDir(h), { recursive: true });
+    writeFileSync(
+      join(sessionDir(h), `${id}.jsonl`),
+      [
+        { type: 'session', id, cwd: h.project, model: 'm', created_at: '2026-11-01T00:00:00Z' },
+        { type: 'message', message: { role: 'user', content: 'read it' } },
+        {
+          type: 'message',
+          message: {
+            role: 'assistant',
+            content: [{ type: 'tool_use', id: 'toolu_1', name: 'read_file', input: {} }],
+          },
+        },
+      ]
+        .map((l) => JSON.stringify(l))
+        .join('\n') + '\n{"type":"message","message":{"role":"us',
+    );
+    mock.reset();
+    const result = await service.run({ prompt: 'PARITY_SCENARIO:streaming_text', resume: id });
+    expect(result.is_error).toBe(false);
+    const sent = apiCalls()[0]!.body as { messages: Array<{ role: string; content: unknown }> };
+    expect(sent.messages[2]).toEqual({
+      role: 'user',
+      content: [
+        {
+          type: 'tool_result',
+          tool_use_id: 'toolu_1',
+          content: 'Interrupted: the session ended before this tool ran.',
+          is_error: true,
+        },
+      ],
+    });
+  });
+
+  test('a session open in another live process cannot be written; a stale lock is taken over', async () => {
+    const { h, service } = await session();
+    const first = await service.run({ prompt: 'PARITY_SCENARIO:streaming_text' });
+    const lock = join(sessionDir(h), `${first.session_id}.jsonl.lock`);
+    const holder = spawn('sleep', ['10']);
+    try {
+      writeFileSync(lock, String(holder.pid));
+      const blocked = await service.run({
+        prompt: 'PARITY_SCENARIO:streaming_text',
+        resume: first.session_id,
+      });
+      expect(blocked).toMatchObject({ is_error: true });
+      expect(blocked.error).toBe(
+        `session ${first.session_id} is open in another icode process (pid ${holder.pid})`,
+      );
+    } finally {
+      holder.kill();
+    }
+    writeFileSync(lock, '999999');
+    const taken = await service.run({ prompt: 'PARITY_SCENARIO:streaming_text', resume: first.session_id });
+    expect(taken.is_error).toBe(false);
+    expect(existsSync(lock)).toBe(false);
   });
 });

@@ -1,4 +1,7 @@
 import type { ToolResultBlock, Usage } from '../../sdk/index.ts';
+import type { SessionSummary } from './store.ts';
+
+export type { SessionSummary };
 
 /** What happens in a session, in order; `--output-format stream-json` prints each as a line. */
 export type SessionEvent =
@@ -50,6 +53,8 @@ export interface SessionRunOptions {
   /** Replaces icode's own system prompt (context files and environment facts are still added). */
   systemPrompt?: string;
   appendSystemPrompt?: string;
+  /** Continue this session (its messages come first); the new prompt is appended to its file. */
+  resume?: string;
   signal?: AbortSignal;
   onEvent?(event: SessionEvent): void;
 }
@@ -57,6 +62,8 @@ export interface SessionRunOptions {
 /** The `session` service: runs one prompt to the end. */
 export interface SessionService {
   run(options: SessionRunOptions): Promise<SessionResult>;
+  /** This project's sessions, newest first. */
+  list(): SessionSummary[];
 }
 
 declare module '../../kernel/registries.ts' {
