@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
@@ -296,6 +296,52 @@ export async function main(argv: string[]): Promise<number> {
       // Runs until SIGINT/SIGTERM; the plugin closes the server as it deactivates.
       kernel.handleSignals(() => process.exit(0));
       code = await new Promise<number>(() => {});
+    });
+
+  program
+    .command('scenarios')
+    .description('parity scenarios: the real CLI against the mock API, checked against expectations')
+    .command('run')
+    .argument('[paths...]', 'scenario files or folders (default: the scenarios/ icode ships)')
+    .option('--json', 'print JSON')
+    .action(async (paths: string[], opts: { json?: boolean }) => {
+      const harness = JSON.stringify({ name: 'scenarios', plugins: ['mock-anthropic', 'parity'] });
+      const kernel = await Kernel.create({
+        cwd: process.cwd(),
+        manifest: loadHarnessManifest('(scenarios)', harness),
+        builtins: builtinPlugins,
+      });
+      await kernel.boot();
+      const files = (paths.length ? paths : [join(packageRoot(), 'scenarios')]).flatMap((p) => {
+        const full = resolve(p);
+        return statSync(full).isDirectory()
+          ? readdirSync(full)
+              .filter((f) => f.endsWith('.json'))
+              .sort()
+              .map((f) => join(full, f))
+          : [full];
+      });
+      const show = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
+      const { results, skipped } = await (await kernel.services.get('parity')).run({
+        files,
+        icodeBin: process.argv[1] ?? '',
+        onResult: (r) => {
+          if (opts.json) return;
+          process.stdout.write(
+            `${r.pass ? 'PASS' : 'FAIL'} ${r.name} (${(r.durationMs / 1000).toFixed(1)}s)\n`,
+          );
+          for (const m of r.mismatches) {
+            process.stdout.write(
+              `  ${m.what}\n    expected: ${show(m.expected)}\n    actual:   ${show(m.actual)}\n`,
+            );
+          }
+        },
+      });
+      const failed = results.filter((r) => !r.pass).length;
+      if (opts.json) print(true, { results, skipped }, '');
+      else process.stdout.write(`${results.length - failed} passed, ${failed} failed\n`);
+      await kernel.shutdown();
+      code = failed ? 1 : 0;
     });
 
   program

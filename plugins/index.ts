@@ -2,6 +2,7 @@ import type { BuiltinPlugin } from '../kernel/host.ts';
 import anthropic from './anthropic/plugin.json' with { type: 'json' };
 import fileTools from './file-tools/plugin.json' with { type: 'json' };
 import mockAnthropic from './mock-anthropic/plugin.json' with { type: 'json' };
+import parity from './parity/plugin.json' with { type: 'json' };
 import session from './session/plugin.json' with { type: 'json' };
 import workspaceGuard from './workspace-guard/plugin.json' with { type: 'json' };
 
@@ -21,6 +22,7 @@ export const builtinPlugins: BuiltinPlugin[] = [
     manifest: mockAnthropic,
     load: () => import('./mock-anthropic/index.ts'),
   },
+  { file: 'plugins/parity/plugin.json', manifest: parity, load: () => import('./parity/index.ts') },
   { file: 'plugins/session/plugin.json', manifest: session, load: () => import('./session/index.ts') },
   {
     file: 'plugins/workspace-guard/plugin.json',

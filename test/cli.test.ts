@@ -316,6 +316,30 @@ describe('icode -p (headless) on the embedded mock API', () => {
   });
 });
 
+describe('icode scenarios run', () => {
+  test('every shipped scenario passes against the real CLI', async () => {
+    const r = await icode(makeWorld(), 'scenarios', 'run');
+    expect(r.stdout).toMatch(/^\d+ passed, 0 failed$/m);
+    expect(r.code).toBe(0);
+  }, 120_000);
+
+  test('a failing expectation prints expected against actual and exits 1', async () => {
+    const w = makeWorld();
+    const dir = join(w.root, 'my-scenarios');
+    write(join(dir, 'greeting.json'), {
+      name: 'greeting',
+      steps: [{ content: [{ type: 'text', text: 'Hi there.' }] }],
+      run: { prompt: 'Greet me.' },
+      expect: { result: 'Good morning', numTurns: 1 },
+    });
+    const r = await icode(w, 'scenarios', 'run', dir);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('FAIL greeting');
+    expect(r.stdout).toContain('  result contains\n    expected: Good morning\n    actual:   Hi there.');
+    expect(r.stdout).toContain('0 passed, 1 failed');
+  });
+});
+
 describe('icode mock-server', () => {
   test('prints its base URL first, serves the API, and stops cleanly on SIGTERM', async () => {
     const w = makeWorld();

@@ -61,7 +61,7 @@ describe('anthropic provider against the mock API over loopback', () => {
       input: { path: 'README.md' },
     });
     expect(one.message.stop_reason).toBe('tool_use');
-    const two = await model.stream(request('two_tools'));
+    const two = await model.stream(request('multi_tool_turn_roundtrip'));
     expect(two.message.content.map((b) => b.input)).toEqual([{ path: 'a.txt' }, { pattern: '**/*.ts' }]);
     expect(two.toolInputErrors).toEqual({});
   });
@@ -87,7 +87,7 @@ describe('anthropic provider against the mock API over loopback', () => {
     const { model } = await provider();
     const retries: Array<{ delayMs: number; reason: string }> = [];
     const started = Date.now();
-    const turn = await model.stream(request('rate_limited_then_ok'), { onRetry: (r) => retries.push(r) });
+    const turn = await model.stream(request('retry_after_429'), { onRetry: (r) => retries.push(r) });
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect(turn.attempts).toBe(2);
     expect(retries).toHaveLength(1);
@@ -97,10 +97,10 @@ describe('anthropic provider against the mock API over loopback', () => {
   });
 
   test.each([
-    ['overloaded_then_ok', '529 overloaded_error'],
+    ['overloaded_529_then_ok', '529 overloaded_error'],
     ['server_error_then_ok', '500 api_error'],
     ['stream_error_then_ok', 'stream error overloaded_error'],
-    ['cut_then_ok', 'connection to the Anthropic API failed'],
+    ['stream_cut_then_retry', 'connection to the Anthropic API failed'],
     ['truncated_then_ok', 'the stream ended before message_stop'],
     ['stall_then_ok', 'the stream was idle for 400 ms'],
   ])('%s: the failed attempt is retried and the turn completes', async (scenario, reason) => {

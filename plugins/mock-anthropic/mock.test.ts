@@ -200,7 +200,7 @@ describe('mock Anthropic API errors', () => {
   });
 
   test('a scripted 429 carries retry-after and the SDK sees a RateLimitError', async () => {
-    const res = await post(ask('PARITY_SCENARIO:rate_limited_then_ok please'));
+    const res = await post(ask('PARITY_SCENARIO:retry_after_429 please'));
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).toBe('1');
     await expect(client.messages.create(ask('PARITY_SCENARIO:always_overloaded'))).rejects.toMatchObject({

@@ -83,6 +83,9 @@ export const ScenarioSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9_]+$/, 'scenario names are lowercase letters, digits and _'),
   description: z.string().optional(),
   steps: z.array(Step).min(1),
+  /** How the parity runner drives the harness, and what it expects (validated by the parity plugin). */
+  run: z.record(z.string(), z.unknown()).optional(),
+  expect: z.record(z.string(), z.unknown()).optional(),
 });
 export type Scenario = z.output<typeof ScenarioSchema>;
 

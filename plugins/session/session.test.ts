@@ -67,7 +67,10 @@ describe('the agent loop against the mock API', () => {
     const { service } = await session({ 'a.txt': 'alpha\n', 'src/x.ts': '' });
     mock.reset();
     const events: SessionEvent[] = [];
-    const result = await service.run({ prompt: 'PARITY_SCENARIO:two_tools', onEvent: (e) => events.push(e) });
+    const result = await service.run({
+      prompt: 'PARITY_SCENARIO:multi_tool_turn_roundtrip',
+      onEvent: (e) => events.push(e),
+    });
     expect(result.num_turns).toBe(2);
     expect(result.tool_results.map((r) => [r.tool_name, r.is_error])).toEqual([
       ['read_file', false],
@@ -77,8 +80,8 @@ describe('the agent loop against the mock API', () => {
       messages: Array<{ role: string; content: Array<{ type: string; tool_use_id: string }> }>;
     };
     expect(second.messages[2]!.content.map((b) => [b.type, b.tool_use_id])).toEqual([
-      ['tool_result', 'toolu_mock_two_tools_0_0'],
-      ['tool_result', 'toolu_mock_two_tools_0_1'],
+      ['tool_result', 'toolu_mock_multi_tool_turn_roundtrip_0_0'],
+      ['tool_result', 'toolu_mock_multi_tool_turn_roundtrip_0_1'],
     ]);
     expect(result.result).toBe('Both tools answered:\n     1\talpha\nsrc/x.ts');
     expect(events.map((e) => e.type)).toEqual([
