@@ -12,7 +12,7 @@ const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   process.stdout.write(`${__ICODE_VERSION__}\n`);
 } else {
-  const cli = runCached(`${__dirname}/cli.cjs`, __ICODE_BUILD_ID__) as {
+  const cli = runCached(__dirname, __ICODE_BUILD_ID__) as {
     main(argv: string[]): Promise<number>;
   };
   cli.main(args).then((code) => {

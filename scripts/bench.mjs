@@ -2,7 +2,7 @@
 // run and interleaved, so a busy machine slows all three alike. Prints a markdown table of medians and
 // ratios. Usage: npm run bench [-- --runs 30]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,60 @@ console.log(`node ${process.version}, ${process.platform} ${process.arch}, ${run
 console.log('| command | median ms | vs node | fastest ms | vs node | peak RSS MiB | vs node |');
 console.log('|---|---|---|---|---|---|---|');
 console.log(rows.join('\n'));
+
+// Headless sessions against the mock server, as a user runs them: `icode -p` for a one-turn text reply,
+// and for 10 and 50 model turns of one tool call each. The mock runs in its own process.
+const { spawn } = await import('node:child_process');
+const mockProcess = spawn(process.execPath, [bin, 'mock-server'], {
+  env,
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const mockUrl = await new Promise((resolve) => {
+  let out = '';
+  mockProcess.stdout.on('data', (d) => {
+    out += d;
+    const m = /MOCK_ANTHROPIC_BASE_URL=(\S+)/.exec(out);
+    if (m) resolve(m[1]);
+  });
+});
+writeFileSync(join(project, 'README.md'), '# bench\n');
+const apiEnv = { ANTHROPIC_BASE_URL: mockUrl, ANTHROPIC_API_KEY: 'bench' };
+const sessions = [
+  { name: 'node -e 0 (baseline)', args: ['-e', '0'] },
+  { name: 'icode -p, one-turn text reply', args: [bin, '-p', 'PARITY_SCENARIO:streaming_text'], env: apiEnv },
+  { name: 'icode -p, 10 tool turns', args: [bin, '-p', 'PARITY_SCENARIO:bench_tool_turns_10'], env: apiEnv },
+  {
+    name: 'icode -p, 50 tool turns',
+    args: [bin, '-p', 'PARITY_SCENARIO:bench_tool_turns_50', '--max-turns', '60'],
+    env: apiEnv,
+  },
+];
+const sessionRuns = Math.max(5, Math.floor(runs / 3));
+const sTimes = sessions.map(() => []);
+const sRss = sessions.map(() => []);
+try {
+  for (const c of sessions) once(c, false);
+  for (let i = 0; i < sessionRuns; i++) {
+    for (const [j, c] of sessions.entries()) sTimes[j].push(once(c, false).ms);
+  }
+  for (let i = 0; i < Math.min(sessionRuns, 5); i++) {
+    for (const [j, c] of sessions.entries()) sRss[j].push(once(c, true).rss);
+  }
+} finally {
+  mockProcess.kill('SIGTERM');
+}
+const sBase = { ms: median(sTimes[0]), rss: median(sRss[0]) };
+console.log(`\n${sessionRuns} runs each (median), interleaved; mock server in its own process\n`);
+console.log('| command | median ms | vs node | peak RSS MiB | vs node |');
+console.log('|---|---|---|---|---|');
+for (const [j, c] of sessions.entries()) {
+  const [ms, kb] = [median(sTimes[j]), median(sRss[j])];
+  console.log(
+    `| ${c.name} | ${ms.toFixed(1)} | ${ratio(ms, sBase.ms)} | ${(kb / 1024).toFixed(1)} | ${ratio(kb, sBase.rss)} |`,
+  );
+}
+const perTurn = (median(sTimes[3]) - median(sTimes[2])) / 40;
+console.log(`\nper tool turn (50-turn minus 10-turn, over 40): ${perTurn.toFixed(2)} ms`);
 
 // The streaming benchmark is TypeScript that imports the plugins; bundle it next to node_modules and run it.
 const { build } = await import('esbuild');

@@ -37,11 +37,20 @@ await build({
   define: { ...common.define, 'import.meta.url': '__icodeMetaUrl' },
   banner: { js: "var __icodeMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   // The CLI never loads TypeScript configs (cosmiconfig imports it only for .ts files); the Anthropic
-  // SDK is half a megabyte that only a model request needs, so it loads from node_modules on first use.
+  // SDK is half a megabyte that only a model request needs: it is bundled apart (below) and loaded on first use.
   external: ['typescript', '@anthropic-ai/sdk'],
+});
+await build({
+  ...common,
+  entryPoints: { 'anthropic-sdk': 'scripts/sdk-entry.ts' },
+  outExtension: { '.js': '.cjs' },
+  outdir: 'dist',
+  format: 'cjs',
+  sourcemap: false,
 });
 const buildId = createHash('sha256')
   .update(readFileSync(join(root, 'dist', 'cli.cjs')))
+  .update(readFileSync(join(root, 'dist', 'anthropic-sdk.cjs')))
   .digest('hex')
   .slice(0, 16);
 await Promise.all([

@@ -380,6 +380,7 @@ describe('code cache', () => {
     const first = await icode(w, 'doctor', '--json');
     const cacheDir = join(w.userDir, 'cache');
     const [file] = readdirSync(cacheDir);
+    expect(readdirSync(cacheDir)).toHaveLength(1); // doctor never loads the Anthropic SDK
     expect(file).toMatch(/^cli-[0-9a-f]{16}-v\d+\.\d+\.\d+-\w+\.v8$/);
     const second = await icode(w, 'doctor', '--json');
     expect(second.stdout).toBe(first.stdout);
