@@ -54,7 +54,8 @@ interface HeadlessOptions {
   disallowedTools?: string[];
   systemPrompt?: string;
   appendSystemPrompt?: string;
-  mock?: boolean | string;
+  mock?: boolean;
+  mockScenarios?: string;
   continue?: boolean;
   resume?: string;
 }
@@ -226,7 +227,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--append-system-prompt <text>', 'add to the system prompt')
     .option('-c, --continue', "continue this project's latest session")
     .option('-r, --resume <id>', 'continue the session with this id')
-    .option('--mock [scenarios]', 'answer from the embedded mock Anthropic API (no key needed)')
+    .option('--mock', 'answer from the embedded mock Anthropic API (no key needed)')
+    .option('--mock-scenarios <dir>', 'scenario folder for --mock (default: the scenarios/ icode ships)')
     .action(async (promptArg: string | undefined) => {
       const o = program.opts<GlobalOptions & HeadlessOptions>();
       if (!o.print && promptArg) {
