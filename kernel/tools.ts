@@ -38,11 +38,17 @@ export interface CallOptions extends Partial<ToolContext> {
 }
 
 function jsonSchemaOf(tool: Tool): Record<string, unknown> {
-  const { $schema: _, ...schema } = z.toJSONSchema(tool.input, {
-    io: 'input',
-    unrepresentable: 'any',
-  }) as Record<string, unknown>;
-  return schema;
+  try {
+    const { $schema: _, ...schema } = z.toJSONSchema(tool.input, {
+      io: 'input',
+      unrepresentable: 'any',
+    }) as Record<string, unknown>;
+    return schema;
+  } catch {
+    // Not a zod schema zod can convert (another zod major, a hand-made validator): the tool still
+    // validates its input; the model gets an open object schema.
+    return { type: 'object' };
+  }
 }
 
 /**
@@ -81,7 +87,9 @@ export class ToolRegistry {
 
   register(owner: string, tool: Tool): void {
     this.claim(owner, tool.name, tool.aliases);
-    this.entries.set(tool.name, { owner, tool });
+    // A lazy tool keeps its manifest schema: the model saw it, and it stands in if zod cannot convert.
+    const lazy = this.entries.get(tool.name)?.lazy;
+    this.entries.set(tool.name, { owner, tool, ...(lazy ? { schema: lazy.inputSchema } : {}) });
   }
 
   registerLazy(owner: string, lazy: LazyTool): void {
@@ -128,9 +136,9 @@ export class ToolRegistry {
     session?: Parameters<KernelHooks['toolDefinitions']['promise']>[1],
   ): Promise<ToolDefinition[]> {
     const defs = this.enabled().map(([name, e]) => {
-      if (e.lazy) return { name, description: e.lazy.description, input_schema: e.lazy.inputSchema };
-      e.schema ??= jsonSchemaOf(e.tool!);
-      return { name, description: e.tool!.description, input_schema: e.schema };
+      if (!e.tool) return { name, description: e.lazy!.description, input_schema: e.lazy!.inputSchema };
+      e.schema ??= jsonSchemaOf(e.tool);
+      return { name, description: e.tool.description, input_schema: e.schema };
     });
     return this.hooks.toolDefinitions.promise(defs, session);
   }
