@@ -89,6 +89,17 @@ async function createKernel(o: GlobalOptions & Partial<HeadlessOptions>, env?: E
   return kernel;
 }
 
+/** Boots a small built-in composition for a tool command (the mock server, the scenario runner). */
+async function bootComposition(name: string, plugins: string[]): Promise<Kernel> {
+  const kernel = await Kernel.create({
+    cwd: process.cwd(),
+    manifest: loadHarnessManifest(`(${name})`, JSON.stringify({ name, plugins })),
+    builtins: builtinPlugins,
+  });
+  await kernel.boot();
+  return kernel;
+}
+
 function onPath(binary: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     const file = join(dir, binary);
@@ -205,13 +216,7 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   const startMock = async (scenariosDir: string, port?: number) => {
-    const harness = JSON.stringify({ name: 'mock-server', plugins: ['mock-anthropic'] });
-    const kernel = await Kernel.create({
-      cwd: process.cwd(),
-      manifest: loadHarnessManifest('(mock-server)', harness),
-      builtins: builtinPlugins,
-    });
-    await kernel.boot();
+    const kernel = await bootComposition('mock-server', ['mock-anthropic']);
     const mock = await kernel.services.get('mock-anthropic');
     return { kernel, server: await mock.start({ scenariosDir, ...(port ? { port } : {}) }) };
   };
@@ -307,13 +312,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('[paths...]', 'scenario files or folders (default: the scenarios/ icode ships)')
     .option('--json', 'print JSON')
     .action(async (paths: string[], opts: { json?: boolean }) => {
-      const harness = JSON.stringify({ name: 'scenarios', plugins: ['mock-anthropic', 'parity'] });
-      const kernel = await Kernel.create({
-        cwd: process.cwd(),
-        manifest: loadHarnessManifest('(scenarios)', harness),
-        builtins: builtinPlugins,
-      });
-      await kernel.boot();
+      const kernel = await bootComposition('scenarios', ['mock-anthropic', 'parity']);
       const files = (paths.length ? paths : [join(packageRoot(), 'scenarios')]).flatMap((p) => {
         const full = resolve(p);
         return statSync(full).isDirectory()
