@@ -6,7 +6,10 @@ import { pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 
 /** Dependencies shipped pre-bundled beside the CLI, loaded (cached) the first time something imports them. */
-const BUNDLED: Record<string, string> = { '@anthropic-ai/sdk': 'anthropic-sdk.cjs' };
+const BUNDLED: Record<string, string> = {
+  '@anthropic-ai/sdk': 'anthropic-sdk.cjs',
+  'node-fetch': 'node-fetch.cjs',
+};
 
 /**
  * Loads a CommonJS bundle with a V8 code cache kept under `~/.icode/cache` (what Node 22's

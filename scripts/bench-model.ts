@@ -2,6 +2,7 @@
 // and by the anthropic provider, interleaved in one process. Prints a markdown table.
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
+import fetch from 'node-fetch';
 import { AnthropicProvider } from '../plugins/anthropic/provider.ts';
 import { loadScenarios } from '../plugins/mock-anthropic/scenario.ts';
 import { startMockServer } from '../plugins/mock-anthropic/server.ts';
@@ -85,6 +86,6 @@ const perDelta =
 console.log(`\n${runs} runs each (median), interleaved, mock and client in one process\n`);
 console.log('| reader | text deltas | first delta ms | message_stop ms | vs raw SDK |');
 console.log('|---|---|---|---|---|');
-console.log(row('raw @anthropic-ai/sdk stream (baseline)', samples.raw, samples.raw));
+console.log(row('raw @anthropic-ai/sdk stream, same fetch (baseline)', samples.raw, samples.raw));
 console.log(row('anthropic provider (icode)', samples.provider, samples.raw));
 console.log(`\nprovider overhead per delta: ${(perDelta * 1000).toFixed(2)} µs`);

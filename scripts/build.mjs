@@ -38,19 +38,21 @@ await build({
   banner: { js: "var __icodeMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   // The CLI never loads TypeScript configs (cosmiconfig imports it only for .ts files); the Anthropic
   // SDK is half a megabyte that only a model request needs: it is bundled apart (below) and loaded on first use.
-  external: ['typescript', '@anthropic-ai/sdk'],
+  external: ['typescript', '@anthropic-ai/sdk', 'node-fetch'],
 });
 await build({
   ...common,
-  entryPoints: { 'anthropic-sdk': 'scripts/sdk-entry.ts' },
+  entryPoints: { 'anthropic-sdk': 'scripts/sdk-entry.ts', 'node-fetch': 'scripts/fetch-entry.ts' },
   outExtension: { '.js': '.cjs' },
   outdir: 'dist',
   format: 'cjs',
   sourcemap: false,
+  alias: { punycode: 'punycode/' },
 });
 const buildId = createHash('sha256')
   .update(readFileSync(join(root, 'dist', 'cli.cjs')))
   .update(readFileSync(join(root, 'dist', 'anthropic-sdk.cjs')))
+  .update(readFileSync(join(root, 'dist', 'node-fetch.cjs')))
   .digest('hex')
   .slice(0, 16);
 await Promise.all([

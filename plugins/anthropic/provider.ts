@@ -123,19 +123,23 @@ export class AnthropicProvider implements ModelService {
 
   private sdk(): Promise<Anthropic> {
     // Imported on first use, so a start-up that never talks to a model never loads the SDK.
-    this.client ??= importModule<typeof import('@anthropic-ai/sdk')>('@anthropic-ai/sdk').then(
-      ({ default: Sdk }) => {
-        const { apiKey, authToken, baseURL } = this.options;
-        return new Sdk({
-          // An API key goes in x-api-key, as the API documents; an auth token as a bearer token.
-          apiKey: null,
-          authToken: authToken ?? null,
-          ...(baseURL ? { baseURL } : {}),
-          ...(!authToken ? { defaultHeaders: { 'x-api-key': apiKey ?? 'icode-no-key' } } : {}),
-          maxRetries: 0,
-        });
-      },
-    );
+    this.client ??= Promise.all([
+      importModule<typeof import('@anthropic-ai/sdk')>('@anthropic-ai/sdk'),
+      // node-fetch on node:http instead of Node's undici-based fetch: half the start-up of a one-turn
+      // session, and no keep-alive socket holding the process open afterwards (BENCHMARKS.md).
+      importModule<typeof import('node-fetch')>('node-fetch'),
+    ]).then(([{ default: Sdk }, { default: fetch }]) => {
+      const { apiKey, authToken, baseURL } = this.options;
+      return new Sdk({
+        // An API key goes in x-api-key, as the API documents; an auth token as a bearer token.
+        apiKey: null,
+        authToken: authToken ?? null,
+        ...(baseURL ? { baseURL } : {}),
+        ...(!authToken ? { defaultHeaders: { 'x-api-key': apiKey ?? 'icode-no-key' } } : {}),
+        maxRetries: 0,
+        fetch: fetch as unknown as NonNullable<ConstructorParameters<typeof Sdk>[0]>['fetch'],
+      });
+    });
     return this.client;
   }
 
