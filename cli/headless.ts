@@ -43,6 +43,7 @@ export async function runHeadless(
   const controller = new AbortController();
   const interrupt = () => controller.abort(new Error('interrupted'));
   process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
   let result: SessionResult;
   try {
     result = await session.run({
@@ -52,6 +53,7 @@ export async function runHeadless(
     });
   } finally {
     process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
   }
   if (format === 'json') line({ type: 'result', ...result });
   if (format === 'text') {

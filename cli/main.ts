@@ -75,7 +75,11 @@ function cliSettings(o: GlobalOptions & Partial<HeadlessOptions>): Settings | un
   return Object.keys(s).length ? s : undefined;
 }
 
-async function createKernel(o: GlobalOptions & Partial<HeadlessOptions>, env?: Env): Promise<Kernel> {
+async function createKernel(
+  o: GlobalOptions & Partial<HeadlessOptions>,
+  env?: Env,
+  { signals = true }: { signals?: boolean } = {},
+): Promise<Kernel> {
   const cli = cliSettings(o);
   const kernel = await Kernel.create({
     cwd: o.cwd ?? process.cwd(),
@@ -85,7 +89,7 @@ async function createKernel(o: GlobalOptions & Partial<HeadlessOptions>, env?: E
     ...(cli ? { cli } : {}),
   });
   // Ctrl-C or a kill while plugins run still deactivates them, in reverse order.
-  kernel.handleSignals();
+  if (signals) kernel.handleSignals();
   return kernel;
 }
 
@@ -268,7 +272,9 @@ export async function main(argv: string[]): Promise<number> {
           ANTHROPIC_AUTH_TOKEN: '',
         };
       }
-      const kernel = await createKernel(o, env);
+      // A headless run answers Ctrl-C itself: the session is interrupted, records it, and the kernel
+      // shuts down below.
+      const kernel = await createKernel(o, env, { signals: false });
       try {
         await kernel.boot();
         const session = await kernel.services.get('session');

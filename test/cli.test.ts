@@ -312,6 +312,30 @@ describe('icode -p (headless) on the embedded mock API', () => {
     expect(none.stderr).toContain('no session to continue in this project');
   });
 
+  test('SIGINT mid-stream interrupts the session: the JSON result says so and the session file keeps it', async () => {
+    const w = makeWorld();
+    const child = spawn(
+      process.execPath,
+      [bin, '--mock', '-p', 'PARITY_SCENARIO:slow_stream', '--output-format', 'stream-json'],
+      {
+        cwd: w.project,
+        env: { PATH: process.env.PATH, ...w.env },
+      },
+    );
+    let out = '';
+    let sent = false; // a second Ctrl-C would end the process at once, as it should
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      if (!sent && out.includes('"text_delta"')) sent = child.kill('SIGINT');
+    });
+    const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+    const result = JSON.parse(out.trim().split('\n').at(-1)!);
+    expect(code).toBe(1);
+    expect(result).toMatchObject({ type: 'result', is_error: true, stop_reason: 'interrupted' });
+    const sessions = JSON.parse((await icode(w, 'sessions', 'list', '--json')).stdout);
+    expect(sessions[0].id).toBe(result.session_id);
+  });
+
   test('-p without a prompt is a usage error', async () => {
     const r = await new Promise<Run>((resolve) => {
       const child = execFile(
