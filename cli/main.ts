@@ -58,6 +58,7 @@ interface HeadlessOptions {
   mockScenarios?: string;
   continue?: boolean;
   resume?: string;
+  permissionPromptStdin?: boolean;
 }
 
 function cliSettings(o: GlobalOptions & Partial<HeadlessOptions>): Settings | undefined {
@@ -72,6 +73,7 @@ function cliSettings(o: GlobalOptions & Partial<HeadlessOptions>): Settings | un
       ...(deny.length ? { deny } : {}),
     };
   }
+  if (o.permissionPromptStdin) s.plugins = { 'stdin-approval': { config: { enabled: true } } };
   return Object.keys(s).length ? s : undefined;
 }
 
@@ -234,6 +236,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--disallowedTools <rules...>', 'permission rules to deny')
     .option('--system-prompt <text>', "replace icode's system prompt")
     .option('--append-system-prompt <text>', 'add to the system prompt')
+    .option('--permission-prompt-stdin', 'answer permission asks with y/N lines on stdin')
     .option('-c, --continue', "continue this project's latest session")
     .option('-r, --resume <id>', 'continue the session with this id')
     .option('--mock', 'answer from the embedded mock Anthropic API (no key needed)')
@@ -252,7 +255,9 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write('\nThe interactive UI is not built yet: run a prompt with `icode -p "…"`.\n');
         return;
       }
-      const prompt = promptArg ?? (process.stdin.isTTY ? '' : (await readStdin()).trim());
+      // With --permission-prompt-stdin, stdin carries the answers; the prompt must be an argument.
+      const fromStdin = !promptArg && !process.stdin.isTTY && !o.permissionPromptStdin;
+      const prompt = promptArg ?? (fromStdin ? (await readStdin()).trim() : '');
       if (!prompt)
         throw new CommanderError(
           2,

@@ -4,6 +4,7 @@ import fileTools from './file-tools/plugin.json' with { type: 'json' };
 import mockAnthropic from './mock-anthropic/plugin.json' with { type: 'json' };
 import parity from './parity/plugin.json' with { type: 'json' };
 import session from './session/plugin.json' with { type: 'json' };
+import stdinApproval from './stdin-approval/plugin.json' with { type: 'json' };
 import workspaceGuard from './workspace-guard/plugin.json' with { type: 'json' };
 
 /**
@@ -24,6 +25,11 @@ export const builtinPlugins: BuiltinPlugin[] = [
   },
   { file: 'plugins/parity/plugin.json', manifest: parity, load: () => import('./parity/index.ts') },
   { file: 'plugins/session/plugin.json', manifest: session, load: () => import('./session/index.ts') },
+  {
+    file: 'plugins/stdin-approval/plugin.json',
+    manifest: stdinApproval,
+    load: () => import('./stdin-approval/index.ts'),
+  },
   {
     file: 'plugins/workspace-guard/plugin.json',
     manifest: workspaceGuard,

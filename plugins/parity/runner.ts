@@ -27,9 +27,16 @@ interface RunOutput {
   stderr: string;
 }
 
-function runIcode(bin: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<RunOutput> {
+function runIcode(
+  bin: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  stdin?: string,
+): Promise<RunOutput> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.end(stdin ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -182,13 +189,19 @@ export async function runScenarios(options: {
       ...s.run.args,
     ];
     const started = Date.now();
-    const out = await runIcode(options.icodeBin, args, workspace, {
-      PATH: process.env.PATH,
-      HOME: home,
-      ICODE_CONFIG_DIR: join(home, '.icode'),
-      ANTHROPIC_BASE_URL: server.url,
-      ANTHROPIC_API_KEY: 'parity-key',
-    });
+    const out = await runIcode(
+      options.icodeBin,
+      args,
+      workspace,
+      {
+        PATH: process.env.PATH,
+        HOME: home,
+        ICODE_CONFIG_DIR: join(home, '.icode'),
+        ANTHROPIC_BASE_URL: server.url,
+        ANTHROPIC_API_KEY: 'parity-key',
+      },
+      s.run.stdin,
+    );
     const requests = server.requests.filter((q) => q.path === '/v1/messages');
     const mismatches = check(s, out, workspace, requests);
     const result = {

@@ -9,9 +9,11 @@ export const RunSchema = z.strictObject({
   permissionMode: z.enum(['read-only', 'workspace-write', 'danger-full-access', 'plan', 'prompt']).optional(),
   allowedTools: z.array(z.string()).default([]),
   disallowedTools: z.array(z.string()).default([]),
+  /** Lines for stdin, e.g. answers to permission prompts with `--permission-prompt-stdin`. */
+  stdin: z.string().optional(),
   /** More command-line arguments for `icode -p`. */
   args: z.array(z.string()).default([]),
-  /** Files to create in the workspace before the run: path → content. */
+  /** Files to create before the run: path (relative to the workspace; `../x` lands beside it) → content. */
   files: z.record(z.string(), z.string()).default({}),
   /** The workspace's `.icode/settings.json`. */
   settings: z.record(z.string(), z.unknown()).optional(),

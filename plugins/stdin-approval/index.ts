@@ -1,0 +1,42 @@
+import { createInterface } from 'node:readline';
+import * as z from 'zod';
+import { definePlugin } from '../../sdk/index.ts';
+
+/**
+ * When switched on (`--permission-prompt-stdin`), every permission ask is written to stderr and answered
+ * by the next line on stdin: `y` or `yes` allows this one call, anything else — or the end of input —
+ * denies it. Without it, an ask in a headless run is a deny (the kernel's default).
+ */
+export default definePlugin({
+  config: z.strictObject({ enabled: z.boolean().default(false) }),
+  activate(ctx) {
+    if (!ctx.config.enabled) return;
+    const lines: string[] = [];
+    const waiting: Array<(line: string | undefined) => void> = [];
+    let ended = false;
+    const reader = createInterface({ input: process.stdin });
+    reader.on('line', (line) => (waiting.length ? waiting.shift()!(line) : lines.push(line)));
+    reader.on('close', () => {
+      ended = true;
+      for (const w of waiting.splice(0)) w(undefined);
+    });
+    ctx.onDispose(() => reader.close());
+    const next = () =>
+      new Promise<string | undefined>((resolve) => {
+        if (lines.length) resolve(lines.shift());
+        else if (ended) resolve(undefined);
+        else waiting.push(resolve);
+      });
+    ctx.hooks.permissionPrompt.tap(async (request, decision) => {
+      const what = request.subjects?.values.length ? ` (${request.subjects.values.join(', ')})` : '';
+      process.stderr.write(
+        `icode: ${request.tool}${what} needs approval: ${decision.reason}. Allow once? [y/N] `,
+      );
+      const answer = (await next())?.trim().toLowerCase();
+      process.stderr.write(`${answer ?? '(no answer)'}\n`);
+      return answer === 'y' || answer === 'yes'
+        ? { decision: 'allow', reason: 'approved on stdin' }
+        : { decision: 'deny', reason: answer === undefined ? 'no answer on stdin' : 'denied on stdin' };
+    });
+  },
+});
