@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
@@ -324,18 +324,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print JSON')
     .action(async (paths: string[], opts: { json?: boolean }) => {
       const kernel = await bootComposition('scenarios', ['mock-anthropic', 'parity']);
-      const files = (paths.length ? paths : [join(packageRoot(), 'scenarios')]).flatMap((p) => {
-        const full = resolve(p);
-        return statSync(full).isDirectory()
-          ? readdirSync(full)
-              .filter((f) => f.endsWith('.json'))
-              .sort()
-              .map((f) => join(full, f))
-          : [full];
-      });
       const show = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
       const { results, skipped } = await (await kernel.services.get('parity')).run({
-        files,
+        paths: (paths.length ? paths : [join(packageRoot(), 'scenarios')]).map((p) => resolve(p)),
         icodeBin: process.argv[1] ?? '',
         onResult: (r) => {
           if (opts.json) return;

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
 import * as z from 'zod';
-import { ErrorCodes, IcodeError, type SourceLocation } from './errors.ts';
+import { ErrorCodes, formatLocation, IcodeError, type SourceLocation } from './errors.ts';
 import { type JsonDocument, type Problem, parseJsonDocument, validateDocument } from './json.ts';
 import { parseRule } from './permissions.ts';
 import type { Decision, RuleSource } from './types.ts';
@@ -198,9 +198,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
 }
 
 export function formatProblem(p: Problem): string {
-  const l = p.location;
-  const at = `${l.file}${l.line ? `:${l.line}:${l.column ?? 1}` : ''}${l.key ? ` (key "${l.key}")` : ''}`;
-  return `${at}: ${p.message}`;
+  return `${formatLocation(p.location)}: ${p.message}`;
 }
 
 async function findProjectSettings(cwd: string, home: string): Promise<string | undefined> {

@@ -173,6 +173,11 @@ describe('icode CLI', () => {
 
 describe('icode -p (headless) on the embedded mock API', () => {
   const headless = (w: World, ...args: string[]) => icode(w, '--mock', ...args);
+  /** read_file_roundtrip with JSON output, in a project that has a README. */
+  const readmeRound = (w: World, ...args: string[]) => {
+    write(join(w.project, 'README.md'), '# sample\n');
+    return headless(w, '-p', 'PARITY_SCENARIO:read_file_roundtrip', '--output-format', 'json', ...args);
+  };
 
   test('text: prints the final reply and exits 0', async () => {
     const r = await headless(makeWorld(), '-p', 'PARITY_SCENARIO:streaming_text');
@@ -192,8 +197,7 @@ describe('icode -p (headless) on the embedded mock API', () => {
 
   test('json: one result object with the tool uses and results', async () => {
     const w = makeWorld();
-    write(join(w.project, 'README.md'), '# sample\n');
-    const r = await headless(w, '-p', 'PARITY_SCENARIO:read_file_roundtrip', '--output-format', 'json');
+    const r = await readmeRound(w);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout);
     expect(result).toMatchObject({
@@ -241,16 +245,7 @@ describe('icode -p (headless) on the embedded mock API', () => {
 
   test('--disallowedTools denies the tool; the model gets the denial as an is_error result', async () => {
     const w = makeWorld();
-    write(join(w.project, 'README.md'), '# sample\n');
-    const r = await headless(
-      w,
-      '-p',
-      'PARITY_SCENARIO:read_file_roundtrip',
-      '--output-format',
-      'json',
-      '--disallowedTools',
-      'Read',
-    );
+    const r = await readmeRound(w, '--disallowedTools', 'Read');
     const result = JSON.parse(r.stdout);
     expect(result.tool_results[0].is_error).toBe(true);
     expect(result.tool_results[0].output).toContain(
@@ -261,16 +256,7 @@ describe('icode -p (headless) on the embedded mock API', () => {
 
   test('--max-turns stops the session; is_error and exit 1', async () => {
     const w = makeWorld();
-    write(join(w.project, 'README.md'), '# sample\n');
-    const r = await headless(
-      w,
-      '-p',
-      'PARITY_SCENARIO:read_file_roundtrip',
-      '--output-format',
-      'json',
-      '--max-turns',
-      '1',
-    );
+    const r = await readmeRound(w, '--max-turns', '1');
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ is_error: true, stop_reason: 'max_turns' });
   });

@@ -1,13 +1,9 @@
 import { definePlugin } from '../../sdk/index.ts';
-import { type ParityResult, runScenarios } from './runner.ts';
+import { runScenarios } from './runner.ts';
 
 /** The `parity` service: runs scenario files end to end against the mock API. */
 export interface ParityService {
-  run(options: {
-    files: string[];
-    icodeBin: string;
-    onResult?(result: ParityResult): void;
-  }): ReturnType<typeof runScenarios>;
+  run(options: Omit<Parameters<typeof runScenarios>[0], 'mock'>): ReturnType<typeof runScenarios>;
 }
 
 declare module '../../kernel/registries.ts' {

@@ -1,5 +1,14 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -143,9 +152,22 @@ function check(
   return m;
 }
 
+/** The scenario files named: files as given, folders as their `*.json` files in name order. */
+function scenarioFiles(paths: string[]): string[] {
+  return paths.flatMap((path) =>
+    statSync(path).isDirectory()
+      ? readdirSync(path)
+          .filter((f) => f.endsWith('.json'))
+          .sort()
+          .map((f) => join(path, f))
+      : [path],
+  );
+}
+
 /** Runs scenario files: each in a clean HOME and workspace, the real CLI against the mock server. */
 export async function runScenarios(options: {
-  files: string[];
+  /** Scenario files or folders of them. */
+  paths: string[];
   icodeBin: string;
   mock: MockAnthropicService;
   onResult?(result: ParityResult): void;
@@ -153,7 +175,7 @@ export async function runScenarios(options: {
   const results: ParityResult[] = [];
   const skipped: string[] = [];
   const servers = new Map<string, Awaited<ReturnType<MockAnthropicService['start']>>>();
-  for (const file of options.files) {
+  for (const file of scenarioFiles(options.paths)) {
     const raw = JSON.parse(readFileSync(file, 'utf8')) as { run?: unknown; name?: string };
     if (!raw.run) {
       skipped.push(raw.name ?? file);

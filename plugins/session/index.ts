@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { definePlugin } from '../../sdk/index.ts';
 import { runSession } from './loop.ts';
-import { SessionStore } from './store.ts';
+import { redactor, SessionStore } from './store.ts';
 import type {} from './types.ts';
 
 export default definePlugin({
@@ -12,10 +12,11 @@ export default definePlugin({
     maxTurns: z.number().int().positive().default(50),
   }),
   activate(ctx) {
-    const store = () => new SessionStore(ctx.userDir, ctx.projectRoot, (t) => t);
+    const secrets = redactor([ctx.env.ANTHROPIC_API_KEY, ctx.env.ANTHROPIC_AUTH_TOKEN]);
+    const store = new SessionStore(ctx.userDir, ctx.projectRoot, secrets);
     ctx.services.provide('session', {
-      run: (options) => runSession(ctx, ctx.config, options),
-      list: () => store().list(),
+      run: (options) => runSession(ctx, ctx.config, store, options),
+      list: () => store.list(),
     });
   },
 });

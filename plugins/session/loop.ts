@@ -9,7 +9,7 @@ import type {
   Usage,
 } from '../../sdk/index.ts';
 import { systemPrompt } from './context.ts';
-import { redactor, SessionStore, type SessionWriter } from './store.ts';
+import type { SessionStore, SessionWriter } from './store.ts';
 import type { SessionEvent, SessionResult, SessionRunOptions } from './types.ts';
 
 export interface LoopConfig {
@@ -33,17 +33,13 @@ const zeroUsage = (): Usage => ({
 export async function runSession(
   ctx: PluginContext,
   config: LoopConfig,
+  store: SessionStore,
   options: SessionRunOptions,
 ): Promise<SessionResult> {
   const emit = (event: SessionEvent) => options.onEvent?.(event);
   const model = await ctx.services.get('model');
   const modelId = model.resolveModel(options.model ?? ctx.settings.model ?? 'sonnet');
   const mode = ctx.settings.permissions.defaultMode ?? 'prompt';
-  const store = new SessionStore(
-    ctx.userDir,
-    ctx.projectRoot,
-    redactor([ctx.env.ANTHROPIC_API_KEY, ctx.env.ANTHROPIC_AUTH_TOKEN]),
-  );
   const session: SessionInfo = { id: options.resume ?? randomUUID(), cwd: ctx.cwd, mode, interactive: false };
   const roots = [...ctx.roots];
   const result: SessionResult = {

@@ -69,6 +69,7 @@ export class SessionStore {
 
   private summary(id: string): SessionSummary {
     const file = this.file(id);
+    const stat = statSync(file);
     const lines = this.read(id);
     const head = lines.find((l) => l.type === 'session');
     const messages = lines.filter((l): l is Extract<Line, { type: 'message' }> => l.type === 'message');
@@ -76,8 +77,8 @@ export class SessionStore {
     return {
       id,
       file,
-      createdAt: head?.type === 'session' ? head.created_at : statSync(file).birthtime.toISOString(),
-      updatedAt: statSync(file).mtime.toISOString(),
+      createdAt: head?.type === 'session' ? head.created_at : stat.birthtime.toISOString(),
+      updatedAt: stat.mtime.toISOString(),
       messages: messages.length,
       firstPrompt: typeof first === 'string' ? first.slice(0, 80) : '',
     };
