@@ -9,6 +9,7 @@ import {
   Kernel,
   loadHarnessManifest,
   PERMISSION_MODES,
+  type PermissionMode,
   type ResolvedConfig,
   type Settings,
   userDirectory,
@@ -39,11 +40,7 @@ interface GlobalOptions {
   manifest?: string;
   cwd?: string;
   model?: string;
-  permissionMode?: Settings extends { permissions?: infer P }
-    ? P extends { defaultMode?: infer M }
-      ? M
-      : never
-    : never;
+  permissionMode?: PermissionMode;
 }
 
 interface HeadlessOptions {

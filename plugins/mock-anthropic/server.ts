@@ -154,7 +154,9 @@ function choose(messages: Message[], header: string | undefined, scenarios: Map<
   return { scenario, index, step: scenario.steps[index]!, toolResults };
 }
 
-const tokens = (text: string) => Math.max(1, Math.ceil(text.length / 4));
+/** The mock's token estimate: four characters a token, at least one. */
+const tokensOf = (chars: number) => Math.max(1, Math.ceil(chars / 4));
+const tokens = (text: string) => tokensOf(text.length);
 
 interface Built {
   /** SSE events in order, each `[type, data]`. */
@@ -221,7 +223,7 @@ function build(
     input_tokens: inputTokens,
     cache_creation_input_tokens: 0,
     cache_read_input_tokens: 0,
-    output_tokens: tokens('x'.repeat(outputChars)),
+    output_tokens: tokensOf(outputChars),
   };
   const message = {
     id: ids.message,
