@@ -155,7 +155,7 @@ export class PermissionGate {
     if (mode === 'read-only' || mode === 'plan') {
       return {
         decision: 'deny',
-        reason: `${request.tool} needs ${needs}, and the session is in ${mode} mode`,
+        reason: `${request.tool} requires ${needs}, and the session is in ${mode} mode`,
         hint:
           mode === 'plan'
             ? 'leave plan mode first'

@@ -57,7 +57,7 @@ describe('icode CLI', () => {
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     expect(report.plugins[2]).toMatchObject({ activation: 'lazy', activated: false });
-    expect(report.tools).toEqual(['read_file', 'glob_search']);
+    expect(report.tools).toEqual(['read_file', 'write_file', 'edit_file', 'glob_search']);
     expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
       'defaults',
       'user',

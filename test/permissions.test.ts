@@ -99,10 +99,10 @@ describe('rule matching', () => {
     denied(await h.call('Read', { path: 'docs/link/secret.ts' }), 'deny rule "Read(./src/**)"');
   });
 
-  test('Edit(/abs/path) allows that file only', async () => {
+  test('ProbeEdit(/abs/path), an alias rule, allows that file only', async () => {
     const w = makeWorld();
     const file = write(join(w.project, 'notes.md'), '');
-    const h = await harness(w, { permissions: { allow: [`Edit(${file})`] } });
+    const h = await harness(w, { permissions: { allow: [`ProbeEdit(${file})`] } });
     allowed(await h.call('edit', { path: 'notes.md' }));
     denied(await h.call('edit', { path: 'other.md' }), 'Permission denied');
   });
@@ -130,7 +130,7 @@ describe('permission modes', () => {
   test('read-only refuses a write even when a rule allows it, and names the flag that would', async () => {
     const w = makeWorld();
     write(join(w.project, 'README.md'), 'hello');
-    const h = await harness(w, {}, { permissions: { defaultMode: 'read-only', allow: ['Edit'] } });
+    const h = await harness(w, {}, { permissions: { defaultMode: 'read-only', allow: ['ProbeEdit'] } });
     denied(await h.call('edit', { path: 'a.md' }), 'run with --permission-mode workspace-write');
     allowed(await h.call('read_file', { path: 'README.md' }));
   });
@@ -188,7 +188,7 @@ describe('workspace-guard evidence', () => {
     const w = makeWorld();
     write(join(w.project, 'src', 'index.ts'), '');
     const h = await harness(w, {}, { permissions: { defaultMode: 'workspace-write' } });
-    denied(await h.call('edit', { path: '.icode/settings.json' }), 'inside the protected folder');
+    denied(await h.call('edit', { path: '.icode/settings.json' }), 'is protected');
     allowed(await h.call('edit', { path: 'src/index.ts' }));
   });
 });

@@ -1,16 +1,26 @@
-import { open, stat } from 'node:fs/promises';
+import { open, readFile as readBytes } from 'node:fs/promises';
+import { extname } from 'node:path';
 import * as z from 'zod';
-import { defineTool, resolveReal } from '../../sdk/index.ts';
+import { defineTool } from '../../sdk/index.ts';
+import { MAX_FILE_BYTES as MAX_BYTES, statTarget, targetPath } from './target.ts';
 
-const MAX_BYTES = 2 * 1024 * 1024;
 const MAX_LINE = 2000;
+const IMAGE_TYPES: Record<string, string> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+};
+// The Messages API takes images up to 5 MB.
+const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
 
 /** Reads a text file with line numbers (`cat -n` style), a window of lines at a time. */
 export const readFile = defineTool({
   name: 'read_file',
   aliases: ['Read'],
   description:
-    'Read a text file from the workspace. Returns numbered lines (1-based). Use offset and limit to page through large files.',
+    'Read a file from the workspace. Text comes back as numbered lines (1-based; page with offset and limit); PNG, JPEG, GIF and WebP images come back as images.',
   input: z.object({
     path: z.string().min(1).describe('Path of the file, absolute or relative to the working directory'),
     offset: z.number().int().min(1).optional().describe('First line to return (1-based)'),
@@ -18,11 +28,21 @@ export const readFile = defineTool({
   }),
   mode: 'read-only',
   concurrencySafe: true,
-  subjects: ({ path }, ctx) => ({ kind: 'path', values: [resolveReal(path, ctx.cwd)] }),
+  subjects: ({ path }, ctx) => ({ kind: 'path', values: [targetPath(path, ctx.cwd)] }),
   async execute({ path, offset = 1, limit = 2000 }, ctx) {
-    const file = resolveReal(path, ctx.cwd);
-    const info = await stat(file);
+    const file = targetPath(path, ctx.cwd);
+    const info = await statTarget(file, path);
+    if (!info) throw new Error(`${path} does not exist`);
     if (info.isDirectory()) throw new Error(`${path} is a directory; use glob_search to list it`);
+    const imageType = IMAGE_TYPES[extname(file).toLowerCase()];
+    if (imageType) {
+      if (info.size > MAX_IMAGE_BYTES)
+        throw new Error(
+          `${path} is a ${info.size}-byte image; images are sent up to ${MAX_IMAGE_BYTES} bytes`,
+        );
+      const data = (await readBytes(file)).toString('base64');
+      return [{ type: 'image', source: { type: 'base64', media_type: imageType, data } }];
+    }
     const handle = await open(file, 'r');
     let text: string;
     try {

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { loadJsonFile } from '../../sdk/index.ts';
+import { ErrorCodes, IcodeError, loadJsonFile } from '../../sdk/index.ts';
 
 const times = z
   .number()
@@ -98,8 +98,10 @@ export function loadScenarios(dir: string): Map<string, Scenario> {
     const path = join(dir, file);
     const scenario = loadJsonFile(readFileSync(path, 'utf8'), path, ScenarioSchema);
     if (`${scenario.name}.json` !== file) {
-      throw new Error(
-        `${path}: the scenario is named "${scenario.name}"; name the file ${scenario.name}.json`,
+      throw new IcodeError(
+        ErrorCodes.FILE_INVALID,
+        `${path}: the scenario is named "${scenario.name}", but the file is ${file}`,
+        `rename the file to ${scenario.name}.json, or change "name"`,
       );
     }
     scenarios.set(scenario.name, scenario);

@@ -59,7 +59,7 @@ describe('the agent loop against the mock API', () => {
     expect(system).toContain('Contents of CLAUDE.md');
     expect(system).toMatch(/Working directory: .*project\nPlatform: \w+\nDate: \d{4}-\d{2}-\d{2}/);
     expect(system.endsWith('Be terse.')).toBe(true);
-    expect(body.tools.map((t) => t.name)).toEqual(['read_file', 'glob_search']);
+    expect(body.tools.map((t) => t.name)).toEqual(['read_file', 'write_file', 'edit_file', 'glob_search']);
     expect(body.messages).toEqual([{ role: 'user', content: 'PARITY_SCENARIO:streaming_text' }]);
   });
 

@@ -8,8 +8,10 @@ import { definePlugin, isInside } from '../../sdk/index.ts';
  */
 export default definePlugin({
   config: z.strictObject({
-    /** Folders, relative to each workspace root, that need approval before anything writes there. */
-    protectedPaths: z.array(z.string()).default(['.git', '.icode', '.claude']),
+    /** Folders and files, relative to each workspace root, that need approval before anything writes there. */
+    protectedPaths: z
+      .array(z.string())
+      .default(['.git', '.icode', '.claude', '.mcp.json', '.vscode', '.idea']),
   }),
   activate(ctx) {
     ctx.hooks.permissionRequest.tap((request) => {
@@ -25,7 +27,8 @@ export default definePlugin({
         const hit = request.roots
           .flatMap((root) => ctx.config.protectedPaths.map((p) => join(root, p)))
           .find((p) => isInside(path, p));
-        if (hit) return { decision: 'ask', reason: `${path} is inside the protected folder ${hit}` };
+        if (hit)
+          return { decision: 'ask', reason: `${path} is protected: writing under ${hit} needs approval` };
       }
       return undefined;
     });

@@ -1,0 +1,24 @@
+import * as z from 'zod';
+import { defineTool } from '../../sdk/index.ts';
+import { statTarget, targetPath, writeAtomic } from './target.ts';
+
+/** Creates or replaces a file, atomically, creating parent folders. */
+export const writeFile = defineTool({
+  name: 'write_file',
+  aliases: ['Write'],
+  description:
+    'Write a file in the workspace, replacing it if it exists and creating parent folders. Prefer edit_file for changes to an existing file.',
+  input: z.object({
+    path: z.string().min(1).describe('Path of the file, absolute or relative to the working directory'),
+    content: z.string().describe('The complete new content of the file'),
+  }),
+  mode: 'workspace-write',
+  subjects: ({ path }, ctx) => ({ kind: 'path', values: [targetPath(path, ctx.cwd)] }),
+  async execute({ path, content }, ctx) {
+    const file = targetPath(path, ctx.cwd);
+    const info = await statTarget(file, path);
+    await writeAtomic(file, path, content, info);
+    const lines = content === '' ? 0 : content.split('\n').length - (content.endsWith('\n') ? 1 : 0);
+    return `${info ? 'Updated' : 'Created'} ${path} (${lines} lines)`;
+  },
+});
