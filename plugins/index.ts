@@ -3,6 +3,7 @@ import anthropic from './anthropic/plugin.json' with { type: 'json' };
 import fileTools from './file-tools/plugin.json' with { type: 'json' };
 import mockAnthropic from './mock-anthropic/plugin.json' with { type: 'json' };
 import parity from './parity/plugin.json' with { type: 'json' };
+import search from './search/plugin.json' with { type: 'json' };
 import session from './session/plugin.json' with { type: 'json' };
 import stdinApproval from './stdin-approval/plugin.json' with { type: 'json' };
 import workspaceGuard from './workspace-guard/plugin.json' with { type: 'json' };
@@ -24,6 +25,7 @@ export const builtinPlugins: BuiltinPlugin[] = [
     load: () => import('./mock-anthropic/index.ts'),
   },
   { file: 'plugins/parity/plugin.json', manifest: parity, load: () => import('./parity/index.ts') },
+  { file: 'plugins/search/plugin.json', manifest: search, load: () => import('./search/index.ts') },
   { file: 'plugins/session/plugin.json', manifest: session, load: () => import('./session/index.ts') },
   {
     file: 'plugins/stdin-approval/plugin.json',

@@ -84,6 +84,9 @@ export async function bootTestKernel(options: TestKernelOptions = {}): Promise<T
     cwd: project,
     home,
     env: {
+      // PATH so plugins find the programs they run (rg, bash, language servers); HOME is the temp one.
+      ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
+      HOME: home,
       ICODE_CONFIG_DIR: join(home, '.icode'),
       ...(options.mode ? { ICODE_PERMISSION_MODE: options.mode } : {}),
       ...options.env,

@@ -54,10 +54,11 @@ describe('icode CLI', () => {
       ['stdin-approval', 'active'],
       ['workspace-guard', 'active'],
       ['file-tools', 'active'],
+      ['search', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     expect(report.plugins[2]).toMatchObject({ activation: 'lazy', activated: false });
-    expect(report.tools).toEqual(['read_file', 'write_file', 'edit_file', 'glob_search']);
+    expect(report.tools).toEqual(['read_file', 'write_file', 'edit_file', 'glob_search', 'grep_search']);
     expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
       'defaults',
       'user',
@@ -81,6 +82,7 @@ describe('icode CLI', () => {
       'anthropic',
       'session',
       'file-tools',
+      'search',
     ]);
   });
 

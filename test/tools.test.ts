@@ -29,7 +29,7 @@ describe('the tool call contract', () => {
     const r = await kernel.callTool({ id: 'toolu_3', name: 'teleport', input: {} });
     expect(r).toMatchObject({
       isError: true,
-      content: 'Unknown tool "teleport". Available tools: read_file, write_file, edit_file, glob_search',
+      content: 'Unknown tool "teleport". Available tools: read_file, write_file, edit_file',
     });
   });
 
@@ -63,10 +63,14 @@ describe('the tool call contract', () => {
     const w = makeWorld();
     const { kernel } = await boot(w, {
       plugins: ['file-tools', { name: 'probe-tools', path: probe }],
-      config: { plugins: { 'file-tools': { tools: { glob_search: false } } } },
+      config: { plugins: { 'file-tools': { tools: { edit_file: false } } } },
     });
-    expect((await kernel.tools.definitions()).map((d) => d.name)).not.toContain('glob_search');
-    const r = await kernel.callTool({ id: 't', name: 'glob_search', input: { pattern: '*' } });
+    expect((await kernel.tools.definitions()).map((d) => d.name)).not.toContain('edit_file');
+    const r = await kernel.callTool({
+      id: 't',
+      name: 'edit_file',
+      input: { path: 'a', old_string: '', new_string: 'x' },
+    });
     expect(r.content).toContain('switched off in config');
   });
 

@@ -19,7 +19,7 @@ afterAll(() => mock.close());
 
 async function session(files: Record<string, string> = {}) {
   const h = await bootTestKernel({
-    include: ['anthropic', 'session', 'workspace-guard', 'file-tools'],
+    include: ['anthropic', 'session', 'workspace-guard', 'file-tools', 'search'],
     builtins: builtinPlugins,
     files,
     env: { ANTHROPIC_BASE_URL: mock.url, ANTHROPIC_API_KEY: 'sk-test' },
@@ -59,7 +59,13 @@ describe('the agent loop against the mock API', () => {
     expect(system).toContain('Contents of CLAUDE.md');
     expect(system).toMatch(/Working directory: .*project\nPlatform: \w+\nDate: \d{4}-\d{2}-\d{2}/);
     expect(system.endsWith('Be terse.')).toBe(true);
-    expect(body.tools.map((t) => t.name)).toEqual(['read_file', 'write_file', 'edit_file', 'glob_search']);
+    expect(body.tools.map((t) => t.name)).toEqual([
+      'read_file',
+      'write_file',
+      'edit_file',
+      'glob_search',
+      'grep_search',
+    ]);
     expect(body.messages).toEqual([{ role: 'user', content: 'PARITY_SCENARIO:streaming_text' }]);
   });
 

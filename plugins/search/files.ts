@@ -1,0 +1,58 @@
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { isInside } from '../../sdk/index.ts';
+
+/**
+ * The files under `base` that match a glob, skipping node_modules, .git and whatever the .gitignore files
+ * (in `base`, below it, and above it up to the workspace root) exclude. Symlinks are not followed, so a
+ * link cannot lead the search out of the workspace.
+ */
+export async function listFiles(base: string, pattern: string, roots: string[]): Promise<string[]> {
+  // Loaded on first search, not at activation: most of this plugin's code, and startup pays for it.
+  const [{ default: fg }, { default: ignore }] = await Promise.all([import('fast-glob'), import('ignore')]);
+  // node_modules is skipped unless the search starts inside one; .git always.
+  const skipped = base.split(sep).includes('node_modules')
+    ? ['**/.git/**']
+    : ['**/node_modules/**', '**/.git/**'];
+  const options = { cwd: base, dot: true, followSymbolicLinks: false, absolute: true, suppressErrors: true };
+  const [found, below] = await Promise.all([
+    fg(pattern, { ...options, onlyFiles: true, ignore: skipped }),
+    fg('**/.gitignore', { ...options, ignore: skipped }),
+  ]);
+  const root = roots.find((r) => isInside(base, r));
+  const above: string[] = [];
+  for (let dir = dirname(base); root && isInside(dir, root) && dir !== base; dir = dirname(dir)) {
+    above.push(join(dir, '.gitignore'));
+    if (dir === root) break;
+  }
+  const rules = (
+    await Promise.all(
+      [...above, ...below].map(async (file) => {
+        const text = await readFile(file, 'utf8').catch(() => undefined);
+        return text === undefined ? undefined : { dir: dirname(file), ig: ignore().add(text) };
+      }),
+    )
+  ).filter((r) => r !== undefined);
+  if (!rules.length) return found;
+  return found.filter(
+    (file) => !rules.some(({ dir, ig }) => isInside(file, dir) && ig.ignores(relative(dir, file))),
+  );
+}
+
+/** Sorts paths most recently modified first (ties by name). */
+export async function newestFirst(files: string[]): Promise<string[]> {
+  const withTimes = await Promise.all(
+    files.map(async (file) => ({ file, mtime: (await stat(file).catch(() => undefined))?.mtimeMs ?? 0 })),
+  );
+  withTimes.sort((a, b) => b.mtime - a.mtime || a.file.localeCompare(b.file));
+  return withTimes.map((f) => f.file);
+}
+
+/** Applies offset and head_limit to a list of result lines, saying what was left out. */
+export function page(lines: string[], offset: number, limit: number): string[] {
+  const shown = lines.slice(offset, offset + limit);
+  const rest = lines.length - offset - shown.length;
+  if (rest > 0)
+    shown.push(`[${rest} more; read on with offset ${offset + shown.length}, or narrow the search]`);
+  return shown;
+}

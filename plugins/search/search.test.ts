@@ -1,0 +1,133 @@
+import { symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { bootTestKernel } from '../../sdk/testing.ts';
+import { builtinPlugins } from '../index.ts';
+import { ripgrepArgs } from './grep-search.ts';
+
+const boot = (files: Record<string, string>, settings = {}) =>
+  bootTestKernel({ include: ['workspace-guard', 'search'], builtins: builtinPlugins, files, settings });
+
+describe('glob_search', () => {
+  test('finds files newest first, skipping node_modules', async () => {
+    const h = await boot({ 'src/a.ts': '', 'src/b.ts': '', 'node_modules/x/c.ts': '', 'README.md': '' });
+    utimesSync(join(h.project, 'src/a.ts'), new Date(2020, 1, 1), new Date(2020, 1, 1));
+    const r = await h.callTool('glob_search', { pattern: '**/*.ts' });
+    expect(r.content).toBe('src/b.ts\nsrc/a.ts');
+  });
+
+  test('refuses patterns that climb out of the folder', async () => {
+    const h = await boot({});
+    const r = await h.callTool('glob_search', { pattern: '../**/*' });
+    expect(r.isError).toBe(true);
+    expect(r.content).toContain('stay inside the folder');
+  });
+
+  test('does not follow a symlink out of the workspace', async () => {
+    const h = await boot({ 'src/a.ts': '' });
+    writeFileSync(join(h.project, '..', 'x.ts'), '');
+    symlinkSync(join(h.project, '..'), join(h.project, 'src', 'up'));
+    const r = await h.callTool('glob_search', { pattern: '**/*.ts' });
+    expect(r.content).toBe('src/a.ts');
+  });
+});
+
+describe('glob_search and .gitignore', () => {
+  test('leaves out what .gitignore files ignore, at the root and below', async () => {
+    const h = await boot({
+      '.gitignore': 'dist/\n*.log\n',
+      'src/.gitignore': 'gen.ts\n',
+      'src/a.ts': '',
+      'src/gen.ts': '',
+      'dist/b.ts': '',
+      'x.log': '',
+    });
+    const r = await h.callTool('glob_search', { pattern: '**/*' });
+    expect(String(r.content).split('\n').sort()).toEqual([
+      '.gitignore',
+      '.icode/settings.json',
+      'src/.gitignore',
+      'src/a.ts',
+    ]);
+  });
+});
+
+// Every case runs twice: with the real ripgrep on PATH, and with the JavaScript fallback (rgPath that
+// does not exist), so both paths give the same answers.
+describe.each([
+  ['ripgrep', {}],
+  ['the JavaScript fallback', { plugins: { search: { config: { rgPath: '/nonexistent/rg' } } } }],
+])('grep_search with %s', (label, settings) => {
+  const files = {
+    '.gitignore': 'ignored/\n',
+    'src/a.ts': 'const alpha = 1;\nconst beta = 2;\nconst gamma = 3;\n',
+    'src/b.py': 'alpha = 1\n',
+    'ignored/c.ts': 'alpha\n',
+    'node_modules/m/d.ts': 'alpha\n',
+  };
+
+  test('files_with_matches lists matching files, newest first, honouring .gitignore', async () => {
+    const h = await boot(files, settings);
+    utimesSync(join(h.project, 'src/a.ts'), new Date(2020, 1, 1), new Date(2020, 1, 1));
+    const r = await h.callTool('grep_search', { pattern: 'alpha' });
+    expect(r.content).toBe('Found 2 files\nsrc/b.py\nsrc/a.ts');
+    const state = h.report.plugins.find((p) => p.name === 'search')?.state;
+    expect(state).toBe(label === 'ripgrep' ? 'active' : 'degraded');
+  });
+
+  test('content mode shows numbered lines with context; glob, -i and count work', async () => {
+    const h = await boot(files, settings);
+    const r = await h.callTool('grep_search', {
+      pattern: 'BETA',
+      '-i': true,
+      output_mode: 'content',
+      '-C': 1,
+      glob: '*.ts',
+    });
+    expect(r.content).toBe(
+      'src/a.ts-1-const alpha = 1;\nsrc/a.ts:2:const beta = 2;\nsrc/a.ts-3-const gamma = 3;',
+    );
+    const count = await h.callTool('grep_search', { pattern: 'const', output_mode: 'count' });
+    expect(count.content).toBe('src/a.ts:3');
+    const none = await h.callTool('grep_search', { pattern: 'zeta' });
+    expect(none.content).toBe('No matches for zeta');
+  });
+
+  test('pages with head_limit and offset', async () => {
+    const h = await boot({ 'a.txt': 'x1\nx2\nx3\nx4\n' }, settings);
+    const r = await h.callTool('grep_search', {
+      pattern: '^x\\d',
+      output_mode: 'content',
+      head_limit: 2,
+      offset: 1,
+    });
+    expect(r.content).toBe('a.txt:2:x2\na.txt:3:x3\n[1 more; read on with offset 3, or narrow the search]');
+  });
+
+  test('a pattern that looks like a flag is searched for, not obeyed', async () => {
+    const h = await boot({ 'a.txt': '--pre=sh\n' }, settings);
+    const r = await h.callTool('grep_search', { pattern: '--pre=sh', output_mode: 'content' });
+    expect(r.content).toBe('a.txt:1:--pre=sh');
+  });
+
+  test('asks before searching outside the workspace', async () => {
+    const h = await boot(files, settings);
+    const r = await h.callTool('grep_search', { pattern: 'root', path: '/etc' });
+    expect(r.content).toContain('outside the workspace');
+  });
+});
+
+test('ripgrep gets no config file, the pattern through --regexp and paths after --', () => {
+  const args = ripgrepArgs({ pattern: '-x', glob: '--pre=evil' }, '-rf');
+  expect(args.slice(0, 1)).toEqual(['--no-config']);
+  expect(args.slice(-4)).toEqual(['--regexp', '-x', '--', '-rf']);
+  expect(args).toContain('--pre=evil'); // only ever as the value of --glob:
+  expect(args[args.indexOf('--pre=evil') - 1]).toBe('--glob');
+});
+
+test('a symlink to a file outside is not followed by grep', async () => {
+  const h = await boot({ 'a.txt': 'x\n' });
+  writeFileSync(join(h.project, '..', 'secret.txt'), 'alpha\n');
+  symlinkSync(join(h.project, '..', 'secret.txt'), join(h.project, 'link.txt'));
+  expect((await h.callTool('grep_search', { pattern: 'alpha' })).content).toBe('No matches for alpha');
+});
