@@ -193,7 +193,11 @@ export class PermissionGate {
    * be asked (headless, or no UI plugin), ask becomes deny with a hint naming what would allow it.
    */
   async check(request: PermissionRequest): Promise<PermissionDecision> {
-    const decision = await this.evaluate(request);
+    return this.confirm(request, await this.evaluate(request));
+  }
+
+  /** Turns an evaluated ask into the user's answer (or a deny with a hint when no one can be asked). */
+  async confirm(request: PermissionRequest, decision: PermissionDecision): Promise<PermissionDecision> {
     if (decision.decision !== 'ask') return decision;
     const answer = await this.options.hooks.permissionPrompt.promise(request, decision);
     if (answer) {

@@ -4,7 +4,9 @@ import type { KernelHooks } from './hooks.ts';
 import type { PermissionGate } from './permissions.ts';
 import type { ContributionHost } from './registries.ts';
 import type {
+  PermissionDecision,
   PermissionMode,
+  PermissionRequest,
   PermissionSubjects,
   Tool,
   ToolCall,
@@ -143,6 +145,63 @@ export class ToolRegistry {
     return this.hooks.toolDefinitions.promise(defs, session);
   }
 
+  /** The registered tool for a name or alias, activating a lazy plugin; a string says why there is none. */
+  private async resolve(callName: string): Promise<Tool | string> {
+    const name = this.canonical(callName);
+    let entry = this.entries.get(name);
+    if (!entry || !this.host.isEnabled(entry.owner, name)) {
+      const available = this.names().join(', ') || 'none';
+      return `Unknown tool "${callName}"${entry ? ' (switched off in config)' : ''}. Available tools: ${available}`;
+    }
+    if (!entry.tool) {
+      try {
+        await this.host.ensureActive(entry.owner);
+      } catch (error) {
+        return `Tool "${name}" is unavailable: ${errorMessage(error)}`;
+      }
+      entry = this.entries.get(name);
+      if (!entry?.tool) return `Tool "${name}" is unavailable: its plugin did not register it`;
+    }
+    return entry.tool;
+  }
+
+  /**
+   * What the permission gate decides about a call, before anyone is asked and without running it: the
+   * same lookup, validation, mode and subjects as {@link call}. `icode check` explains decisions with it.
+   */
+  async judge(call: ToolCall, options: CallOptions): Promise<Judged | { error: string }> {
+    const tool = await this.resolve(call.name);
+    if (typeof tool === 'string') return { error: tool };
+    const parsed = tool.input.safeParse(call.input);
+    if (!parsed.success) {
+      return {
+        error: `Invalid input for ${tool.name}:\n${z.prettifyError(parsed.error)}\nFix the input and call the tool again.`,
+      };
+    }
+    const input = parsed.data;
+    const ctx: ToolContext = {
+      cwd: options.cwd,
+      roots: options.roots,
+      signal: options.signal ?? new AbortController().signal,
+      sessionMode: options.sessionMode,
+      ...(options.sessionId ? { sessionId: options.sessionId } : {}),
+    };
+    const gate = this.gate;
+    if (!gate) return { error: 'No permission gate is configured; refusing to run tools' };
+    const mode = typeof tool.mode === 'function' ? await tool.mode(input, ctx) : tool.mode;
+    const subjects: PermissionSubjects | undefined = await tool.subjects?.(input, ctx);
+    const request: PermissionRequest = {
+      tool: tool.name,
+      input,
+      mode,
+      ...(subjects ? { subjects } : {}),
+      cwd: options.cwd,
+      roots: options.roots,
+      sessionMode: options.sessionMode,
+    };
+    return { tool, input, ctx, request, decision: await gate.evaluate(request) };
+  }
+
   async call(call: ToolCall, options: CallOptions): Promise<ToolResult> {
     const name = this.canonical(call.name);
     const fail = (text: string): ToolResult => ({
@@ -151,57 +210,17 @@ export class ToolRegistry {
       content: text,
       isError: true,
     });
-    let entry = this.entries.get(name);
-    if (!entry || !this.host.isEnabled(entry.owner, name)) {
-      const available = this.names().join(', ') || 'none';
-      return fail(
-        `Unknown tool "${call.name}"${entry ? ' (switched off in config)' : ''}. Available tools: ${available}`,
-      );
-    }
-    if (!entry.tool) {
-      try {
-        await this.host.ensureActive(entry.owner);
-      } catch (error) {
-        return fail(`Tool "${name}" is unavailable: ${errorMessage(error)}`);
-      }
-      entry = this.entries.get(name);
-      if (!entry?.tool) return fail(`Tool "${name}" is unavailable: its plugin did not register it`);
-    }
-    const tool = entry.tool;
-    const parsed = tool.input.safeParse(call.input);
-    if (!parsed.success) {
-      return fail(
-        `Invalid input for ${name}:\n${z.prettifyError(parsed.error)}\nFix the input and call the tool again.`,
-      );
-    }
-    const input = parsed.data;
-    const signal = options.signal ?? new AbortController().signal;
-    const ctx: ToolContext = {
-      cwd: options.cwd,
-      roots: options.roots,
-      signal,
-      ...(options.sessionId ? { sessionId: options.sessionId } : {}),
-    };
-    const normalized: ToolCall = { id: call.id, name, input };
     try {
-      const mode = typeof tool.mode === 'function' ? tool.mode(input) : tool.mode;
-      const subjects: PermissionSubjects | undefined = await tool.subjects?.(input, ctx);
-      const gate = this.gate;
-      if (!gate) return fail('No permission gate is configured; refusing to run tools');
-      const decision = await gate.check({
-        tool: name,
-        input,
-        mode,
-        ...(subjects ? { subjects } : {}),
-        cwd: options.cwd,
-        roots: options.roots,
-        sessionMode: options.sessionMode,
-      });
+      const judged = await this.judge(call, options);
+      if ('error' in judged) return fail(judged.error);
+      const { tool, input, ctx, request } = judged;
+      const decision = await this.gate!.confirm(request, judged.decision);
       if (decision.decision !== 'allow') {
         return fail(
           `Permission denied: ${decision.reason}${decision.hint ? `. To allow: ${decision.hint}` : ''}`,
         );
       }
+      const normalized: ToolCall = { id: call.id, name, input };
       const short = await this.hooks.beforeToolCall.promise(normalized, ctx);
       const result: ToolResult =
         short ??
@@ -214,4 +233,13 @@ export class ToolRegistry {
       return fail(`Error: ${errorMessage(error)}`);
     }
   }
+}
+
+/** A call the gate has judged: the tool, its validated input, and the decision before anyone is asked. */
+export interface Judged {
+  tool: Tool;
+  input: unknown;
+  ctx: ToolContext;
+  request: PermissionRequest;
+  decision: PermissionDecision;
 }

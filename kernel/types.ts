@@ -93,6 +93,8 @@ export interface ToolContext {
   roots: string[];
   signal: AbortSignal;
   sessionId?: string;
+  /** The session's permission mode (bash runs unconfined only in danger-full-access). */
+  sessionMode?: PermissionMode;
 }
 
 /** A tool as registered: what {@link defineTool} returns. */
@@ -101,7 +103,8 @@ export interface Tool<S extends z.ZodType = z.ZodType> {
   aliases?: string[];
   description: string;
   input: S;
-  mode: ToolMode | ((input: z.output<S>) => ToolMode);
+  /** The mode a call needs; a function may judge the input (bash: `ls` is read-only, `rm` is not). */
+  mode: ToolMode | ((input: z.output<S>, ctx: ToolContext) => ToolMode | Promise<ToolMode>);
   /** Safe to run alongside other calls (read-only tools usually are). */
   concurrencySafe?: boolean;
   subjects?: (input: z.output<S>, ctx: ToolContext) => PermissionSubjects | Promise<PermissionSubjects>;

@@ -1,5 +1,6 @@
 import type { BuiltinPlugin } from '../kernel/host.ts';
 import anthropic from './anthropic/plugin.json' with { type: 'json' };
+import bash from './bash/plugin.json' with { type: 'json' };
 import fileTools from './file-tools/plugin.json' with { type: 'json' };
 import mockAnthropic from './mock-anthropic/plugin.json' with { type: 'json' };
 import parity from './parity/plugin.json' with { type: 'json' };
@@ -14,6 +15,7 @@ import workspaceGuard from './workspace-guard/plugin.json' with { type: 'json' }
  */
 export const builtinPlugins: BuiltinPlugin[] = [
   { file: 'plugins/anthropic/plugin.json', manifest: anthropic, load: () => import('./anthropic/index.ts') },
+  { file: 'plugins/bash/plugin.json', manifest: bash, load: () => import('./bash/index.ts') },
   {
     file: 'plugins/file-tools/plugin.json',
     manifest: fileTools,

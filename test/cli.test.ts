@@ -55,10 +55,19 @@ describe('icode CLI', () => {
       ['workspace-guard', 'active'],
       ['file-tools', 'active'],
       ['search', 'active'],
+      ['bash', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     expect(report.plugins[2]).toMatchObject({ activation: 'lazy', activated: false });
-    expect(report.tools).toEqual(['read_file', 'write_file', 'edit_file', 'glob_search', 'grep_search']);
+    expect(report.tools).toEqual([
+      'read_file',
+      'write_file',
+      'edit_file',
+      'glob_search',
+      'grep_search',
+      'bash',
+      'bash_output',
+    ]);
     expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
       'defaults',
       'user',
@@ -83,6 +92,7 @@ describe('icode CLI', () => {
       'session',
       'file-tools',
       'search',
+      'bash',
     ]);
   });
 

@@ -1,0 +1,146 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import type { PermissionMode } from '../../sdk/index.ts';
+import { bootTestKernel } from '../../sdk/testing.ts';
+import { builtinPlugins } from '../index.ts';
+
+const boot = (mode: PermissionMode = 'workspace-write', settings = {}, files: Record<string, string> = {}) =>
+  bootTestKernel({ include: ['workspace-guard', 'bash'], builtins: builtinPlugins, mode, settings, files });
+
+const sandboxed = await (async () => {
+  const h = await boot();
+  const state = h.report.plugins.find((p) => p.name === 'bash')?.state;
+  await h.shutdown();
+  return state === 'active';
+})();
+
+describe('bash runs real processes', () => {
+  test('returns stdout and stderr; a failing command is an error result with its exit code', async () => {
+    const h = await boot();
+    expect((await h.callTool('bash', { command: 'echo hi; echo err >&2' })).content).toBe('hi\nerr');
+    const r = await h.callTool('bash', { command: 'echo out; exit 3' });
+    expect(r.isError).toBe(true);
+    expect(r.content).toContain('out\n[exit code 3]');
+  });
+
+  test('cd sticks between calls, but not outside the workspace', async () => {
+    const h = await boot('workspace-write', {}, { 'src/a.txt': 'x' });
+    await h.callTool('bash', { command: 'cd src' });
+    expect((await h.callTool('bash', { command: 'ls' })).content).toBe('a.txt');
+    const out = await h.callTool('bash', { command: 'cd /' });
+    expect(out.content).toContain('outside the workspace');
+  });
+
+  test('a timeout kills the whole process group', async () => {
+    const h = await boot();
+    const marker = join(h.project, 'late.txt');
+    const r = await h.callTool('bash', { command: `(sleep 2; touch ${marker}) & sleep 30`, timeout: 300 });
+    expect(r.content).toContain('timed out after 300 ms');
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test('long output keeps head and tail and saves the whole to a file', async () => {
+    const h = await boot('workspace-write', { plugins: { bash: { config: { maxOutputChars: 1000 } } } });
+    const r = await h.callTool('bash', { command: 'seq 1 5000' });
+    const text = String(r.content);
+    expect(text.startsWith('1\n2\n')).toBe(true);
+    expect(text.endsWith('4999\n5000')).toBe(true);
+    const saved = /the whole output is in (\S+) /.exec(text)?.[1];
+    expect(readFileSync(saved!, 'utf8').split('\n')).toHaveLength(5000);
+  });
+
+  test('API keys are not passed to commands', async () => {
+    const h = await bootTestKernel({
+      include: ['bash'],
+      builtins: builtinPlugins,
+      mode: 'workspace-write',
+      env: { ANTHROPIC_API_KEY: 'sk-ant-secret', OTHER: 'visible' },
+    });
+    const r = await h.callTool('bash', { command: 'echo "[$ANTHROPIC_API_KEY][$OTHER]"' });
+    expect(r.content).toBe('[][visible]');
+  });
+
+  test('run_in_background returns an id; bash_output reads what it printed', async () => {
+    const h = await boot();
+    const started = String(
+      (
+        await h.callTool('bash', {
+          command: 'echo started; sleep 0.2; echo finished',
+          run_in_background: true,
+        })
+      ).content,
+    );
+    const id = /as (bash_\w+)/.exec(started)![1]!;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const out = await h.callTool('bash_output', { id });
+    expect(out.content).toBe(`[${id}: exited with code 0]\nstarted\nfinished\n`);
+  });
+});
+
+describe('bash and the permission gate', () => {
+  test('read-only commands run in read-only mode; writes are refused there', async () => {
+    const h = await boot('read-only', {}, { 'a.txt': 'hello' });
+    expect((await h.callTool('bash', { command: 'cat a.txt | wc -c' })).content).toBe('5');
+    const r = await h.callTool('bash', { command: 'echo x > b.txt' });
+    expect(r.content).toContain('Permission denied');
+    expect(existsSync(join(h.project, 'b.txt'))).toBe(false);
+  });
+
+  test('Bash(echo:*) allows echo, not what is chained after it', async () => {
+    const h = await boot('prompt', { permissions: { allow: ['Bash(echo:*)', 'Bash(touch:*)'] } });
+    const r = await h.callTool('bash', { command: 'echo x && rm -rf y' });
+    expect(r.content).toContain('Permission denied');
+  });
+
+  test('destructive commands ask even in workspace-write, which headless means deny', async () => {
+    const h = await boot('workspace-write', { permissions: { allow: ['Bash(rm:*)'] } });
+    writeFileSync(join(h.project, 'keep.txt'), 'x');
+    const r = await h.callTool('bash', { command: 'rm -rf .' });
+    expect(r.content).toContain('would destroy the workspace');
+    expect(existsSync(join(h.project, 'keep.txt'))).toBe(true);
+  });
+
+  test('invisible characters are refused outright', async () => {
+    const h = await boot('danger-full-access');
+    const r = await h.callTool('bash', { command: 'ls\u200b' });
+    expect(r.content).toContain('invisible characters');
+  });
+});
+
+describe.skipIf(!sandboxed)('the OS sandbox (bubblewrap)', () => {
+  test('a command writes the workspace but not outside it, even where the validator cannot see the path', async () => {
+    const h = await boot();
+    // A program writes outside; the validator sees only `python3 -c …`, a write in the workspace.
+    const outside = `/var/tmp/icode-sandbox-${process.pid}-${Date.now()}`;
+    const r = await h.callTool('bash', {
+      command: `touch inside.txt && python3 -c "open('${outside}', 'w')"`,
+    });
+    expect(existsSync(join(h.project, 'inside.txt'))).toBe(true);
+    expect(r.isError).toBe(true);
+    expect(r.content).toContain('Read-only file system');
+    expect(existsSync(outside)).toBe(false);
+  });
+
+  test('/tmp is private: what a command writes there is gone afterwards', async () => {
+    const h = await boot();
+    const file = `/tmp/icode-private-${process.pid}-${Date.now()}`;
+    const code = `import os; open('${file}', 'w'); print(os.path.exists('${file}'))`;
+    const r = await h.callTool('bash', { command: `python3 -c "${code}"` });
+    expect(r.content).toBe('True');
+    expect(existsSync(file)).toBe(false);
+  });
+
+  test('icode config inside the workspace stays read-only in the sandbox', async () => {
+    const h = await boot('workspace-write', { model: 'x' });
+    const settings = join(h.project, '.icode/settings.json');
+    const before = readFileSync(settings, 'utf8');
+    const r = await h.callTool('bash', {
+      command: `node -e "require('fs').writeFileSync('.ico' + 'de/settings.json', 'x')"`,
+    });
+    expect(r.isError).toBe(true);
+    expect(r.content).toContain('EROFS');
+    expect(readFileSync(settings, 'utf8')).toBe(before);
+  });
+});

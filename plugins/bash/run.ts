@@ -1,0 +1,119 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { capOutput } from '../../sdk/index.ts';
+
+export interface RunOptions {
+  command: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  timeoutMs: number;
+  signal: AbortSignal;
+  /** bwrap and its arguments, when the command runs in the sandbox. */
+  sandbox?: { bwrap: string; args: string[] };
+  /** Where a capped output is saved in full. */
+  outputDir: string;
+  maxOutputChars: number;
+}
+
+export interface RunResult {
+  output: string;
+  exitCode: number | undefined;
+  /** The working directory the command ended in (after its `cd`s), when it said. */
+  finalCwd?: string;
+  timedOut: boolean;
+  interrupted: boolean;
+}
+
+let counter = 0;
+
+// The command runs as written; an EXIT trap reports the folder it ended in on fd 3, so `cd` sticks.
+const script = (command: string) => `trap 'pwd -P >&3' EXIT\n${command}\n`;
+
+function argv(options: RunOptions, body: string): [string, string[]] {
+  return options.sandbox
+    ? [options.sandbox.bwrap, [...options.sandbox.args, '--', 'bash', '-c', body]]
+    : ['bash', ['-c', body]];
+}
+
+/** Kills the command's whole process group (the sandbox's PID namespace dies with bwrap). */
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {}
+}
+
+/**
+ * Runs a command to the end in its own process group: a timeout or an abort kills the whole group
+ * (SIGTERM, then SIGKILL after 2 s). Output is stdout and stderr interleaved; a long output keeps its head
+ * and tail and is saved whole to a file whose path the result names.
+ */
+export async function runCommand(options: RunOptions): Promise<RunResult> {
+  const { execa } = await import('execa');
+  const [file, args] = argv(options, script(options.command));
+  const sub = execa(file, args, {
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: false,
+    detached: true,
+    reject: false,
+    all: true,
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  let timedOut = false;
+  let interrupted = false;
+  const stop = (why: 'timeout' | 'abort') => {
+    if (why === 'timeout') timedOut = true;
+    else interrupted = true;
+    killGroup(sub.pid, 'SIGTERM');
+    setTimeout(() => killGroup(sub.pid, 'SIGKILL'), 2000).unref();
+  };
+  const timer = setTimeout(() => stop('timeout'), options.timeoutMs);
+  const onAbort = () => stop('abort');
+  options.signal.addEventListener('abort', onAbort, { once: true });
+  if (options.signal.aborted) onAbort();
+  const result = await sub;
+  clearTimeout(timer);
+  options.signal.removeEventListener('abort', onAbort);
+  const all = String(result.all ?? '').replace(/\n$/, '');
+  let output = all;
+  if (all.length > options.maxOutputChars) {
+    mkdirSync(options.outputDir, { recursive: true });
+    const saved = join(options.outputDir, `bash-${process.pid}-${Date.now()}-${++counter}.txt`);
+    writeFileSync(saved, all);
+    output = capOutput(all, options.maxOutputChars, { savedTo: saved });
+  }
+  const finalCwd = String(result.stdio[3] ?? '').trim() || undefined;
+  return {
+    output,
+    exitCode: result.exitCode,
+    ...(finalCwd ? { finalCwd } : {}),
+    timedOut,
+    interrupted,
+  };
+}
+
+/** Starts a command in the background, its output going to a file; returns at once. */
+export async function startBackground(
+  options: RunOptions,
+  id: string,
+): Promise<{ pid: number | undefined; outputFile: string; done: Promise<number | undefined> }> {
+  const { execa } = await import('execa');
+  mkdirSync(options.outputDir, { recursive: true });
+  const outputFile = join(options.outputDir, `${id}.log`);
+  const [file, args] = argv(options, options.command);
+  const sub = execa(file, args, {
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: false,
+    detached: true,
+    reject: false,
+    stdin: 'ignore',
+    stdout: { file: outputFile, append: true },
+    stderr: { file: outputFile, append: true },
+  });
+  return { pid: sub.pid, outputFile, done: sub.then((r) => r.exitCode) };
+}
+
+export { killGroup };

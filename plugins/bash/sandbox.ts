@@ -1,0 +1,97 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findExecutable } from '../../sdk/index.ts';
+
+export interface SandboxProbe {
+  /** bwrap's path when it can really isolate a command here. */
+  bwrap?: string;
+  /** Why there is no sandbox, and what would give one. */
+  reason?: string;
+  fix?: string;
+  container?: string;
+}
+
+/** Signs that icode itself runs in a container (where user namespaces are often switched off). */
+function containerSign(): string | undefined {
+  if (existsSync('/.dockerenv')) return 'docker';
+  if (existsSync('/run/.containerenv')) return 'podman';
+  try {
+    const cgroup = readFileSync('/proc/1/cgroup', 'utf8');
+    return /docker|kubepods|containerd|lxc/.exec(cgroup)?.[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Looks for real isolation: bubblewrap, tried once with the same kind of namespaces a command will get.
+ * Finding the binary is not enough: inside containers and on kernels without unprivileged user namespaces
+ * bwrap exists and fails.
+ */
+export async function probeSandbox(env: NodeJS.ProcessEnv, bwrapPath = 'bwrap'): Promise<SandboxProbe> {
+  const container = containerSign();
+  const base = container ? { container } : {};
+  if (process.platform !== 'linux')
+    return {
+      ...base,
+      reason: `no sandbox for ${process.platform} yet`,
+      fix: 'run icode on Linux with bubblewrap for sandboxed commands',
+    };
+  const bwrap = findExecutable(bwrapPath, env);
+  if (!bwrap)
+    return {
+      ...base,
+      reason: 'bubblewrap (bwrap) is not installed',
+      fix: 'install bubblewrap (apt install bubblewrap, dnf install bubblewrap)',
+    };
+  const { execa } = await import('execa');
+  const run = await execa(bwrap, [...isolation([], false, false), '--', 'true'], {
+    reject: false,
+    timeout: 5000,
+    stdin: 'ignore',
+  });
+  if (run.exitCode !== 0)
+    return {
+      ...base,
+      reason: `bwrap cannot create namespaces here: ${run.stderr.trim().split('\n').at(-1) || `exit ${run.exitCode}`}`,
+      fix: container
+        ? `run the ${container} container with user namespaces allowed (e.g. --security-opt seccomp=unconfined), or accept approval prompts`
+        : 'allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)',
+    };
+  return { ...base, bwrap };
+}
+
+/** The namespaces and mounts every sandboxed command gets: read-only system, private /tmp, own PIDs. */
+function isolation(roots: string[], writable: boolean, network: boolean): string[] {
+  const args = ['--die-with-parent', '--new-session', '--unshare-pid', '--unshare-ipc', '--unshare-uts'];
+  if (!network) args.push('--unshare-net');
+  args.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp');
+  // Mounted after the private /tmp, so a workspace under /tmp is still there.
+  for (const dir of roots) args.push(writable ? '--bind' : '--ro-bind', dir, dir);
+  return args;
+}
+
+/**
+ * bwrap arguments for a command: everything read-only except the workspace roots (when writable) and a
+ * private /tmp; inside the roots, the protected paths (icode config, .git hooks and config, editor
+ * settings) stay read-only too.
+ */
+export function sandboxArgs(options: {
+  roots: string[];
+  /** False for a command judged read-only: then even the workspace is read-only. */
+  writable: boolean;
+  protectedPaths: string[];
+  cwd: string;
+  network: boolean;
+}): string[] {
+  const args = isolation(options.roots, options.writable, options.network);
+  for (const root of options.roots)
+    for (const rel of options.protectedPaths.flatMap((p) =>
+      p === '.git' ? ['.git/hooks', '.git/config'] : [p],
+    )) {
+      const path = join(root, rel);
+      if (existsSync(path)) args.push('--ro-bind', path, path);
+    }
+  args.push('--chdir', options.cwd);
+  return args;
+}
