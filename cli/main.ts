@@ -1,5 +1,5 @@
 import { accessSync, constants, existsSync } from 'node:fs';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import {
@@ -15,6 +15,8 @@ import {
   userDirectory,
 } from '../kernel/index.ts';
 import { builtinPlugins } from '../plugins/index.ts';
+import { findExecutable } from '../sdk/process.ts';
+import { type CheckQuery, checkLines, checkOne } from './check.ts';
 import { OUTPUT_FORMATS, type OutputFormat, readStdin, runHeadless, splitRules } from './headless.ts';
 import {
   type EnvironmentCheck,
@@ -103,14 +105,6 @@ async function bootComposition(name: string, plugins: string[]): Promise<Kernel>
   return kernel;
 }
 
-function onPath(binary: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const file = join(dir, binary);
-    if (dir && existsSync(file)) return file;
-  }
-  return undefined;
-}
-
 function environmentChecks(config: ResolvedConfig | undefined): EnvironmentCheck[] {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   const userDir = config?.userDir ?? userDirectory();
@@ -119,7 +113,7 @@ function environmentChecks(config: ResolvedConfig | undefined): EnvironmentCheck
     accessSync(existsSync(userDir) ? userDir : join(userDir, '..'), constants.W_OK);
     writable = true;
   } catch {}
-  const git = onPath('git');
+  const git = findExecutable('git');
   return [
     {
       name: 'node',
@@ -343,6 +337,47 @@ export async function main(argv: string[]): Promise<number> {
       await kernel.shutdown();
       code = failed ? 1 : 0;
     });
+
+  const check = program
+    .command('check')
+    .description('explain what the permission gate decides about a command or a path, as JSON');
+  const checkAction =
+    (kind: 'bash' | 'path') =>
+    async (
+      words: string[],
+      opts: { mode?: PermissionMode; cwd?: string; op?: CheckQuery['op']; jsonl?: boolean },
+    ) => {
+      const kernel = await createKernel({ ...program.opts(), ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+      await kernel.boot();
+      const defaults: CheckQuery = {
+        ...(opts.mode ? { mode: opts.mode } : {}),
+        ...(opts.op ? { op: opts.op } : {}),
+      };
+      if (opts.jsonl) await checkLines(kernel, defaults);
+      else {
+        const text = words.join(' ');
+        const query: CheckQuery = kind === 'bash' ? { command: text } : { path: text, op: opts.op ?? 'read' };
+        const verdict = await checkOne(kernel, query, defaults);
+        process.stdout.write(`${JSON.stringify(verdict, null, 2)}\n`);
+        code = verdict.decision === 'error' ? 2 : 0;
+      }
+      await kernel.shutdown();
+    };
+  for (const kind of ['bash', 'path'] as const) {
+    const sub = check
+      .command(kind)
+      .description(
+        kind === 'bash'
+          ? 'judge a command line: icode check bash -- git push --force'
+          : 'judge a file operation: icode check path --op write -- .git/config',
+      )
+      .argument(kind === 'bash' ? '[command...]' : '[path...]')
+      .option('--mode <mode>', 'permission mode to judge in (default: the configured one)')
+      .option('--cwd <dir>', 'working directory (default: here)')
+      .option('--jsonl', 'read one JSON query per line from stdin, print one verdict per line');
+    if (kind === 'path') sub.option('--op <op>', 'read, write or edit', 'read');
+    sub.action(checkAction(kind));
+  }
 
   program
     .command('sessions')

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -108,4 +109,29 @@ export async function boot(world: World, o: BootOptions = {}) {
   const report = await kernel.boot();
   const status = (name: string) => report.plugins.find((p) => p.name === name)!;
   return { kernel, report, status };
+}
+
+/** Runs the built CLI (dist/icode.cjs) in a fresh world, feeding `stdin` if given. */
+export function runCli(
+  args: string[],
+  options: { stdin?: string; world?: World } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const w = options.world ?? makeWorld();
+  const bin = join(import.meta.dirname, '..', 'dist', 'icode.cjs');
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: w.project,
+      env: { PATH: process.env.PATH, ...w.env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.stdin.end(options.stdin ?? '');
+  });
 }

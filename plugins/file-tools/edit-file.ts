@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { defineTool } from '../../sdk/index.ts';
-import { readText, statTarget, targetPath, writeAtomic } from './target.ts';
+import { checkedTarget, readText, statTarget, targetPath, writeAtomic } from './target.ts';
 
 function count(text: string, part: string): number {
   let n = 0;
@@ -21,7 +21,7 @@ export const editFile = defineTool({
     replace_all: z.boolean().optional().describe('Replace every occurrence (default false)'),
   }),
   mode: 'workspace-write',
-  subjects: ({ path }, ctx) => ({ kind: 'path', values: [targetPath(path, ctx.cwd)] }),
+  subjects: async ({ path }, ctx) => ({ kind: 'path', values: [await checkedTarget(path, ctx.cwd)] }),
   async execute({ path, old_string, new_string, replace_all = false }, ctx) {
     const file = targetPath(path, ctx.cwd);
     const info = await statTarget(file, path);

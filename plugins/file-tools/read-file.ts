@@ -2,7 +2,7 @@ import { open, readFile as readBytes } from 'node:fs/promises';
 import { extname } from 'node:path';
 import * as z from 'zod';
 import { defineTool } from '../../sdk/index.ts';
-import { MAX_FILE_BYTES as MAX_BYTES, statTarget, targetPath } from './target.ts';
+import { checkedTarget, MAX_FILE_BYTES as MAX_BYTES, statTarget, targetPath } from './target.ts';
 
 const MAX_LINE = 2000;
 const IMAGE_TYPES: Record<string, string> = {
@@ -28,7 +28,7 @@ export const readFile = defineTool({
   }),
   mode: 'read-only',
   concurrencySafe: true,
-  subjects: ({ path }, ctx) => ({ kind: 'path', values: [targetPath(path, ctx.cwd)] }),
+  subjects: async ({ path }, ctx) => ({ kind: 'path', values: [await checkedTarget(path, ctx.cwd)] }),
   async execute({ path, offset = 1, limit = 2000 }, ctx) {
     const file = targetPath(path, ctx.cwd);
     const info = await statTarget(file, path);

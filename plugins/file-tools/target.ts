@@ -78,3 +78,13 @@ export async function writeAtomic(file: string, shown: string, text: string, inf
     throw error;
   }
 }
+
+/**
+ * The path a file tool reports to the permission gate: {@link targetPath}, after refusing system files
+ * and what is not a regular file or folder, so a refusal shows in `icode check path` too.
+ */
+export async function checkedTarget(path: string, cwd: string): Promise<string> {
+  const file = targetPath(path, cwd);
+  await statTarget(file, path);
+  return file;
+}

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { defineTool } from '../../sdk/index.ts';
-import { statTarget, targetPath, writeAtomic } from './target.ts';
+import { checkedTarget, statTarget, targetPath, writeAtomic } from './target.ts';
 
 /** Creates or replaces a file, atomically, creating parent folders. */
 export const writeFile = defineTool({
@@ -13,7 +13,7 @@ export const writeFile = defineTool({
     content: z.string().describe('The complete new content of the file'),
   }),
   mode: 'workspace-write',
-  subjects: ({ path }, ctx) => ({ kind: 'path', values: [targetPath(path, ctx.cwd)] }),
+  subjects: async ({ path }, ctx) => ({ kind: 'path', values: [await checkedTarget(path, ctx.cwd)] }),
   async execute({ path, content }, ctx) {
     const file = targetPath(path, ctx.cwd);
     const info = await statTarget(file, path);
