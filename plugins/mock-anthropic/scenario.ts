@@ -64,6 +64,11 @@ const Block = z.discriminatedUnion('type', [Text, ToolUse, Thinking]);
 export type ScriptedBlock = z.output<typeof Block>;
 
 const Step = z.strictObject({
+  /**
+   * Answer any request whose last user message contains this text (its prompt, or its tool results)
+   * with this step, whatever the round. Steps without `when` answer by round, in order.
+   */
+  when: z.string().min(1).optional(),
   content: z.array(Block).min(1),
   stopReason: z
     .enum(['end_turn', 'tool_use', 'max_tokens', 'stop_sequence', 'refusal', 'pause_turn'])
@@ -75,8 +80,9 @@ const Step = z.strictObject({
 export type Step = z.output<typeof Step>;
 
 /**
- * A scripted conversation. Step N answers the request that carries N rounds of tool results after the
- * user message that chose the scenario: step 0 is the first reply, step 1 the reply to its tool results.
+ * A scripted conversation. Step N (counting steps without `when`) answers the request that carries N rounds
+ * of tool results after the user message that chose the scenario: step 0 is the first reply, step 1 the
+ * reply to its tool results. A step with `when` answers whenever its text is in the last user message.
  */
 export const ScenarioSchema = z.strictObject({
   $schema: z.string().optional(),

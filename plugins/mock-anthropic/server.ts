@@ -146,12 +146,19 @@ function choose(messages: Message[], header: string | undefined, scenarios: Map<
     .slice(start + 1)
     .filter((m) => m.role === 'user' && blocksOf(m).some((b) => b.type === 'tool_result')).length;
   const last = [...messages].reverse().find((m) => m.role === 'user');
-  const toolResults = blocksOf(last ?? { role: 'user', content: [] })
+  const lastBlocks = blocksOf(last ?? { role: 'user', content: [] });
+  const resultText = (b: Block) =>
+    typeof b.content === 'string' ? b.content : textOf((b.content as Block[]) ?? []);
+  const toolResults = lastBlocks
     .filter((b) => b.type === 'tool_result')
-    .map((b) => (typeof b.content === 'string' ? b.content : textOf((b.content as Block[]) ?? [])))
+    .map(resultText)
     .join('\n');
-  const index = Math.min(rounds, scenario.steps.length - 1);
-  return { scenario, index, step: scenario.steps[index]!, toolResults };
+  const lastText = `${textOf(lastBlocks)}\n${toolResults}`;
+  const matched = scenario.steps.findIndex((s) => s.when !== undefined && lastText.includes(s.when));
+  if (matched !== -1) return { scenario, index: matched, step: scenario.steps[matched]!, toolResults };
+  const ordered = scenario.steps.filter((s) => s.when === undefined);
+  const step = ordered[Math.min(rounds, ordered.length - 1)] ?? scenario.steps[0]!;
+  return { scenario, index: scenario.steps.indexOf(step), step, toolResults };
 }
 
 /** The mock's token estimate: four characters a token, at least one. */

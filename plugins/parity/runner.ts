@@ -87,6 +87,14 @@ function check(
   eq('is_error', e.isError, r.is_error);
   eq('stop_reason', e.stopReason, r.stop_reason);
   eq('num_turns', e.numTurns, r.num_turns);
+  eq(
+    'compactions',
+    e.compactions,
+    ((r.compactions as Array<{ trigger: string; summary_source: string }> | undefined) ?? []).map((c) => ({
+      trigger: c.trigger,
+      summarySource: c.summary_source,
+    })),
+  );
   contains('result', e.result, String(r.result ?? ''));
   const uses = (r.tool_uses as Array<{ name: string; input: unknown }>) ?? [];
   if (e.toolUses) {

@@ -25,6 +25,10 @@ export const ExpectSchema = z.strictObject({
   isError: z.boolean().optional(),
   stopReason: z.string().optional(),
   numTurns: z.number().int().optional(),
+  /** How many compactions the JSON result reports, and by what (model or local summary). */
+  compactions: z
+    .array(z.object({ trigger: z.enum(['auto', 'manual']), summarySource: z.enum(['model', 'local']) }))
+    .optional(),
   /** Texts the final message contains. */
   result: Contains.optional(),
   toolUses: z

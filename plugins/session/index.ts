@@ -10,6 +10,8 @@ export default definePlugin({
     maxTokens: z.number().int().positive().default(8192),
     /** Model turns per prompt before the session stops (`--max-turns` overrides it). */
     maxTurns: z.number().int().positive().default(50),
+    /** Context size (tokens) at which older turns are summarised before the next request. */
+    autoCompactTokens: z.number().int().positive().default(160_000),
   }),
   activate(ctx) {
     const secrets = redactor([ctx.env.ANTHROPIC_API_KEY, ctx.env.ANTHROPIC_AUTH_TOKEN]);

@@ -8,6 +8,7 @@ import type {
   ToolResult,
   Usage,
 } from '../../sdk/index.ts';
+import { compactMessages } from './compact.ts';
 import { systemPrompt } from './context.ts';
 import type { SessionStore, SessionWriter } from './store.ts';
 import type { SessionEvent, SessionResult, SessionRunOptions } from './types.ts';
@@ -15,6 +16,8 @@ import type { SessionEvent, SessionResult, SessionRunOptions } from './types.ts'
 export interface LoopConfig {
   maxTokens: number;
   maxTurns: number;
+  /** When a request's context reaches this many tokens, the older turns are summarised first. */
+  autoCompactTokens: number;
 }
 
 type ToolUse = { id: string; name: string; input: unknown };
@@ -89,8 +92,38 @@ export async function runSession(
     messages.push(message);
     writer.message(message);
   };
+  const compact = async (trigger: 'auto' | 'manual', instructions?: string) => {
+    const done = await compactMessages(messages, model, {
+      model: modelId,
+      trigger,
+      ...(instructions ? { instructions } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    if (!done) return undefined;
+    messages.splice(0, messages.length, ...done.messages);
+    writer.compaction(messages, { ...done.report });
+    (result.compactions ??= []).push(done.report);
+    emit({ type: 'compaction', ...done.report });
+    return done.report;
+  };
+  const manual = /^\/compact(?:\s+([\s\S]*))?$/.exec(options.prompt.trim());
+  if (manual) {
+    // `/compact [instructions]`: summarise the resumed conversation now, without a model turn.
+    try {
+      const report = await compact('manual', manual[1]);
+      result.result = report
+        ? `Compacted ${report.messages_before} messages into ${report.messages_after} (summary by the ${report.summary_source === 'model' ? 'model' : 'local fallback'}).`
+        : 'Nothing to compact yet.';
+    } catch (error) {
+      Object.assign(result, { is_error: true, stop_reason: 'error', error: (error as Error).message });
+    }
+    writer.close();
+    emit({ type: 'result', ...result });
+    return result;
+  }
   const prompt = await ctx.emit.userPrompt({ text: options.prompt, session });
   record({ role: 'user', content: prompt.text });
+  let contextTokens = 0;
 
   const answer = (use: ToolUse, r: Omit<ToolResult, 'toolUseId' | 'toolName'>) => {
     const entry = { tool_use_id: use.id, tool_name: use.name, output: r.content, is_error: r.isError };
@@ -153,6 +186,7 @@ export async function runSession(
         break;
       }
       result.num_turns++;
+      if (contextTokens >= config.autoCompactTokens) await compact('auto');
       const request = await ctx.emit.beforeModelRequest(
         { model: modelId, max_tokens: config.maxTokens, system, tools, messages: [...messages] },
         session,
@@ -167,6 +201,12 @@ export async function runSession(
       for (const key of Object.keys(result.usage) as Array<keyof Usage>)
         result.usage[key] += turn.message.usage[key] ?? 0;
       result.total_cost_usd += turn.costUsd;
+      const used = turn.message.usage;
+      contextTokens =
+        used.input_tokens +
+        (used.cache_creation_input_tokens ?? 0) +
+        (used.cache_read_input_tokens ?? 0) +
+        used.output_tokens;
       const content = turn.message.content;
       record({ role: 'assistant', content });
       const text = content

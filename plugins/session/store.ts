@@ -27,7 +27,9 @@ export interface SessionSummary {
 type Line =
   | { type: 'session'; id: string; cwd: string; model: string; created_at: string }
   | { type: 'message'; message: MessageParam; at: string }
-  | { type: 'result'; at: string; [key: string]: unknown };
+  | { type: 'result'; at: string; [key: string]: unknown }
+  /** The conversation from here on is these messages (a summary and the turns kept after it). */
+  | { type: 'compaction'; messages: MessageParam[]; at: string; [key: string]: unknown };
 
 const slug = (projectRoot: string) => projectRoot.replace(/[^A-Za-z0-9]/g, '-');
 
@@ -102,6 +104,10 @@ export class SessionStore {
       throw new Error(`no session ${id} in this project (see: icode sessions list)`);
     const out: MessageParam[] = [];
     for (const line of this.read(id)) {
+      if (line.type === 'compaction') {
+        out.splice(0, out.length, ...line.messages);
+        continue;
+      }
       if (line.type !== 'message') continue;
       const previous = out.at(-1);
       const pending =
@@ -148,6 +154,8 @@ export class SessionStore {
     return {
       message: (message) => append({ type: 'message', message, at: new Date().toISOString() }),
       result: (result) => append({ type: 'result', at: new Date().toISOString(), ...result }),
+      compaction: (messages, info) =>
+        append({ type: 'compaction', ...info, messages, at: new Date().toISOString() }),
       close: () => rmSync(lock, { force: true }),
     };
   }
@@ -156,6 +164,7 @@ export class SessionStore {
 export interface SessionWriter {
   message(message: MessageParam): void;
   result(result: Record<string, unknown>): void;
+  compaction(messages: MessageParam[], info: Record<string, unknown>): void;
   close(): void;
 }
 

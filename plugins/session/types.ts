@@ -1,4 +1,5 @@
 import type { ToolResultBlock, Usage } from '../../sdk/index.ts';
+import type { CompactionReport } from './compact.ts';
 import type { SessionSummary } from './store.ts';
 
 export type { SessionSummary };
@@ -24,6 +25,7 @@ export type SessionEvent =
       output: string | ToolResultBlock[];
       is_error: boolean;
     }
+  | ({ type: 'compaction' } & CompactionReport)
   | ({ type: 'result' } & SessionResult);
 
 export interface SessionResult {
@@ -44,9 +46,12 @@ export interface SessionResult {
     is_error: boolean;
   }>;
   error?: string;
+  /** Each time older turns were summarised to make room (automatic, or `/compact`). */
+  compactions?: CompactionReport[];
 }
 
 export interface SessionRunOptions {
+  /** The user's prompt; `/compact [instructions]` summarises the resumed conversation instead. */
   prompt: string;
   model?: string;
   maxTurns?: number;
