@@ -102,7 +102,7 @@ export async function runSession(
     if (!done) return undefined;
     messages.splice(0, messages.length, ...done.messages);
     writer.compaction(messages, { ...done.report });
-    (result.compactions ??= []).push(done.report);
+    result.compactions = [...(result.compactions ?? []), done.report];
     emit({ type: 'compaction', ...done.report });
     return done.report;
   };
