@@ -1,4 +1,13 @@
-import { accessSync, constants, existsSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
@@ -288,6 +297,48 @@ export async function main(argv: string[]): Promise<number> {
       } finally {
         await kernel.shutdown();
         await mock?.kernel.shutdown();
+      }
+    });
+
+  program
+    .command('demo')
+    .description(
+      'a scripted session end to end on the embedded mock API, in a temporary copy of a sample project',
+    )
+    .action(async () => {
+      const scenarios = join(packageRoot(), 'scenarios');
+      const demo = JSON.parse(readFileSync(join(scenarios, 'demo.json'), 'utf8')) as {
+        run: { prompt: string; files: Record<string, string>; allowedTools: string[] };
+      };
+      const dir = mkdtempSync(join(tmpdir(), 'icode-demo-'));
+      for (const [file, text] of Object.entries(demo.run.files)) {
+        mkdirSync(dirname(join(dir, file)), { recursive: true });
+        writeFileSync(join(dir, file), text);
+      }
+      process.stdout.write(
+        `icode demo: the embedded mock API plays the model; the tools are real, working in a copy of a sample project at ${dir}\n\n> ${demo.run.prompt}\n\n`,
+      );
+      const mock = await startMock(scenarios);
+      const env: Env = {
+        ...process.env,
+        ANTHROPIC_BASE_URL: mock.server.url,
+        ANTHROPIC_API_KEY: 'icode-mock',
+        ANTHROPIC_AUTH_TOKEN: '',
+      };
+      const kernel = await createKernel(
+        { cwd: dir, permissionMode: 'workspace-write', allowedTools: demo.run.allowedTools },
+        env,
+        { signals: false },
+      );
+      try {
+        await kernel.boot();
+        code = await runHeadless(await kernel.services.get('session'), {
+          prompt: `${demo.run.prompt} PARITY_SCENARIO:demo`,
+          format: 'transcript',
+        });
+      } finally {
+        await kernel.shutdown();
+        await mock.kernel.shutdown();
       }
     });
 
