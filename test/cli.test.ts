@@ -205,7 +205,6 @@ describe('icode -p (headless) on the embedded mock API', () => {
       '● read_file',
       '● grep_search',
       '● edit_file',
-      '+  return a + b;',
       '● bash',
       'ok: add(2, 3) is 5',
       'Fixed:',
