@@ -145,3 +145,24 @@ const model = spawnSync(process.execPath, [out, String(runs), root], {
 });
 process.stdout.write(model.stdout);
 if (model.status !== 0) process.exitCode = 1;
+
+// Tool benchmarks: the same way (TypeScript that boots the plugins in-process).
+const toolsOut = join(root, 'dist', 'bench-tools.mjs');
+await build({
+  entryPoints: [join(root, 'scripts', 'bench-tools.ts')],
+  outfile: toolsOut,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  packages: 'external',
+  logLevel: 'warning',
+  banner: {
+    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+  },
+});
+const tools = spawnSync(process.execPath, [toolsOut, String(runs), root], {
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+process.stdout.write(tools.stdout);
+if (tools.status !== 0) process.exitCode = 1;

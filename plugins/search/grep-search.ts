@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { relative, sep } from 'node:path';
+import { relative, resolve, sep } from 'node:path';
 import * as z from 'zod';
 import { capOutput, defineTool, resolveReal } from '../../sdk/index.ts';
 import { listFiles, newestFirst, page } from './files.ts';
@@ -165,11 +165,16 @@ export function grepSearchTool(rg: string | undefined) {
         : await withoutRipgrep(input, base, ctx.cwd, ctx.roots);
       const mode = input.output_mode ?? 'files_with_matches';
       if (!lines.length) return `No matches for ${input.pattern}${warning ? `\n${warning}` : ''}`;
-      const ordered =
+      // ripgrep prints paths relative to the folder it ran in (ctx.cwd), symlinks not followed.
+      const shown =
         mode === 'files_with_matches'
-          ? (await newestFirst(lines.map((l) => resolveReal(l, ctx.cwd)))).map((f) => relative(ctx.cwd, f))
-          : lines;
-      const shown = page(ordered, input.offset ?? 0, input.head_limit ?? 250);
+          ? page(
+              await newestFirst(lines.map((l) => resolve(ctx.cwd, l))),
+              input.offset ?? 0,
+              input.head_limit ?? 250,
+              (f) => relative(ctx.cwd, f),
+            )
+          : page(lines, input.offset ?? 0, input.head_limit ?? 250);
       const head =
         mode === 'files_with_matches' ? [`Found ${lines.length} file${lines.length === 1 ? '' : 's'}`] : [];
       const body = [...head, ...shown, ...(warning ? [`[ripgrep: ${warning}]`] : [])].join('\n');

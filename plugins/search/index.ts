@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { definePlugin, findExecutable } from '../../sdk/index.ts';
-import { globSearch } from './glob-search.ts';
+import { globSearchTool } from './glob-search.ts';
 import { grepSearchTool } from './grep-search.ts';
 
 export default definePlugin({
@@ -16,7 +16,7 @@ export default definePlugin({
         'install ripgrep (apt install ripgrep, brew install ripgrep, winget install BurntSushi.ripgrep.MSVC) or set plugins.search.config.rgPath',
       );
     }
-    ctx.tools.register(globSearch);
+    ctx.tools.register(globSearchTool(rg));
     ctx.tools.register(grepSearchTool(rg));
   },
 });
