@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -42,6 +42,14 @@ function loadCached(file: string, buildId: string): Record<string, unknown> {
         const tmp = `${cacheFile}.${process.pid}`;
         writeFileSync(tmp, script.createCachedData());
         renameSync(tmp, cacheFile);
+        // Caches of earlier builds are never read again: keep one per bundle.
+        for (const old of readdirSync(dirname(cacheFile)))
+          if (
+            old.startsWith(`${name}-`) &&
+            old.endsWith('.v8') &&
+            join(dirname(cacheFile), old) !== cacheFile
+          )
+            rmSync(join(dirname(cacheFile), old), { force: true });
       } catch {}
     });
   }

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { PermissionMode } from '../../sdk/index.ts';
@@ -143,4 +144,16 @@ describe.skipIf(!sandboxed)('the OS sandbox (bubblewrap)', () => {
     expect(r.content).toContain('EROFS');
     expect(readFileSync(settings, 'utf8')).toBe(before);
   });
+});
+
+test('the sandbox probe is remembered per bwrap binary and kernel, not redone on every start', async () => {
+  const { cachedProbe } = await import('./sandbox.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'icode-probe-'));
+  const first = await cachedProbe(process.env, dir);
+  const file = join(dir, 'sandbox-probe.json');
+  const saved = JSON.parse(readFileSync(file, 'utf8'));
+  writeFileSync(file, JSON.stringify({ ...saved, probe: { reason: 'remembered' } }));
+  expect(await cachedProbe(process.env, dir)).toEqual({ reason: 'remembered' });
+  writeFileSync(file, JSON.stringify({ key: 'another bwrap', probe: { reason: 'stale' } }));
+  expect(await cachedProbe(process.env, dir)).toEqual(first);
 });
