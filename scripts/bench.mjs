@@ -90,6 +90,7 @@ const mockUrl = await new Promise((resolve) => {
 });
 writeFileSync(join(project, 'README.md'), '# bench\n');
 const apiEnv = { ANTHROPIC_BASE_URL: mockUrl, ANTHROPIC_API_KEY: 'bench' };
+const noSandbox = JSON.stringify({ plugins: { bash: { config: { sandbox: 'off' } } } });
 const sessions = [
   { name: 'node -e 0 (baseline)', args: ['-e', '0'] },
   { name: 'icode -p, one-turn text reply', args: [bin, '-p', 'PARITY_SCENARIO:streaming_text'], env: apiEnv },
@@ -98,6 +99,17 @@ const sessions = [
     name: 'icode -p, 50 tool turns',
     args: [bin, '-p', 'PARITY_SCENARIO:bench_tool_turns_50', '--max-turns', '60'],
     env: apiEnv,
+  },
+  // The same without the bubblewrap sandbox, to show what it costs per command.
+  {
+    name: 'icode -p, 10 tool turns, sandbox off',
+    args: [bin, '-p', 'PARITY_SCENARIO:bench_tool_turns_10'],
+    env: { ...apiEnv, ICODE_SETTINGS: noSandbox },
+  },
+  {
+    name: 'icode -p, 50 tool turns, sandbox off',
+    args: [bin, '-p', 'PARITY_SCENARIO:bench_tool_turns_50', '--max-turns', '60'],
+    env: { ...apiEnv, ICODE_SETTINGS: noSandbox },
   },
 ];
 const sessionRuns = Math.max(5, Math.floor(runs / 3));
@@ -124,8 +136,8 @@ for (const [j, c] of sessions.entries()) {
     `| ${c.name} | ${ms.toFixed(1)} | ${ratio(ms, sBase.ms)} | ${(kb / 1024).toFixed(1)} | ${ratio(kb, sBase.rss)} |`,
   );
 }
-const perTurn = (median(sTimes[3]) - median(sTimes[2])) / 40;
-console.log(`\nper tool turn (50-turn minus 10-turn, over 40): ${perTurn.toFixed(2)} ms`);
+const perTurn = (a, b) => ((median(sTimes[a]) - median(sTimes[b])) / 40).toFixed(2);
+console.log(`\nper tool turn (50-turn minus 10-turn, over 40): ${perTurn(3, 2)} ms; sandbox off: ${perTurn(5, 4)} ms`);
 
 // The streaming benchmark is TypeScript that imports the plugins; bundle it next to node_modules and run it.
 const { build } = await import('esbuild');
