@@ -137,7 +137,9 @@ for (const [j, c] of sessions.entries()) {
   );
 }
 const perTurn = (a, b) => ((median(sTimes[a]) - median(sTimes[b])) / 40).toFixed(2);
-console.log(`\nper tool turn (50-turn minus 10-turn, over 40): ${perTurn(3, 2)} ms; sandbox off: ${perTurn(5, 4)} ms`);
+console.log(
+  `\nper tool turn (50-turn minus 10-turn, over 40): ${perTurn(3, 2)} ms; sandbox off: ${perTurn(5, 4)} ms`,
+);
 
 // The streaming benchmark is TypeScript that imports the plugins; bundle it next to node_modules and run it.
 const { build } = await import('esbuild');
