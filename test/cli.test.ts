@@ -465,3 +465,36 @@ describe('signals', () => {
     ]);
   });
 });
+
+describe.skipIf(!existsSync('/usr/bin/tmux'))('on a terminal (tmux)', () => {
+  const tmux = (...args: string[]) => run('tmux', args, root);
+  const screen = async (session: string) => (await tmux('capture-pane', '-pt', session)).stdout;
+  const waitFor = async (session: string, text: string) => {
+    for (let i = 0; i < 100; i++) {
+      if ((await screen(session)).includes(text)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`"${text}" never appeared; the screen:\n${await screen(session)}`);
+  };
+
+  test.each([
+    ['y', 'Done: (no output)', true],
+    ['n', 'Not done: Permission denied', false],
+  ])('a permission ask is a y/N prompt; answering %s decides', async (answer, shown, created) => {
+    const w = makeWorld();
+    const session = `icode-test-${process.pid}-${answer}`;
+    const scenario = created ? 'bash_permission_prompt_approved' : 'bash_permission_prompt_denied';
+    const command = `HOME=${w.home} ICODE_CONFIG_DIR=${w.userDir} ${process.execPath} ${bin} -p --mock 'Create made.txt. PARITY_SCENARIO:${scenario}'; echo EXIT=$?; sleep 30`;
+    await tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '20', '-c', w.project, command);
+    try {
+      await waitFor(session, 'bash (touch made.txt) needs approval');
+      expect(await screen(session)).toContain('Allow once? [y/N]');
+      await tmux('send-keys', '-t', session, answer, 'Enter');
+      await waitFor(session, 'EXIT=0');
+      expect(await screen(session)).toContain(shown);
+      expect(existsSync(join(w.project, 'made.txt'))).toBe(created);
+    } finally {
+      await tmux('kill-session', '-t', session);
+    }
+  });
+});

@@ -3,14 +3,17 @@ import * as z from 'zod';
 import { definePlugin } from '../../sdk/index.ts';
 
 /**
- * When switched on (`--permission-prompt-stdin`), every permission ask is written to stderr and answered
- * by the next line on stdin: `y` or `yes` allows this one call, anything else — or the end of input —
- * denies it. Without it, an ask in a headless run is a deny (the kernel's default).
+ * Answers permission asks at a prompt: each ask is written to stderr — the tool, what it wants to do (the
+ * command, the path) and why it needs approval — and answered by the next line on stdin: `y` or `yes`
+ * allows this one call, anything else — or the end of input — denies it. On by default when stdin and
+ * stderr are a terminal (`icode -p` run by a person); `--permission-prompt-stdin` turns it on for
+ * scripts that pipe the answers. Otherwise an ask in a headless run is a deny (the kernel's default).
  */
 export default definePlugin({
-  config: z.strictObject({ enabled: z.boolean().default(false) }),
+  config: z.strictObject({ enabled: z.union([z.boolean(), z.literal('auto')]).default('auto') }),
   activate(ctx) {
-    if (!ctx.config.enabled) return;
+    const terminal = Boolean(process.stdin.isTTY && process.stderr.isTTY);
+    if (ctx.config.enabled === false || (ctx.config.enabled === 'auto' && !terminal)) return;
     const lines: string[] = [];
     const waiting: Array<(line: string | undefined) => void> = [];
     let ended = false;
@@ -33,7 +36,8 @@ export default definePlugin({
         `icode: ${request.tool}${what} needs approval: ${decision.reason}. Allow once? [y/N] `,
       );
       const answer = (await next())?.trim().toLowerCase();
-      process.stderr.write(`${answer ?? '(no answer)'}\n`);
+      // A terminal already shows what was typed.
+      if (!terminal) process.stderr.write(`${answer ?? '(no answer)'}\n`);
       return answer === 'y' || answer === 'yes'
         ? { decision: 'allow', reason: 'approved on stdin' }
         : { decision: 'deny', reason: answer === undefined ? 'no answer on stdin' : 'denied on stdin' };
