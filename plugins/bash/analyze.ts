@@ -205,6 +205,13 @@ async function walk(a: Analysis, node: SyntaxNode, scope: Scope, inPipe: boolean
       a.checkPath(toWord(dest), scope.cwd, writes, writes ? 'output to' : 'input from');
       return;
     }
+    case 'declaration_command':
+    case 'variable_assignment':
+    case 'unset_command':
+      // export PATH=…, X=1, unset …: later commands in this shell may run something else than they say.
+      a.raise('write', ['the command line sets shell variables (PATH, IFS…) for what runs after it']);
+      for (const child of node.namedChildren) if (isNamed(child)) await walkExpansions(a, child, scope);
+      return;
     case 'heredoc_redirect':
     case 'herestring_redirect':
       for (const child of node.namedChildren) if (isNamed(child)) await walkExpansions(a, child, scope);

@@ -430,6 +430,19 @@ export function judgeCommand(nameWord: Word, args: Word[]): Judgement & { recurs
       const inner = afterOptions(args, ['-s', '--signal', '-k', '--kill-after'], 1);
       return { ...judgement('read'), runs: inner ? [inner] : [], noPaths: true };
     }
+    case 'trap':
+    case 'watch': {
+      // trap 'code' SIGNAL and watch [-n N] 'code' run shell code later or again: judge it now.
+      if (name === 'trap' && (!args.length || args.some((w) => w.value === '-l' || w.value === '-p')))
+        return { ...judgement('read'), noPaths: true };
+      const code = name === 'trap' ? args[0] : afterOptions(args, ['-n', '--interval', '-d'])?.[0];
+      return {
+        ...judgement('write', [`${name} runs shell code`]),
+        scripts: code ? [code] : [],
+        noPaths: true,
+      };
+    }
+    case 'setsid':
     case 'nice':
     case 'nohup':
     case 'time':
