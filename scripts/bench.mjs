@@ -141,42 +141,26 @@ console.log(
   `\nper tool turn (50-turn minus 10-turn, over 40): ${perTurn(3, 2)} ms; sandbox off: ${perTurn(5, 4)} ms`,
 );
 
-// The streaming benchmark is TypeScript that imports the plugins; bundle it next to node_modules and run it.
+// The streaming and tool benchmarks are TypeScript that imports the plugins: bundle each next to
+// node_modules and run it with the same number of runs.
 const { build } = await import('esbuild');
-const out = join(root, 'dist', 'bench-model.mjs');
-await build({
-  entryPoints: [join(root, 'scripts', 'bench-model.ts')],
-  outfile: out,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  packages: 'external',
-  logLevel: 'warning',
-});
-const model = spawnSync(process.execPath, [out, String(runs), root], {
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-process.stdout.write(model.stdout);
-if (model.status !== 0) process.exitCode = 1;
-
-// Tool benchmarks: the same way (TypeScript that boots the plugins in-process).
-const toolsOut = join(root, 'dist', 'bench-tools.mjs');
-await build({
-  entryPoints: [join(root, 'scripts', 'bench-tools.ts')],
-  outfile: toolsOut,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  packages: 'external',
-  logLevel: 'warning',
-  banner: {
-    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-  },
-});
-const tools = spawnSync(process.execPath, [toolsOut, String(runs), root], {
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-process.stdout.write(tools.stdout);
-if (tools.status !== 0) process.exitCode = 1;
+async function runBundled(name) {
+  const out = join(root, 'dist', `${name}.mjs`);
+  await build({
+    entryPoints: [join(root, 'scripts', `${name}.ts`)],
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    logLevel: 'warning',
+  });
+  const r = spawnSync(process.execPath, [out, String(runs), root], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  process.stdout.write(r.stdout);
+  if (r.status !== 0) process.exitCode = 1;
+}
+await runBundled('bench-model');
+await runBundled('bench-tools');

@@ -29,10 +29,23 @@ let counter = 0;
 // The command runs as written; an EXIT trap reports the folder it ended in on fd 3, so `cd` sticks.
 const script = (command: string) => `trap 'pwd -P >&3' EXIT\n${command}\n`;
 
-function argv(options: RunOptions, body: string): [string, string[]] {
-  return options.sandbox
+/** bash -c BODY, inside bwrap when sandboxed, in its own process group, with only the given environment. */
+async function spawnBash<O extends Record<string, unknown>>(options: RunOptions, body: string, io: O) {
+  const { execa } = await import('execa');
+  const [file, args] = options.sandbox
     ? [options.sandbox.bwrap, [...options.sandbox.args, '--', 'bash', '-c', body]]
     : ['bash', ['-c', body]];
+  // Wrapped: the subprocess is a promise of its result, which an await here would wait for.
+  return {
+    sub: execa(file, args, {
+      cwd: options.cwd,
+      env: options.env,
+      extendEnv: false,
+      detached: true,
+      reject: false,
+      ...io,
+    }),
+  };
 }
 
 /** Kills the command's whole process group (the sandbox's PID namespace dies with bwrap). */
@@ -49,18 +62,11 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
  * and tail and is saved whole to a file whose path the result names.
  */
 export async function runCommand(options: RunOptions): Promise<RunResult> {
-  const { execa } = await import('execa');
-  const [file, args] = argv(options, script(options.command));
-  const sub = execa(file, args, {
-    cwd: options.cwd,
-    env: options.env,
-    extendEnv: false,
-    detached: true,
-    reject: false,
+  const { sub } = await spawnBash(options, script(options.command), {
     all: true,
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     maxBuffer: 64 * 1024 * 1024,
-  });
+  } as const);
   let timedOut = false;
   let interrupted = false;
   const stop = (why: 'timeout' | 'abort') => {
@@ -99,20 +105,13 @@ export async function startBackground(
   options: RunOptions,
   id: string,
 ): Promise<{ pid: number | undefined; outputFile: string; done: Promise<number | undefined> }> {
-  const { execa } = await import('execa');
   mkdirSync(options.outputDir, { recursive: true });
   const outputFile = join(options.outputDir, `${id}.log`);
-  const [file, args] = argv(options, options.command);
-  const sub = execa(file, args, {
-    cwd: options.cwd,
-    env: options.env,
-    extendEnv: false,
-    detached: true,
-    reject: false,
+  const { sub } = await spawnBash(options, options.command, {
     stdin: 'ignore',
     stdout: { file: outputFile, append: true },
     stderr: { file: outputFile, append: true },
-  });
+  } as const);
   return { pid: sub.pid, outputFile, done: sub.then((r) => r.exitCode) };
 }
 
