@@ -52,6 +52,8 @@ export const SettingsSchema = z.strictObject({
     )
     .optional(),
   env: z.record(z.string(), z.string()).optional(),
+  /** MCP servers by name, in Claude Code's format; the mcp plugin validates each entry. */
+  mcpServers: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
 });
 export type Settings = z.output<typeof SettingsSchema>;
 

@@ -49,6 +49,8 @@ export interface PluginContext<C = Record<string, unknown>> {
   readonly config: C;
   /** The effective settings of every layer, read-only. */
   readonly settings: ResolvedConfig['settings'];
+  /** Which config layer each settings key path came from (`mcpServers.github` → `project`). */
+  readonly origins: Readonly<ResolvedConfig['origins']>;
   readonly cwd: string;
   readonly projectRoot: string;
   /** The workspace: the project root and permissions.additionalDirectories, symlinks resolved. */
@@ -62,13 +64,15 @@ export interface PluginContext<C = Record<string, unknown>> {
   readonly emit: HookEmitter;
   readonly tools: {
     register(tool: Tool): void;
+    /** Withdraws a tool this plugin registered (names under its `dynamicTools` prefixes come and go). */
+    unregister(name: string): void;
     names(): string[];
     /** Read-only and concurrency-safe: may run in parallel with other such calls. */
     concurrencySafe(name: string): boolean;
     definitions(session?: SessionInfo): Promise<ToolDefinition[]>;
     call(call: ToolCall, options: CallOptions): Promise<ToolResult>;
   };
-  readonly commands: { register(command: Command): void };
+  readonly commands: { register(command: Command): void; unregister(name: string): void };
   readonly services: {
     provide<K extends string>(name: K, impl: ServiceType<K>): void;
     get<K extends string>(name: K): Promise<ServiceType<K>>;
@@ -530,8 +534,12 @@ export class PluginHost {
       hook: contributes.hooks as string[],
       emit: contributes.emits as string[],
     };
+    const prefixes: Partial<Record<keyof typeof names, string[]>> = {
+      tool: contributes.dynamicTools,
+      command: contributes.dynamicCommands,
+    };
     const declared = (kind: keyof typeof names, item: string) => {
-      if (!names[kind].includes(item)) {
+      if (!names[kind].includes(item) && !prefixes[kind]?.some((p) => item.startsWith(p))) {
         throw new IcodeError(
           ErrorCodes.UNDECLARED_CONTRIBUTION,
           `plugin "${name}" registers ${kind} "${item}", which its plugin.json does not declare`,
@@ -567,6 +575,7 @@ export class PluginHost {
       version: m.version,
       config,
       settings: deps.config.settings,
+      origins: deps.config.origins,
       cwd: deps.cwd,
       projectRoot: deps.config.projectRoot,
       roots: deps.roots,
@@ -579,6 +588,7 @@ export class PluginHost {
           declared('tool', tool.name);
           deps.tools.register(name, tool);
         },
+        unregister: (tool: string) => deps.tools.unregister(name, tool),
         names: () => deps.tools.names(),
         concurrencySafe: (tool: string) => deps.tools.concurrencySafe(tool),
         definitions: (session?: SessionInfo) => deps.tools.definitions(session),
@@ -589,6 +599,7 @@ export class PluginHost {
           declared('command', command.name);
           deps.commands.register(name, command);
         },
+        unregister: (command: string) => deps.commands.unregister(name, command),
       }),
       services: Object.freeze({
         provide: (service: string, impl: unknown) => {

@@ -55,8 +55,24 @@ export const PluginManifestSchema = z
         /** Session and model hooks this plugin calls (it runs sessions). */
         emits: z.array(z.enum(EMITTABLE)).default([]),
         services: z.array(z.string().min(1)).default([]),
+        /**
+         * Name prefixes of tools and commands only known at run time (an MCP server's tools are
+         * `mcp__<server>__<tool>`): the plugin may register and withdraw any name that starts with one.
+         */
+        dynamicTools: z
+          .array(z.string().regex(/^[a-zA-Z0-9_-]+$/, 'a tool name prefix such as "mcp__"'))
+          .default([]),
+        dynamicCommands: z.array(z.string().regex(/^[a-zA-Z0-9_:-]+$/, 'a command name prefix')).default([]),
       })
-      .default({ tools: [], commands: [], hooks: [], emits: [], services: [] }),
+      .default({
+        tools: [],
+        commands: [],
+        hooks: [],
+        emits: [],
+        services: [],
+        dynamicTools: [],
+        dynamicCommands: [],
+      }),
     /** `startup` activates at boot; `lazy` on first use of a contributed tool, command or service. */
     activation: z.enum(['startup', 'lazy']).default('startup'),
     /** How long activate() may take before the plugin is failed with ICODE_ERR_ACTIVATE_TIMEOUT. */

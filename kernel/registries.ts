@@ -52,6 +52,11 @@ export class CommandRegistry {
     for (const [name, e] of this.entries) if (e.owner === owner) this.entries.delete(name);
   }
 
+  /** Withdraws one command; only its owner can. */
+  unregister(owner: string, name: string): void {
+    if (this.entries.get(name)?.owner === owner) this.entries.delete(name);
+  }
+
   /** The plugin that registered a command (lazy placeholders excluded). */
   owner(name: string): string | undefined {
     const e = this.entries.get(name);

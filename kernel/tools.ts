@@ -99,6 +99,13 @@ export class ToolRegistry {
     this.entries.set(lazy.name, { owner, lazy });
   }
 
+  /** Withdraws one tool (an MCP server that went away); only its owner can. */
+  unregister(owner: string, name: string): void {
+    if (this.entries.get(name)?.owner !== owner) return;
+    this.entries.delete(name);
+    for (const [alias, target] of this.aliases) if (target === name) this.aliases.delete(alias);
+  }
+
   unregisterOwner(owner: string): void {
     for (const [name, entry] of this.entries) if (entry.owner === owner) this.entries.delete(name);
     for (const [alias, name] of this.aliases) if (!this.entries.has(name)) this.aliases.delete(alias);
@@ -139,7 +146,7 @@ export class ToolRegistry {
   ): Promise<ToolDefinition[]> {
     const defs = this.enabled().map(([name, e]) => {
       if (!e.tool) return { name, description: e.lazy!.description, input_schema: e.lazy!.inputSchema };
-      e.schema ??= jsonSchemaOf(e.tool);
+      e.schema ??= e.tool.inputSchema ?? jsonSchemaOf(e.tool);
       return { name, description: e.tool.description, input_schema: e.schema };
     });
     return this.hooks.toolDefinitions.promise(defs, session);

@@ -107,6 +107,11 @@ export interface Tool<S extends z.ZodType = z.ZodType> {
   mode: ToolMode | ((input: z.output<S>, ctx: ToolContext) => ToolMode | Promise<ToolMode>);
   /** Safe to run alongside other calls (read-only tools usually are). */
   concurrencySafe?: boolean;
+  /**
+   * The JSON Schema the model sees, when it comes from elsewhere (an MCP server's tool); `input` still
+   * validates every call. Without it, the schema is derived from `input`.
+   */
+  inputSchema?: Record<string, unknown>;
   subjects?: (input: z.output<S>, ctx: ToolContext) => PermissionSubjects | Promise<PermissionSubjects>;
   execute: (
     input: z.output<S>,

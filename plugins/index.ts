@@ -2,6 +2,7 @@ import type { BuiltinPlugin } from '../kernel/host.ts';
 import anthropic from './anthropic/plugin.json' with { type: 'json' };
 import bash from './bash/plugin.json' with { type: 'json' };
 import fileTools from './file-tools/plugin.json' with { type: 'json' };
+import mcp from './mcp/plugin.json' with { type: 'json' };
 import mockAnthropic from './mock-anthropic/plugin.json' with { type: 'json' };
 import parity from './parity/plugin.json' with { type: 'json' };
 import search from './search/plugin.json' with { type: 'json' };
@@ -21,6 +22,7 @@ export const builtinPlugins: BuiltinPlugin[] = [
     manifest: fileTools,
     load: () => import('./file-tools/index.ts'),
   },
+  { file: 'plugins/mcp/plugin.json', manifest: mcp, load: () => import('./mcp/index.ts') },
   {
     file: 'plugins/mock-anthropic/plugin.json',
     manifest: mockAnthropic,

@@ -38,7 +38,7 @@ await build({
   banner: { js: "var __icodeMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   // The CLI never loads TypeScript configs (cosmiconfig imports it only for .ts files); the Anthropic
   // SDK is half a megabyte that only a model request needs: it is bundled apart (below) and loaded on first use.
-  external: ['typescript', '@anthropic-ai/sdk', 'node-fetch', 'web-tree-sitter'],
+  external: ['typescript', '@anthropic-ai/sdk', 'node-fetch', 'web-tree-sitter', '@modelcontextprotocol/sdk'],
 });
 await build({
   ...common,

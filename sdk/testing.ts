@@ -37,6 +37,8 @@ export interface TestKernelOptions {
   mode?: PermissionMode;
   /** Environment variables the plugins see (`ctx.env`), e.g. ANTHROPIC_BASE_URL. */
   env?: Record<string, string>;
+  /** Boot again in the HOME and project of an earlier test kernel (what a user's second run sees). */
+  reuse?: { home: string; project: string };
 }
 
 export interface TestKernel {
@@ -63,9 +65,9 @@ let counter = 0;
  * ```
  */
 export async function bootTestKernel(options: TestKernelOptions = {}): Promise<TestKernel> {
-  const root = mkdtempSync(join(tmpdir(), 'icode-test-'));
-  const home = join(root, 'home');
-  const project = join(root, 'project');
+  const root = options.reuse ? join(options.reuse.project, '..') : mkdtempSync(join(tmpdir(), 'icode-test-'));
+  const home = options.reuse?.home ?? join(root, 'home');
+  const project = options.reuse?.project ?? join(root, 'project');
   mkdirSync(join(project, '.icode'), { recursive: true });
   mkdirSync(home, { recursive: true });
   if (options.settings)

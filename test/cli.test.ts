@@ -56,6 +56,7 @@ describe('icode CLI', () => {
       ['file-tools', 'active'],
       ['search', 'active'],
       ['bash', 'active'],
+      ['mcp', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     expect(report.plugins[2]).toMatchObject({ activation: 'lazy', activated: false });

@@ -1,0 +1,215 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { bootTestKernel } from '../../sdk/testing.ts';
+import { builtinPlugins } from '../index.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const EVERYTHING = join(root, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+const FIXTURE = join(root, 'test/fixtures/mcp/fixture-server.mjs');
+const stdio = (script: string, extra: Record<string, unknown> = {}) => ({
+  command: process.execPath,
+  args: [script],
+  ...extra,
+});
+
+/** Boots a kernel whose MCP servers come from the environment layer (trusted, like user settings). */
+const boot = (
+  mcpServers: Record<string, unknown>,
+  config: Record<string, unknown> = {},
+  files: Record<string, string> = {},
+) =>
+  bootTestKernel({
+    include: ['mcp'],
+    builtins: builtinPlugins,
+    mode: 'workspace-write',
+    files,
+    env: {
+      ICODE_SETTINGS: JSON.stringify({ mcpServers, plugins: { mcp: { config } } }),
+      TOKEN_FOR_TEST: 'abc',
+    },
+  });
+const status = async (h: Awaited<ReturnType<typeof boot>>) => (await h.kernel.services.get('mcp')).list();
+const mcpHealth = (h: Awaited<ReturnType<typeof boot>>) =>
+  h.kernel.host.statuses().find((p) => p.name === 'mcp');
+const until = async (check: () => Promise<boolean> | boolean, ms = 8000) => {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50)))
+    if (await check()) return;
+  throw new Error('timed out waiting');
+};
+
+describe('MCP over stdio, against @modelcontextprotocol/server-everything', () => {
+  test('its tools become mcp__<server>__<tool> with the server schema, and results flow back', async () => {
+    const h = await boot({ everything: stdio(EVERYTHING) });
+    const defs = await h.kernel.tools.definitions();
+    const echo = defs.find((d) => d.name === 'mcp__everything__echo');
+    expect(echo?.input_schema).toMatchObject({ type: 'object', properties: { message: { type: 'string' } } });
+    expect((await h.callTool('mcp__everything__echo', { message: 'hi' })).content).toEqual([
+      { type: 'text', text: 'Echo: hi' },
+    ]);
+    const image = await h.callTool('mcp__everything__get-tiny-image', {});
+    expect(image.content).toContainEqual(
+      expect.objectContaining({
+        type: 'image',
+        source: expect.objectContaining({ media_type: 'image/png' }),
+      }),
+    );
+    expect((await status(h))[0]).toMatchObject({
+      name: 'everything',
+      transport: 'stdio',
+      state: 'connected',
+    });
+    await h.shutdown();
+  });
+
+  test('resources and prompts: ListMcpResources, ReadMcpResource, prompts as /mcp__ commands', async () => {
+    const h = await boot({ everything: stdio(EVERYTHING) });
+    const list = String((await h.callTool('ListMcpResources', {})).content);
+    expect(list).toContain('everything\tdemo://resource/static/document/architecture.md');
+    const read = await h.callTool('ReadMcpResource', {
+      server: 'everything',
+      uri: 'demo://resource/static/document/architecture.md',
+    });
+    expect(JSON.stringify(read.content)).toContain(
+      '[resource demo://resource/static/document/architecture.md]',
+    );
+    const prompt = await h.kernel.commands.run('mcp__everything__args-prompt', 'Paris France', {
+      cwd: h.project,
+    });
+    expect(prompt.output).toContain('Paris');
+    await h.shutdown();
+  });
+});
+
+describe('MCP over Streamable HTTP', () => {
+  let server: ChildProcess | undefined;
+  afterAll(() => server?.kill());
+
+  test('a remote server with headers from ${VAR} works like a local one', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    server = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], {
+      env: { ...process.env, PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    await new Promise<void>((resolve) =>
+      server!.stderr!.on('data', (d) => String(d).includes('listening') && resolve()),
+    );
+    const h = await boot({
+      remote: {
+        type: 'http',
+        url: `http://127.0.0.1:${port}/mcp`,
+        headers: { Authorization: 'Bearer ${TOKEN_FOR_TEST}' },
+      },
+    });
+    expect((await status(h))[0]).toMatchObject({ transport: 'http', state: 'connected' });
+    expect((await h.callTool('mcp__remote__get-sum', { a: 2, b: 3 })).content).toEqual([
+      { type: 'text', text: 'The sum of 2 and 3 is 5.' },
+    ]);
+    await h.shutdown();
+  });
+});
+
+describe('MCP lifecycle and degraded mode', () => {
+  test('a server that crashes mid-call: the call errors, its tools are withdrawn with the reason and stderr, then it comes back', async () => {
+    const h = await boot({ fixture: stdio(FIXTURE) });
+    expect(h.kernel.tools.names()).toContain('mcp__fixture__shout');
+    const r = await h.callTool('mcp__fixture__crash', {});
+    expect(r.isError).toBe(true);
+    expect(String(r.content)).toMatch(/closed|Connection/i);
+    const down = (await status(h))[0]!;
+    expect(down.state).toBe('failed');
+    expect(down.stderr).toContain('fixture: crashing on purpose');
+    expect(h.kernel.tools.names()).not.toContain('mcp__fixture__shout');
+    expect(mcpHealth(h)?.state).toBe('degraded');
+    await until(async () => (await status(h))[0]!.state === 'connected');
+    expect((await h.callTool('mcp__fixture__shout', { text: 'back' })).content).toEqual([
+      { type: 'text', text: 'BACK' },
+    ]);
+    expect(mcpHealth(h)?.state).toBe('active');
+    await h.shutdown();
+  });
+
+  test('a call that hangs times out with an error; isError results are is_error results', async () => {
+    const h = await boot({ fixture: stdio(FIXTURE) }, { callTimeoutMs: 300 });
+    const r = await h.callTool('mcp__fixture__hang', {});
+    expect(r.isError).toBe(true);
+    expect(String(r.content)).toMatch(/timed out/i);
+    const failed = await h.callTool('mcp__fixture__fail', {});
+    expect(failed).toMatchObject({ isError: true, content: 'Error: the fixture failed on purpose' });
+    await h.shutdown();
+  });
+
+  test('a server that never answers or cannot start is degraded with the reason; the others work', async () => {
+    const h = await boot(
+      {
+        silent: stdio(FIXTURE, { env: { FIXTURE_SILENT: '1' } }),
+        missing: { command: '/nonexistent/mcp-server' },
+        typo: { command: 'node', args: 'not-an-array' },
+        good: stdio(FIXTURE),
+      },
+      { connectTimeoutMs: 1000 },
+    );
+    const byName = Object.fromEntries((await status(h)).map((s) => [s.name, s]));
+    expect(byName.good?.state).toBe('connected');
+    expect(byName.silent).toMatchObject({
+      state: 'failed',
+      error: expect.stringContaining('no answer within 1000 ms'),
+    });
+    expect(byName.missing).toMatchObject({ state: 'failed', error: expect.stringMatching(/ENOENT|closed/) });
+    const health = mcpHealth(h);
+    expect(health?.state).toBe('degraded');
+    expect(health?.reason).toContain('typo (env settings)');
+    expect((await h.callTool('mcp__good__shout', { text: 'ok' })).isError).toBe(false);
+    await h.shutdown();
+  });
+
+  test('tools/list_changed refreshes the tool list', async () => {
+    const h = await boot({ fixture: stdio(FIXTURE) });
+    expect(h.kernel.tools.names()).not.toContain('mcp__fixture__extra');
+    await h.callTool('mcp__fixture__add_tool', {});
+    await until(() => h.kernel.tools.names().includes('mcp__fixture__extra'));
+    expect((await h.callTool('mcp__fixture__extra', {})).content).toEqual([
+      { type: 'text', text: 'extra works' },
+    ]);
+    await h.shutdown();
+  });
+
+  test('an unset ${VAR} is an error that names it', async () => {
+    const h = await boot({ fixture: stdio(FIXTURE, { env: { KEY: '${MISSING_KEY_FOR_TEST}' } }) });
+    expect((await status(h))[0]?.error).toContain('${MISSING_KEY_FOR_TEST} is not set');
+    await h.shutdown();
+  });
+});
+
+describe("a project's own servers", () => {
+  test('.mcp.json servers do not start until the user approves them, and editing the file asks again', async () => {
+    const mcpJson = JSON.stringify({ mcpServers: { fixture: stdio(FIXTURE) } });
+    const h = await bootTestKernel({
+      include: ['mcp'],
+      builtins: builtinPlugins,
+      files: { '.mcp.json': mcpJson },
+    });
+    expect((await status(h))[0]).toMatchObject({ state: 'unapproved', source: join(h.project, '.mcp.json') });
+    expect(mcpHealth(h)?.fix).toContain('icode mcp approve');
+    expect((await h.kernel.services.get('mcp')).approveProject()).toEqual(['fixture']);
+    await h.shutdown();
+    // The approval lives in the user's icode directory: the next run in this project starts the server.
+    const next = await bootTestKernel({ include: ['mcp'], builtins: builtinPlugins, reuse: h });
+    expect((await status(next))[0]?.state).toBe('connected');
+    await next.shutdown();
+    writeFileSync(
+      join(h.project, '.mcp.json'),
+      JSON.stringify({ mcpServers: { fixture: stdio(FIXTURE, { args: [FIXTURE, '--changed'] }) } }),
+    );
+    const edited = await bootTestKernel({ include: ['mcp'], builtins: builtinPlugins, reuse: h });
+    expect((await status(edited))[0]?.state).toBe('unapproved');
+    await edited.shutdown();
+  });
+});

@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import * as z from 'zod';
+import { loadJsonFile } from '../../sdk/index.ts';
+
+const Common = {
+  /** false: configured but not started. */
+  enabled: z.boolean().optional(),
+  /** startup: connect while icode starts (in parallel, each with a timeout); lazy: on first use. */
+  startup: z.enum(['startup', 'lazy']).optional(),
+  /** Per-call timeout in ms (default: the plugin's callTimeoutMs). */
+  timeoutMs: z.number().int().positive().optional(),
+};
+
+/** A server entry, in the format Claude Code users already have (extra keys are ignored). */
+export const ServerSchema = z.union([
+  z.object({
+    type: z.literal('stdio').optional(),
+    command: z.string().min(1),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string(), z.string()).default({}),
+    cwd: z.string().optional(),
+    ...Common,
+  }),
+  z.object({
+    type: z.enum(['http', 'sse']),
+    url: z.string().min(1),
+    headers: z.record(z.string(), z.string()).default({}),
+    ...Common,
+  }),
+]);
+export type ServerConfig = z.output<typeof ServerSchema>;
+
+export interface ServerEntry {
+  name: string;
+  config: ServerConfig;
+  /** Where it was defined: a settings layer, or the project's .mcp.json. */
+  source: string;
+  /** Defined by a file in the repository: needs the user's approval before it runs anything. */
+  fromProject: boolean;
+}
+
+/**
+ * Expands `${VAR}` and `${VAR:-default}` in every string of a server entry, from the environment icode
+ * runs in. A variable that is unset and has no default is an error naming it.
+ */
+export function expandVars<T>(value: T, env: Readonly<Record<string, string | undefined>>, where: string): T {
+  if (typeof value === 'string') {
+    return value.replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+      (_, name: string, fallback?: string) => {
+        const v = env[name];
+        if (v !== undefined && v !== '') return v;
+        if (fallback !== undefined) return fallback;
+        throw new Error(`${where}: \${${name}} is not set; export ${name}, or write \${${name}:-default}`);
+      },
+    ) as T;
+  }
+  if (Array.isArray(value)) return value.map((v) => expandVars(v, env, where)) as T;
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandVars(v, env, where)])) as T;
+  return value;
+}
+
+const McpJson = z.object({ mcpServers: z.record(z.string(), z.record(z.string(), z.unknown())).default({}) });
+
+/** Servers from every settings layer (`mcpServers`) and from the project's `.mcp.json`. */
+export function collectServers(
+  settings: Record<string, Record<string, unknown>> | undefined,
+  origins: Readonly<Record<string, string>>,
+  projectRoot: string,
+): {
+  entries: Array<{ name: string; raw: Record<string, unknown>; source: string; fromProject: boolean }>;
+  mcpJson?: string;
+} {
+  const entries = Object.entries(settings ?? {}).map(([name, raw]) => {
+    const layer =
+      origins[`mcpServers.${name}`] ??
+      Object.entries(origins).find(([k]) => k.startsWith(`mcpServers.${name}.`))?.[1] ??
+      'settings';
+    return { name, raw, source: `${layer} settings`, fromProject: layer === 'project' };
+  });
+  const file = join(projectRoot, '.mcp.json');
+  if (!existsSync(file)) return { entries };
+  const text = readFileSync(file, 'utf8');
+  const parsed = loadJsonFile(text, file, McpJson);
+  for (const [name, raw] of Object.entries(parsed.mcpServers))
+    if (!entries.some((e) => e.name === name)) entries.push({ name, raw, source: file, fromProject: true });
+  return { entries, mcpJson: text };
+}
+
+/**
+ * Which projects' servers the user approved, by project root and a hash of what was approved (the
+ * .mcp.json text and the project settings' servers): editing them asks again.
+ */
+export class Approvals {
+  private readonly file: string;
+
+  constructor(userDir: string) {
+    this.file = join(userDir, 'state', 'mcp-approvals.json');
+  }
+
+  static fingerprint(entries: Array<{ name: string; raw: unknown; fromProject: boolean }>): string {
+    const project = entries.filter((e) => e.fromProject).map((e) => [e.name, e.raw]);
+    return createHash('sha256').update(JSON.stringify(project)).digest('hex');
+  }
+
+  private read(): Record<string, string> {
+    try {
+      return JSON.parse(readFileSync(this.file, 'utf8')) as Record<string, string>;
+    } catch {
+      return {};
+    }
+  }
+
+  approved(projectRoot: string, fingerprint: string): boolean {
+    return this.read()[projectRoot] === fingerprint;
+  }
+
+  approve(projectRoot: string, fingerprint: string): void {
+    mkdirSync(dirname(this.file), { recursive: true });
+    writeFileSync(this.file, JSON.stringify({ ...this.read(), [projectRoot]: fingerprint }, null, 2), {
+      mode: 0o600,
+    });
+  }
+}
