@@ -27,6 +27,7 @@ import { builtinPlugins } from '../plugins/index.ts';
 import { findExecutable } from '../sdk/process.ts';
 import { type CheckQuery, checkLines, checkOne } from './check.ts';
 import { OUTPUT_FORMATS, type OutputFormat, readStdin, runHeadless, splitRules } from './headless.ts';
+import { mcpCommands } from './mcp.ts';
 import {
   type EnvironmentCheck,
   renderConfig,
@@ -388,6 +389,23 @@ export async function main(argv: string[]): Promise<number> {
       await kernel.shutdown();
       code = failed ? 1 : 0;
     });
+
+  mcpCommands(program, {
+    boot: async () => {
+      const kernel = await createKernel(program.opts());
+      await kernel.boot();
+      return kernel;
+    },
+    settingsFile: async (scope) => {
+      const kernel = await createKernel(program.opts());
+      return kernel.config.layers.find((l) => l.name === scope)!.file!;
+    },
+    projectRoot: async () => (await createKernel(program.opts())).config.projectRoot,
+    print,
+    exit: (c) => {
+      code = c;
+    },
+  });
 
   const check = program
     .command('check')

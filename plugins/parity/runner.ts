@@ -208,6 +208,10 @@ export async function runScenarios(options: {
     }
     if (s.run.settings)
       writeFileSync(join(workspace, '.icode', 'settings.json'), JSON.stringify(s.run.settings));
+    if (s.run.userSettings) {
+      mkdirSync(join(home, '.icode'), { recursive: true });
+      writeFileSync(join(home, '.icode', 'settings.json'), JSON.stringify(s.run.userSettings));
+    }
     const args = [
       '-p',
       `${s.run.prompt} PARITY_SCENARIO:${s.name}`,
@@ -229,6 +233,7 @@ export async function runScenarios(options: {
         ICODE_CONFIG_DIR: join(home, '.icode'),
         ANTHROPIC_BASE_URL: server.url,
         ANTHROPIC_API_KEY: 'parity-key',
+        ICODE_PACKAGE_ROOT: join(dirname(options.icodeBin), '..'),
       },
       s.run.stdin,
     );

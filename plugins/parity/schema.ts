@@ -17,6 +17,12 @@ export const RunSchema = z.strictObject({
   files: z.record(z.string(), z.string()).default({}),
   /** The workspace's `.icode/settings.json`. */
   settings: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The user's `~/.icode/settings.json` in the temporary HOME (trusted where project files are not: MCP
+   * servers defined here start without approval). The run's environment has ICODE_PACKAGE_ROOT, the
+   * folder icode is installed in, for `${ICODE_PACKAGE_ROOT}` in such settings or in fixture scripts.
+   */
+  userSettings: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** What must be true afterwards. Every key is optional; only what is given is checked. */

@@ -1,0 +1,148 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Command } from 'commander';
+import { applyEdits, modify } from 'jsonc-parser';
+import type { Kernel } from '../kernel/index.ts';
+import { renderStatus } from '../plugins/mcp/index.ts';
+
+interface McpCli {
+  /** Boots the harness for this project (flags and config layers as usual). */
+  boot(): Promise<Kernel>;
+  /** The settings file of a scope, without booting plugins. */
+  settingsFile(scope: 'user' | 'local'): Promise<string>;
+  projectRoot(): Promise<string>;
+  print(json: boolean, value: unknown, text: string): void;
+  exit(code: number): void;
+}
+
+/** Sets or deletes `mcpServers.<name>` in a JSON (with comments) file, keeping its formatting. */
+function editServers(file: string, name: string, value: Record<string, unknown> | undefined): boolean {
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '{}\n';
+  const had = text.includes(JSON.stringify(name));
+  const edits = modify(text, ['mcpServers', name], value, {
+    formattingOptions: { insertSpaces: true, tabSize: 2 },
+  });
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, applyEdits(text, edits));
+  return had;
+}
+
+/** `icode mcp list | get | approve | add | remove`. */
+export function mcpCommands(program: Command, cli: McpCli): void {
+  const mcp = program
+    .command('mcp')
+    .description('MCP servers: their state, tools and errors; add, remove, approve');
+  const withServers = async (fn: (kernel: Kernel) => Promise<void>) => {
+    const kernel = await cli.boot();
+    try {
+      await fn(kernel);
+    } finally {
+      await kernel.shutdown();
+    }
+  };
+  mcp
+    .command('list')
+    .description("each server's state, tools, prompts and last error")
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) =>
+      withServers(async (k) => {
+        const servers = (await k.services.get('mcp')).list();
+        cli.print(Boolean(opts.json), servers, `${renderStatus(servers)}\n`);
+      }),
+    );
+  mcp
+    .command('get')
+    .argument('<name>')
+    .description('one server in full')
+    .option('--json', 'print JSON')
+    .action((name: string, opts: { json?: boolean }) =>
+      withServers(async (k) => {
+        const server = (await k.services.get('mcp')).list().find((s) => s.name === name);
+        if (!server) {
+          process.stderr.write(`icode: no MCP server "${name}" (see: icode mcp list)\n`);
+          cli.exit(2);
+          return;
+        }
+        cli.print(Boolean(opts.json), server, `${renderStatus([server])}\n`);
+      }),
+    );
+  mcp
+    .command('approve')
+    .description("trust this project's servers (.mcp.json and .icode/settings.json) as they are now")
+    .action(() =>
+      withServers(async (k) => {
+        const names = (await k.services.get('mcp')).approveProject();
+        process.stdout.write(
+          names.length
+            ? `Approved ${names.join(', ')} for ${k.config.projectRoot}; they start from the next run. Editing their definitions asks again.\n`
+            : 'This project defines no MCP servers.\n',
+        );
+      }),
+    );
+  mcp
+    .command('add')
+    .description('add a server: icode mcp add NAME -- COMMAND [ARGS…], or --transport http|sse NAME URL')
+    .argument('<name>')
+    .argument('<commandOrUrl>')
+    .argument('[args...]')
+    .option('--scope <scope>', 'project (.mcp.json, shared), user (~/.icode/settings.json) or local', 'local')
+    .option('--transport <transport>', 'stdio, http or sse', 'stdio')
+    .option('-e, --env <KEY=value...>', 'environment for a stdio server')
+    .option('-H, --header <Name: value...>', 'HTTP header for a remote server')
+    .action(
+      async (
+        name: string,
+        target: string,
+        args: string[],
+        opts: { scope: string; transport: string; env?: string[]; header?: string[] },
+      ) => {
+        const pairs = (items: string[] | undefined, sep: string) =>
+          Object.fromEntries(
+            (items ?? []).map((i) => [i.slice(0, i.indexOf(sep)).trim(), i.slice(i.indexOf(sep) + 1).trim()]),
+          );
+        const server =
+          opts.transport === 'stdio'
+            ? { command: target, args, ...(opts.env ? { env: pairs(opts.env, '=') } : {}) }
+            : {
+                type: opts.transport,
+                url: target,
+                ...(opts.header ? { headers: pairs(opts.header, ':') } : {}),
+              };
+        if (
+          !['stdio', 'http', 'sse'].includes(opts.transport) ||
+          !['project', 'user', 'local'].includes(opts.scope)
+        ) {
+          process.stderr.write(
+            'icode: --transport is stdio, http or sse; --scope is project, user or local\n',
+          );
+          cli.exit(2);
+          return;
+        }
+        const file =
+          opts.scope === 'project'
+            ? join(await cli.projectRoot(), '.mcp.json')
+            : await cli.settingsFile(opts.scope as 'user' | 'local');
+        const replaced = editServers(file, name, server);
+        process.stdout.write(`${replaced ? 'Replaced' : 'Added'} MCP server "${name}" in ${file}\n`);
+        if (opts.scope === 'project')
+          process.stdout.write('Project servers start once approved: icode mcp approve\n');
+      },
+    );
+  mcp
+    .command('remove')
+    .argument('<name>')
+    .description('remove a server from a scope')
+    .option('--scope <scope>', 'project, user or local', 'local')
+    .action(async (name: string, opts: { scope: string }) => {
+      const file =
+        opts.scope === 'project'
+          ? join(await cli.projectRoot(), '.mcp.json')
+          : await cli.settingsFile(opts.scope as 'user' | 'local');
+      if (!existsSync(file) || !editServers(file, name, undefined)) {
+        process.stderr.write(`icode: no MCP server "${name}" in ${file}\n`);
+        cli.exit(2);
+        return;
+      }
+      process.stdout.write(`Removed MCP server "${name}" from ${file}\n`);
+    });
+}
