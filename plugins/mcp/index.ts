@@ -171,7 +171,10 @@ export default definePlugin({
     };
     // The resource tools are offered only where there are servers: no tool definitions eat the context
     // of a project that uses none.
-    if (connections.size) registerResourceTools();
+    if (connections.size) {
+      registerResourceTools();
+      registerDispatcher();
+    }
     function registerResourceTools() {
       ctx.tools.register(
         defineTool({
@@ -203,6 +206,40 @@ export default definePlugin({
         }),
       );
     }
+    function registerDispatcher() {
+      ctx.tools.register(
+        defineTool({
+          name: 'MCP',
+          description:
+            'Call a tool of a connected MCP server by server and tool name (for tools not listed among your tools).',
+          input: z.object({
+            server: z.string(),
+            tool: z.string(),
+            arguments: z.record(z.string(), z.unknown()).default({}),
+          }),
+          // Only a dispatcher: the call goes through the whole tool contract under the tool's own name,
+          // so rules such as mcp__github__* and the tool's own mode apply.
+          mode: 'read-only',
+          async execute({ server: name, tool, arguments: args }, tc) {
+            server(name);
+            const r = await ctx.tools.call(
+              { id: `mcp-dispatch-${Date.now()}`, name: toolName(name, tool), input: args },
+              {
+                sessionMode: tc.sessionMode ?? 'prompt',
+                cwd: tc.cwd,
+                roots: tc.roots,
+                signal: tc.signal,
+                ...(tc.sessionId ? { sessionId: tc.sessionId } : {}),
+              },
+            );
+            if (r.isError)
+              throw new Error(typeof r.content === 'string' ? r.content : JSON.stringify(r.content));
+            return r.content;
+          },
+        }),
+      );
+    }
+
     const service: McpService = {
       list: () => [...statuses.values()].map((s) => ({ ...s })),
       approveProject: () => {

@@ -213,3 +213,24 @@ describe("a project's own servers", () => {
     await edited.shutdown();
   });
 });
+
+test('the MCP tool calls a server tool under its own name, so rules for that name still apply', async () => {
+  const h = await bootTestKernel({
+    include: ['mcp'],
+    builtins: builtinPlugins,
+    mode: 'workspace-write',
+    env: {
+      ICODE_SETTINGS: JSON.stringify({
+        mcpServers: { fixture: stdio(FIXTURE) },
+        permissions: { deny: ['mcp__fixture__crash'] },
+      }),
+    },
+  });
+  const ok = await h.callTool('MCP', { server: 'fixture', tool: 'shout', arguments: { text: 'hey' } });
+  expect(ok.content).toEqual([{ type: 'text', text: 'HEY' }]);
+  const denied = await h.callTool('MCP', { server: 'fixture', tool: 'crash' });
+  expect(denied.isError).toBe(true);
+  expect(String(denied.content)).toContain('deny rule "mcp__fixture__crash"');
+  expect((await h.kernel.services.get('mcp')).list()[0]?.state).toBe('connected');
+  await h.shutdown();
+});
