@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { definePlugin, defineTool, type ToolMode } from '../../sdk/index.ts';
 import { McpConnection, type McpPrompt, type McpTool, type ServerStatus } from './connection.ts';
 import { Approvals, collectServers, type ServerEntry, ServerSchema } from './servers.ts';
+import { deferMcpTools } from './tool-search.ts';
 
 /** The `mcp` service: what `icode mcp` and `/mcp` show, and project approval. */
 export interface McpService {
@@ -43,6 +44,11 @@ export default definePlugin({
     callTimeoutMs: z.number().int().positive().default(120_000),
     /** Text of a tool result beyond this is cut with a note. */
     maxOutputChars: z.number().int().positive().default(25_000),
+    /**
+     * When the definitions of all MCP tools would take more tokens than this in every request, they are
+     * deferred: the model sees their names and loads schemas with ToolSearch.
+     */
+    toolSearchBudgetTokens: z.number().int().min(0).default(20_000),
   }),
   async activate(ctx) {
     const approvals = new Approvals(ctx.userDir);
@@ -174,6 +180,7 @@ export default definePlugin({
     if (connections.size) {
       registerResourceTools();
       registerDispatcher();
+      deferMcpTools(ctx, ctx.config.toolSearchBudgetTokens);
     }
     function registerResourceTools() {
       ctx.tools.register(

@@ -234,3 +234,29 @@ test('the MCP tool calls a server tool under its own name, so rules for that nam
   expect((await h.kernel.services.get('mcp')).list()[0]?.state).toBe('connected');
   await h.shutdown();
 });
+
+test('over the token budget, MCP tools are deferred: names only, until ToolSearch loads their schemas', async () => {
+  const h = await boot({ everything: stdio(EVERYTHING) }, { toolSearchBudgetTokens: 50 });
+  let defs = await h.kernel.tools.definitions();
+  expect(defs.some((d) => d.name.startsWith('mcp__'))).toBe(false);
+  const search = defs.find((d) => d.name === 'ToolSearch');
+  expect(search?.description).toContain('mcp__everything__echo');
+  const found = await h.callTool('ToolSearch', { query: 'sum numbers' });
+  expect(found.content).toContain('mcp__everything__get-sum');
+  const picked = await h.callTool('ToolSearch', { query: 'select:mcp__everything__echo' });
+  expect(picked.content).toContain('"message"');
+  defs = await h.kernel.tools.definitions();
+  expect(defs.map((d) => d.name)).toEqual(
+    expect.arrayContaining(['mcp__everything__echo', 'mcp__everything__get-sum']),
+  );
+  expect(defs.some((d) => d.name === 'mcp__everything__get-env')).toBe(false);
+  await h.shutdown();
+});
+
+test('under the budget, every MCP tool is offered and ToolSearch is not', async () => {
+  const h = await boot({ fixture: stdio(FIXTURE) });
+  const names = (await h.kernel.tools.definitions()).map((d) => d.name);
+  expect(names).toContain('mcp__fixture__shout');
+  expect(names).not.toContain('ToolSearch');
+  await h.shutdown();
+});

@@ -188,7 +188,14 @@ export async function runSession(
       result.num_turns++;
       if (contextTokens >= config.autoCompactTokens) await compact('auto');
       const request = await ctx.emit.beforeModelRequest(
-        { model: modelId, max_tokens: config.maxTokens, system, tools, messages: [...messages] },
+        {
+          model: modelId,
+          max_tokens: config.maxTokens,
+          system,
+          // Asked again for every request: MCP servers come and go, ToolSearch loads deferred tools.
+          tools: result.num_turns === 1 ? tools : await ctx.tools.definitions(session),
+          messages: [...messages],
+        },
         session,
       );
       const turn = await model.stream(request as ModelRequest, {
