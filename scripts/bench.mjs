@@ -164,3 +164,4 @@ async function runBundled(name) {
 }
 await runBundled('bench-model');
 await runBundled('bench-tools');
+await runBundled('bench-mcp');
