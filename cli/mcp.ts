@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { applyEdits, modify } from 'jsonc-parser';
 import type { Kernel } from '../kernel/index.ts';
+import { importModule } from '../kernel/modules.ts';
 import { renderStatus } from '../plugins/mcp/index.ts';
 
 interface McpCli {
@@ -27,7 +28,55 @@ function editServers(file: string, name: string, value: Record<string, unknown> 
   return had;
 }
 
-/** `icode mcp list | get | approve | add | remove`. */
+/**
+ * Serves the harness's tools over MCP on stdio until the client disconnects. Every call runs the whole
+ * tool contract — validation, the permission gate in the configured mode, hooks — as for the model; an
+ * ask has no one to answer it and is a deny that says what would allow it.
+ */
+async function serveTools(kernel: Kernel): Promise<void> {
+  const [{ Server }, { StdioServerTransport }, types] = await Promise.all([
+    importModule<typeof import('@modelcontextprotocol/sdk/server/index.js')>(
+      '@modelcontextprotocol/sdk/server/index.js',
+    ),
+    importModule<typeof import('@modelcontextprotocol/sdk/server/stdio.js')>(
+      '@modelcontextprotocol/sdk/server/stdio.js',
+    ),
+    importModule<typeof import('@modelcontextprotocol/sdk/types.js')>('@modelcontextprotocol/sdk/types.js'),
+  ]);
+  const server = new Server({ name: 'icode', version: '0.1.0' }, { capabilities: { tools: {} } });
+  server.setRequestHandler(types.ListToolsRequestSchema, async () => ({
+    tools: (await kernel.tools.definitions()).map((d) => ({
+      name: d.name,
+      description: d.description,
+      inputSchema: { type: 'object', ...d.input_schema } as { type: 'object' },
+    })),
+  }));
+  let n = 0;
+  server.setRequestHandler(types.CallToolRequestSchema, async (request, extra) => {
+    const r = await kernel.tools.call(
+      { id: `mcp-serve-${++n}`, name: request.params.name, input: request.params.arguments ?? {} },
+      { sessionMode: kernel.sessionMode, cwd: kernel.cwd, roots: kernel.roots, signal: extra.signal },
+    );
+    const content =
+      typeof r.content === 'string'
+        ? [{ type: 'text' as const, text: r.content }]
+        : r.content.map((b) =>
+            b.type === 'text'
+              ? b
+              : { type: 'image' as const, data: b.source.data, mimeType: b.source.media_type },
+          );
+    return { content, isError: r.isError };
+  });
+  const transport = new StdioServerTransport();
+  const closed = new Promise<void>((resolve) => {
+    transport.onclose = resolve;
+    process.stdin.once('end', resolve);
+  });
+  await server.connect(transport);
+  await closed;
+}
+
+/** `icode mcp list | get | approve | add | remove | serve`. */
 export function mcpCommands(program: Command, cli: McpCli): void {
   const mcp = program
     .command('mcp')
@@ -127,6 +176,14 @@ export function mcpCommands(program: Command, cli: McpCli): void {
         if (opts.scope === 'project')
           process.stdout.write('Project servers start once approved: icode mcp approve\n');
       },
+    );
+  mcp
+    .command('serve')
+    .description("offer icode's tools as an MCP server over stdio, behind the same permission gate")
+    .action(() =>
+      withServers(async (k) => {
+        await serveTools(k);
+      }),
     );
   mcp
     .command('remove')

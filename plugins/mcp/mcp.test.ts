@@ -260,3 +260,31 @@ test('under the budget, every MCP tool is offered and ToolSearch is not', async 
   expect(names).not.toContain('ToolSearch');
   await h.shutdown();
 });
+
+describe('icode mcp serve', () => {
+  test("icode's tools over MCP on stdio, behind the permission gate", async () => {
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+    const h = await bootTestKernel({ files: { 'notes.md': '# notes\n' } });
+    const client = new Client({ name: 'test', version: '1' });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [join(root, 'dist', 'icode.cjs'), 'mcp', 'serve'],
+        cwd: h.project,
+        env: { PATH: process.env.PATH ?? '', HOME: h.home, ICODE_CONFIG_DIR: join(h.home, '.icode') },
+        stderr: 'ignore',
+      }),
+    );
+    const tools = (await client.listTools()).tools.map((t) => t.name);
+    expect(tools).toEqual(expect.arrayContaining(['read_file', 'write_file', 'bash']));
+    const read = await client.callTool({ name: 'read_file', arguments: { path: 'notes.md' } });
+    expect(read).toMatchObject({ isError: false, content: [{ type: 'text', text: '     1\t# notes' }] });
+    // The default mode is prompt, and no one can be asked: a write is refused with what would allow it.
+    const write = await client.callTool({ name: 'write_file', arguments: { path: 'x.txt', content: 'x' } });
+    expect(write.isError).toBe(true);
+    expect(JSON.stringify(write.content)).toContain('--permission-mode workspace-write');
+    await client.close();
+    await h.shutdown();
+  });
+});
