@@ -178,6 +178,22 @@ export function mcpCommands(program: Command, cli: McpCli): void {
       },
     );
   mcp
+    .command('auth')
+    .argument('<name>')
+    .description(
+      'authorize icode with a remote server that needs OAuth (opens the browser; $BROWSER is honoured)',
+    )
+    .action((name: string) =>
+      withServers(async (k) => {
+        const message = await (await k.services.get('mcp')).authorize(name, (url) =>
+          process.stderr.write(
+            `Opening the browser to authorize ${name}; if it does not open, visit:\n${url}\n`,
+          ),
+        );
+        process.stdout.write(`${message}\n`);
+      }),
+    );
+  mcp
     .command('serve')
     .description("offer icode's tools as an MCP server over stdio, behind the same permission gate")
     .action(() =>

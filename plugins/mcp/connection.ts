@@ -1,5 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { importModule, type ToolResultBlock } from '../../sdk/index.ts';
+import { authFile, awaitRedirect, FileOAuthProvider } from './oauth.ts';
 import { expandVars, type ServerEntry } from './servers.ts';
 
 export type ServerState = 'connecting' | 'connected' | 'failed' | 'disabled' | 'unapproved' | 'lazy';
@@ -33,6 +34,8 @@ export interface McpPrompt {
 
 export interface ConnectionHooks {
   env: Readonly<Record<string, string | undefined>>;
+  /** The user's icode directory: OAuth registrations and tokens live under it. */
+  userDir: string;
   cwd: string;
   connectTimeoutMs: number;
   callTimeoutMs: number;
@@ -88,6 +91,8 @@ export class McpConnection {
   private retryTimer?: NodeJS.Timeout;
   private closed = false;
   private connecting?: Promise<void>;
+  private needsAuth = false;
+  private oauth?: FileOAuthProvider;
 
   constructor(
     readonly entry: ServerEntry,
@@ -129,16 +134,20 @@ export class McpConnection {
     );
     if ('url' in config) {
       const requestInit = { headers: config.headers };
+      // Remote servers may need OAuth: the SDK uses the provider only when the server answers 401.
+      this.oauth ??= new FileOAuthProvider(authFile(this.hooks.userDir, this.entry.name, config.url));
+      await this.oauth.port();
+      const authProvider = this.oauth;
       if (config.type === 'sse') {
         const { SSEClientTransport } = await importModule<
           typeof import('@modelcontextprotocol/sdk/client/sse.js')
         >('@modelcontextprotocol/sdk/client/sse.js');
-        return new SSEClientTransport(new URL(config.url), { requestInit });
+        return new SSEClientTransport(new URL(config.url), { requestInit, authProvider });
       }
       const { StreamableHTTPClientTransport } = await importModule<
         typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js')
       >('@modelcontextprotocol/sdk/client/streamableHttp.js');
-      return new StreamableHTTPClientTransport(new URL(config.url), { requestInit });
+      return new StreamableHTTPClientTransport(new URL(config.url), { requestInit, authProvider });
     }
     const { StdioClientTransport } = await importModule<
       typeof import('@modelcontextprotocol/sdk/client/stdio.js')
@@ -187,6 +196,16 @@ export class McpConnection {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       await client?.close().catch(() => {});
+      if (error instanceof Error && [error.name, error.constructor.name].includes('UnauthorizedError')) {
+        // Retrying cannot help until the user authorizes; no backoff loop.
+        this.needsAuth = true;
+        this.hooks.onCatalog(this.entry.name, [], []);
+        this.set({
+          state: 'failed',
+          error: `needs authorization: run \`icode mcp auth ${this.entry.name}\` (or ask for the McpAuth tool)`,
+        });
+        return;
+      }
       this.fail(
         /timed out|timeout/i.test(message)
           ? `no answer within ${this.hooks.connectTimeoutMs} ms (${message})`
@@ -280,6 +299,37 @@ export class McpConnection {
         return `${m.role}: ${c.type === 'text' ? String(c.text) : `[${c.type}]`}`;
       })
       .join('\n\n');
+  }
+
+  /**
+   * OAuth 2.1 for a remote server with the SDK's flow (discovery, dynamic client registration, PKCE):
+   * `open` is given the authorization URL, the redirect comes back to a loopback port, the code is
+   * exchanged and the tokens kept (owner-only); then the server is connected.
+   */
+  async authorize(open: (url: URL) => void, timeoutMs: number): Promise<string> {
+    const config = this.entry.config;
+    if (!('url' in config))
+      throw new Error(`MCP server "${this.entry.name}" runs over stdio; OAuth is for remote servers`);
+    const serverUrl = expandVars(config.url, this.hooks.env, `MCP server "${this.entry.name}"`);
+    const { auth } = await importModule<typeof import('@modelcontextprotocol/sdk/client/auth.js')>(
+      '@modelcontextprotocol/sdk/client/auth.js',
+    );
+    this.oauth ??= new FileOAuthProvider(authFile(this.hooks.userDir, this.entry.name, config.url));
+    const redirect = awaitRedirect(await this.oauth.port(), timeoutMs);
+    try {
+      this.oauth.onAuthorize = open;
+      const first = await auth(this.oauth, { serverUrl });
+      if (first === 'REDIRECT') await auth(this.oauth, { serverUrl, authorizationCode: await redirect.code });
+    } finally {
+      redirect.close();
+      this.oauth.onAuthorize = undefined;
+    }
+    this.needsAuth = false;
+    this.status.retries = 0;
+    await this.connect();
+    if (this.status.state !== 'connected')
+      throw new Error(`authorized, but the server did not connect: ${this.status.error}`);
+    return `Authorized and connected to "${this.entry.name}" (${this.status.tools.length} tools).`;
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { definePlugin, defineTool, type ToolMode } from '../../sdk/index.ts';
 import { McpConnection, type McpPrompt, type McpTool, type ServerStatus } from './connection.ts';
+import { openBrowser } from './oauth.ts';
 import { Approvals, collectServers, type ServerEntry, ServerSchema } from './servers.ts';
 import { deferMcpTools } from './tool-search.ts';
 
@@ -9,6 +10,8 @@ export interface McpService {
   list(): ServerStatus[];
   /** Approves this project's servers (.mcp.json and project settings) as they are now. */
   approveProject(): string[];
+  /** Runs the OAuth flow for a remote server; `open` receives the URL the user must visit. */
+  authorize(server: string, open?: (url: URL) => void): Promise<string>;
 }
 
 declare module '../../kernel/registries.ts' {
@@ -49,6 +52,8 @@ export default definePlugin({
      * deferred: the model sees their names and loads schemas with ToolSearch.
      */
     toolSearchBudgetTokens: z.number().int().min(0).default(20_000),
+    /** How long McpAuth waits for the user to finish authorizing in the browser. */
+    authTimeoutMs: z.number().int().positive().default(300_000),
   }),
   async activate(ctx) {
     const approvals = new Approvals(ctx.userDir);
@@ -142,6 +147,7 @@ export default definePlugin({
       const entry: ServerEntry = { name, config: parsed.data, source, fromProject };
       const connection = new McpConnection(entry, {
         env: ctx.env,
+        userDir: ctx.userDir,
         cwd: ctx.projectRoot,
         connectTimeoutMs: ctx.config.connectTimeoutMs,
         callTimeoutMs: ctx.config.callTimeoutMs,
@@ -180,6 +186,7 @@ export default definePlugin({
     if (connections.size) {
       registerResourceTools();
       registerDispatcher();
+      if (found.entries.some((e) => 'url' in e.raw)) registerAuthTool();
       deferMcpTools(ctx, ctx.config.toolSearchBudgetTokens);
     }
     function registerResourceTools() {
@@ -213,6 +220,22 @@ export default definePlugin({
         }),
       );
     }
+    function registerAuthTool() {
+      ctx.tools.register(
+        defineTool({
+          name: 'McpAuth',
+          description:
+            'Authorize icode with a remote MCP server that needs OAuth: opens the sign-in page in the browser and waits for the user to finish.',
+          input: z.object({ server: z.string() }),
+          mode: 'workspace-write',
+          execute: ({ server: name }) =>
+            service.authorize(name, (url) =>
+              process.stderr.write(`icode: to authorize ${name}, open ${url}\n`),
+            ),
+        }),
+      );
+    }
+
     function registerDispatcher() {
       ctx.tools.register(
         defineTool({
@@ -249,6 +272,11 @@ export default definePlugin({
 
     const service: McpService = {
       list: () => [...statuses.values()].map((s) => ({ ...s })),
+      authorize: (name, open) =>
+        server(name).authorize((url) => {
+          open?.(url);
+          openBrowser(url, ctx.env);
+        }, ctx.config.authTimeoutMs),
       approveProject: () => {
         approvals.approve(ctx.projectRoot, fingerprint);
         return found.entries.filter((e) => e.fromProject).map((e) => e.name);

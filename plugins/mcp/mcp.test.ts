@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { bootTestKernel } from '../../sdk/testing.ts';
@@ -285,6 +286,66 @@ describe('icode mcp serve', () => {
     expect(write.isError).toBe(true);
     expect(JSON.stringify(write.content)).toContain('--permission-mode workspace-write');
     await client.close();
+    await h.shutdown();
+  });
+});
+
+describe('OAuth for remote servers', () => {
+  let auth: ChildProcess | undefined;
+  afterAll(() => auth?.kill());
+
+  test('needs auth → McpAuth runs discovery, registration and PKCE in the browser → tokens kept owner-only and refreshed', async () => {
+    auth = spawn(process.execPath, [join(root, 'test/fixtures/mcp/oauth-server.mjs')], {
+      env: { ...process.env, TOKEN_TTL_MS: '1500' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const url = await new Promise<string>((resolve) =>
+      auth!.stdout!.on('data', (d) => {
+        const m = /OAUTH_MCP_URL=(\S+)/.exec(String(d));
+        if (m) resolve(m[1]!);
+      }),
+    );
+    // The "browser": follows the authorization URL; the test server grants at once and redirects back.
+    const dir = mkdtempSync(join(tmpdir(), 'icode-browser-'));
+    const browser = join(dir, 'browser.sh');
+    writeFileSync(
+      browser,
+      `#!/bin/sh\nexec "${process.execPath}" -e 'fetch(process.argv[1]).catch(() => {})' "$1"\n`,
+      { mode: 0o755 },
+    );
+    const h = await bootTestKernel({
+      include: ['mcp'],
+      builtins: builtinPlugins,
+      mode: 'workspace-write',
+      env: {
+        BROWSER: browser,
+        ICODE_SETTINGS: JSON.stringify({ mcpServers: { secure: { type: 'http', url } } }),
+      },
+    });
+    expect((await status(h))[0]).toMatchObject({
+      state: 'failed',
+      error: expect.stringContaining('icode mcp auth secure'),
+    });
+    expect(h.kernel.tools.names()).not.toContain('mcp__secure__whoami');
+
+    const r = await h.callTool('McpAuth', { server: 'secure' });
+    expect(r).toMatchObject({ isError: false, content: 'Authorized and connected to "secure" (1 tools).' });
+    expect(
+      String(
+        (await h.callTool('mcp__secure__whoami', {})).content[0] &&
+          JSON.stringify((await h.callTool('mcp__secure__whoami', {})).content),
+      ),
+    ).toContain('client ');
+    const files = readdirSync(join(h.home, '.icode', 'mcp-auth'));
+    const file = join(h.home, '.icode', 'mcp-auth', files[0]!);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const first = JSON.parse(readFileSync(file, 'utf8')).tokens.access_token;
+
+    await new Promise((resolve) => setTimeout(resolve, 1700)); // the access token expires
+    const again = await h.callTool('mcp__secure__whoami', {});
+    expect(again.content).not.toContain('Error');
+    expect(again.isError).toBe(false);
+    expect(JSON.parse(readFileSync(file, 'utf8')).tokens.access_token).not.toBe(first);
     await h.shutdown();
   });
 });
