@@ -24,6 +24,7 @@ import {
   userDirectory,
 } from '../kernel/index.ts';
 import { builtinPlugins } from '../plugins/index.ts';
+import { renderStatus } from '../plugins/mcp/render.ts';
 import { findExecutable } from '../sdk/process.ts';
 import { type CheckQuery, checkLines, checkOne } from './check.ts';
 import { OUTPUT_FORMATS, type OutputFormat, readStdin, runHeadless, splitRules } from './headless.ts';
@@ -176,6 +177,11 @@ export async function main(argv: string[]): Promise<number> {
       }
       const env = environmentChecks(kernel?.config);
       const ok = !configError && env.every((c) => c.ok) && !report?.plugins.some((p) => p.state === 'failed');
+      // MCP servers, when the harness has the mcp plugin and it is running.
+      const mcpLive = report?.plugins.some(
+        (p) => p.name === 'mcp' && (p.state === 'active' || p.state === 'degraded'),
+      );
+      const mcpServers = mcpLive && kernel ? (await kernel.services.get('mcp')).list() : [];
       print(
         Boolean(opts.json),
         {
@@ -191,9 +197,11 @@ export async function main(argv: string[]): Promise<number> {
               }
             : { error: configError },
           tools: kernel?.tools.names() ?? [],
+          mcpServers,
           environment: env,
         },
-        renderDoctor(VERSION, report, kernel?.config, configError, env),
+        renderDoctor(VERSION, report, kernel?.config, configError, env) +
+          (mcpServers.length ? `\nMCP servers\n${renderStatus(mcpServers).replace(/^/gm, '  ')}\n` : ''),
       );
       await kernel?.shutdown();
       code = ok ? 0 : 1;

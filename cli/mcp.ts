@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { applyEdits, modify } from 'jsonc-parser';
 import type { Kernel } from '../kernel/index.ts';
 import { importModule } from '../kernel/modules.ts';
-import { renderStatus } from '../plugins/mcp/index.ts';
+import { renderStatus } from '../plugins/mcp/render.ts';
 
 interface McpCli {
   /** Boots the harness for this project (flags and config layers as usual). */

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { definePlugin, defineTool, type ToolMode } from '../../sdk/index.ts';
 import { McpConnection, type McpPrompt, type McpTool, type ServerStatus } from './connection.ts';
 import { openBrowser } from './oauth.ts';
+import { renderStatus } from './render.ts';
 import { Approvals, collectServers, type ServerEntry, ServerSchema } from './servers.ts';
 import { deferMcpTools } from './tool-search.ts';
 
@@ -22,24 +23,6 @@ declare module '../../kernel/registries.ts' {
 
 const toolName = (server: string, tool: string) =>
   `mcp__${server}__${tool}`.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 64);
-
-export function renderStatus(servers: ServerStatus[]): string {
-  if (!servers.length)
-    return 'No MCP servers configured (mcpServers in settings, or .mcp.json in the project).';
-  return servers
-    .map((s) => {
-      const lines = [
-        `${s.name} (${s.transport}, ${s.source}): ${s.state}${s.tools.length ? `, ${s.tools.length} tools` : ''}`,
-      ];
-      if (s.tools.length) lines.push(`  tools: ${s.tools.join(', ')}`);
-      if (s.prompts.length)
-        lines.push(`  prompts: ${s.prompts.map((p) => `/mcp__${s.name}__${p}`).join(', ')}`);
-      if (s.error) lines.push(`  error: ${s.error}`);
-      if (s.stderr) lines.push(`  stderr: ${s.stderr.split('\n').join('\n          ')}`);
-      return lines.join('\n');
-    })
-    .join('\n');
-}
 
 export default definePlugin({
   config: z.strictObject({

@@ -84,7 +84,10 @@ describe('MCP over stdio, against @modelcontextprotocol/server-everything', () =
   });
 });
 
-describe('MCP over Streamable HTTP', () => {
+describe.each([
+  ['Streamable HTTP', 'streamableHttp', 'http', '/mcp'],
+  ['legacy SSE', 'sse', 'sse', '/sse'],
+])('MCP over %s', (_label, mode, type, path) => {
   let server: ChildProcess | undefined;
   afterAll(() => server?.kill());
 
@@ -95,26 +98,53 @@ describe('MCP over Streamable HTTP', () => {
         s.close(() => resolve(p));
       });
     });
-    server = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], {
+    server = spawn(process.execPath, [EVERYTHING, mode], {
       env: { ...process.env, PORT: String(port) },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    await new Promise<void>((resolve) =>
-      server!.stderr!.on('data', (d) => String(d).includes('listening') && resolve()),
-    );
+    await new Promise<void>((resolve) => {
+      const ready = (d: Buffer) => /listening|running/i.test(String(d)) && resolve();
+      server!.stderr!.on('data', ready);
+      server!.stdout!.on('data', ready);
+    });
     const h = await boot({
       remote: {
-        type: 'http',
-        url: `http://127.0.0.1:${port}/mcp`,
+        type,
+        url: `http://127.0.0.1:${port}${path}`,
         headers: { Authorization: 'Bearer ${TOKEN_FOR_TEST}' },
       },
     });
-    expect((await status(h))[0]).toMatchObject({ transport: 'http', state: 'connected' });
+    expect((await status(h))[0]).toMatchObject({ transport: type, state: 'connected' });
     expect((await h.callTool('mcp__remote__get-sum', { a: 2, b: 3 })).content).toEqual([
       { type: 'text', text: 'The sum of 2 and 3 is 5.' },
     ]);
     await h.shutdown();
   });
+});
+
+test('long results are cut with a note; embedded resources and links become text', async () => {
+  const { toBlocks } = await import('./connection.ts');
+  const blocks = toBlocks(
+    [
+      { type: 'text', text: 'x'.repeat(50) },
+      { type: 'resource', resource: { uri: 'file:///a.txt', text: 'inside' } },
+      { type: 'resource_link', uri: 'file:///b.txt', name: 'b' },
+    ],
+    40,
+  );
+  expect(blocks).toEqual([{ type: 'text', text: `${'x'.repeat(40)}\n[output cut at 40 characters]` }]);
+  expect(
+    toBlocks(
+      [
+        { type: 'resource', resource: { uri: 'file:///a.txt', text: 'inside' } },
+        { type: 'resource_link', uri: 'file:///b.txt', name: 'b' },
+      ],
+      1000,
+    ),
+  ).toEqual([
+    { type: 'text', text: '[resource file:///a.txt]\ninside' },
+    { type: 'text', text: '[resource link file:///b.txt (b)]' },
+  ]);
 });
 
 describe('MCP lifecycle and degraded mode', () => {
@@ -139,9 +169,20 @@ describe('MCP lifecycle and degraded mode', () => {
 
   test('a call that hangs times out with an error; isError results are is_error results', async () => {
     const h = await boot({ fixture: stdio(FIXTURE) }, { callTimeoutMs: 300 });
+    expect((await status(h))[0]?.state).toBe('connected');
     const r = await h.callTool('mcp__fixture__hang', {});
     expect(r.isError).toBe(true);
     expect(String(r.content)).toMatch(/timed out/i);
+    // Ctrl-C: the session's abort signal cancels the call at once.
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('interrupted by the user')), 50);
+    const started = Date.now();
+    const aborted = await h.kernel.callTool(
+      { id: 'a', name: 'mcp__fixture__hang', input: {} },
+      { signal: controller.signal },
+    );
+    expect(aborted.isError).toBe(true);
+    expect(Date.now() - started).toBeLessThan(250);
     const failed = await h.callTool('mcp__fixture__fail', {});
     expect(failed).toMatchObject({ isError: true, content: 'Error: the fixture failed on purpose' });
     await h.shutdown();
