@@ -415,6 +415,43 @@ export async function main(argv: string[]): Promise<number> {
     },
   });
 
+  const hooksCommand = program
+    .command('hooks')
+    .description("user hooks: what is configured, approval of the project's own");
+  hooksCommand
+    .command('list')
+    .option('--json', 'print JSON')
+    .description('every configured hook with its event, matcher, source and whether it runs')
+    .action(async (opts: { json?: boolean }) => {
+      const kernel = await createKernel(program.opts());
+      await kernel.boot();
+      const hooks = (await kernel.services.get('hooks')).list();
+      const text = hooks.length
+        ? hooks
+            .map(
+              (h) =>
+                `${h.event}${h.matcher ? ` [${h.matcher}]` : ''}: ${h.command}  (${h.source}${h.approved ? '' : ', not approved'})`,
+            )
+            .join('\n')
+        : 'No hooks configured (settings "hooks").';
+      print(Boolean(opts.json), hooks, `${text}\n`);
+      await kernel.shutdown();
+    });
+  hooksCommand
+    .command('approve')
+    .description("trust the hooks in this project's .icode/settings.json as they are now")
+    .action(async () => {
+      const kernel = await createKernel(program.opts());
+      await kernel.boot();
+      const n = (await kernel.services.get('hooks')).approveProject();
+      process.stdout.write(
+        n
+          ? `Approved ${n} project hooks; they run from the next start.\n`
+          : 'This project defines no hooks.\n',
+      );
+      await kernel.shutdown();
+    });
+
   const check = program
     .command('check')
     .description('explain what the permission gate decides about a command or a path, as JSON');

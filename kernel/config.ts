@@ -52,6 +52,8 @@ export const SettingsSchema = z.strictObject({
     )
     .optional(),
   env: z.record(z.string(), z.string()).optional(),
+  /** User hooks by event, in Claude Code's format; the hooks plugin validates them. */
+  hooks: z.record(z.string(), z.array(z.unknown())).optional(),
   /** MCP servers by name, in Claude Code's format; the mcp plugin validates each entry. */
   mcpServers: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
 });

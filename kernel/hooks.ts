@@ -8,6 +8,8 @@ import type {
   PermissionRequest,
   PluginStatus,
   SessionInfo,
+  StopRequest,
+  StopVerdict,
   ToolCall,
   ToolContext,
   ToolDefinition,
@@ -43,6 +45,10 @@ export function createHooks() {
     sessionStart: new AsyncSeriesHook<[SessionInfo]>(['session']),
     userPrompt: new AsyncSeriesWaterfallHook<[UserPrompt]>(['prompt']),
     sessionEnd: new AsyncSeriesHook<[SessionInfo]>(['session']),
+    /** The model replied without tool calls; a tap may send it back to work (a Stop hook). */
+    stop: new AsyncSeriesBailHook<[StopRequest], StopVerdict | undefined>(['request']),
+    /** Older turns are about to be summarised. */
+    preCompact: new AsyncSeriesHook<[SessionInfo, 'auto' | 'manual']>(['session', 'trigger']),
     // model
     toolDefinitions: new AsyncSeriesWaterfallHook<[ToolDefinition[], SessionInfo | undefined]>([
       'definitions',
@@ -107,6 +113,8 @@ export const HOOK_INFO: Readonly<Record<HookName, { phase: Phase; kind: Kind }>>
   sessionStart: { phase: 'session', kind: 'series' },
   userPrompt: { phase: 'session', kind: 'waterfall' },
   sessionEnd: { phase: 'session', kind: 'series' },
+  stop: { phase: 'session', kind: 'bail' },
+  preCompact: { phase: 'session', kind: 'series' },
   toolDefinitions: { phase: 'model', kind: 'waterfall' },
   beforeModelRequest: { phase: 'model', kind: 'waterfall' },
   afterModelResponse: { phase: 'model', kind: 'series' },
@@ -122,6 +130,8 @@ export const EMITTABLE = [
   'sessionStart',
   'userPrompt',
   'sessionEnd',
+  'stop',
+  'preCompact',
   'beforeModelRequest',
   'afterModelResponse',
 ] as const;

@@ -179,13 +179,17 @@ export class PermissionGate {
       decision: e.decision,
       reason: e.reason,
       ...(e.plugin ? { plugin: e.plugin } : {}),
+      ...(e.updatedInput ? { updatedInput: e.updatedInput } : {}),
     });
+    // Rewritten input travels with whatever decides; a deny has nothing to run.
+    const withInput = (d: PermissionDecision): PermissionDecision =>
+      evidence?.updatedInput ? { ...d, updatedInput: evidence.updatedInput } : d;
     if (evidence?.decision === 'deny') return fromEvidence(evidence);
-    if (ask) return provisional;
+    if (ask) return withInput(provisional);
     if (evidence?.decision === 'ask') return fromEvidence(evidence);
-    if (allow) return provisional;
+    if (allow) return withInput(provisional);
     if (evidence?.decision === 'allow') return fromEvidence(evidence);
-    return modeDecision;
+    return withInput(modeDecision);
   }
 
   /**

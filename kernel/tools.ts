@@ -220,12 +220,26 @@ export class ToolRegistry {
     try {
       const judged = await this.judge(call, options);
       if ('error' in judged) return fail(judged.error);
-      const { tool, input, ctx, request } = judged;
+      const { tool, ctx, request } = judged;
+      let { input } = judged;
       const decision = await this.gate!.confirm(request, judged.decision);
       if (decision.decision !== 'allow') {
         return fail(
           `Permission denied: ${decision.reason}${decision.hint ? `. To allow: ${decision.hint}` : ''}`,
         );
+      }
+      if (decision.updatedInput) {
+        // A hook rewrote the input: the new input is validated and judged again (its paths, its command),
+        // so a rewrite can never carry a call past the gate. A second rewrite is not taken.
+        const again = await this.judge({ ...call, input: decision.updatedInput }, options);
+        if ('error' in again) return fail(`A hook rewrote the input of ${name}: ${again.error}`);
+        const second = await this.gate!.confirm(again.request, again.decision);
+        if (second.decision !== 'allow') {
+          return fail(
+            `Permission denied (input rewritten by a hook): ${second.reason}${second.hint ? `. To allow: ${second.hint}` : ''}`,
+          );
+        }
+        input = again.input;
       }
       const normalized: ToolCall = { id: call.id, name, input };
       const short = await this.hooks.beforeToolCall.promise(normalized, ctx);

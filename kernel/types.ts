@@ -48,12 +48,16 @@ export interface PermissionDecision {
   plugin?: string;
   /** For ask/deny: what the user could change to allow this. */
   hint?: string;
+  /** Evidence that rewrote the tool's input (see PermissionEvidence). */
+  updatedInput?: Record<string, unknown>;
 }
 
 /** What a plugin contributes to a permission decision through the `permissionRequest` hook. */
 export interface PermissionEvidence {
   decision: Decision;
   reason: string;
+  /** The input the tool should run with instead (a user hook rewrote it); validated again. */
+  updatedInput?: Record<string, unknown>;
   /** Set by the kernel: the plugin whose tap returned this evidence. */
   plugin?: string;
 }
@@ -192,6 +196,21 @@ export interface SessionInfo {
 export interface UserPrompt {
   text: string;
   session: SessionInfo;
+  /** Set by a tap that refuses the prompt: the session ends without a model turn, with this reason. */
+  blocked?: string;
+}
+
+/** The `stop` hook's question: the model finished its reply; should it go on? */
+export interface StopRequest {
+  session: SessionInfo;
+  /** The reply's text. */
+  result: string;
+  /** How many times a tap has already sent the model back to work for this prompt. */
+  continuations: number;
+}
+/** A `stop` tap's answer: go on, with this message to the model. */
+export interface StopVerdict {
+  continueWith: string;
 }
 
 export type HealthState = 'active' | 'degraded' | 'failed' | 'disabled';

@@ -2,6 +2,7 @@ import type { BuiltinPlugin } from '../kernel/host.ts';
 import anthropic from './anthropic/plugin.json' with { type: 'json' };
 import bash from './bash/plugin.json' with { type: 'json' };
 import fileTools from './file-tools/plugin.json' with { type: 'json' };
+import hooks from './hooks/plugin.json' with { type: 'json' };
 import mcp from './mcp/plugin.json' with { type: 'json' };
 import mockAnthropic from './mock-anthropic/plugin.json' with { type: 'json' };
 import parity from './parity/plugin.json' with { type: 'json' };
@@ -22,6 +23,7 @@ export const builtinPlugins: BuiltinPlugin[] = [
     manifest: fileTools,
     load: () => import('./file-tools/index.ts'),
   },
+  { file: 'plugins/hooks/plugin.json', manifest: hooks, load: () => import('./hooks/index.ts') },
   { file: 'plugins/mcp/plugin.json', manifest: mcp, load: () => import('./mcp/index.ts') },
   {
     file: 'plugins/mock-anthropic/plugin.json',

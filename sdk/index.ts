@@ -35,6 +35,7 @@ export { importModule } from '../kernel/modules.ts';
 export { isInside, resolveReal } from '../kernel/paths.ts';
 export type { Services } from '../kernel/registries.ts';
 export type * from '../kernel/types.ts';
+export { ProjectApprovals } from './approvals.ts';
 export { capOutput, findExecutable } from './process.ts';
 
 /**

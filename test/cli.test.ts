@@ -57,6 +57,7 @@ describe('icode CLI', () => {
       ['search', 'active'],
       ['bash', 'active'],
       ['mcp', 'active'],
+      ['hooks', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     expect(report.plugins[2]).toMatchObject({ activation: 'lazy', activated: false });

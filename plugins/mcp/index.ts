@@ -1,9 +1,9 @@
 import * as z from 'zod';
-import { definePlugin, defineTool, type ToolMode } from '../../sdk/index.ts';
+import { definePlugin, defineTool, ProjectApprovals, type ToolMode } from '../../sdk/index.ts';
 import { McpConnection, type McpPrompt, type McpTool, type ServerStatus } from './connection.ts';
 import { openBrowser } from './oauth.ts';
 import { renderStatus } from './render.ts';
-import { Approvals, collectServers, type ServerEntry, ServerSchema } from './servers.ts';
+import { collectServers, type ServerEntry, ServerSchema } from './servers.ts';
 import { deferMcpTools } from './tool-search.ts';
 
 /** The `mcp` service: what `icode mcp` and `/mcp` show, and project approval. */
@@ -39,7 +39,7 @@ export default definePlugin({
     authTimeoutMs: z.number().int().positive().default(300_000),
   }),
   async activate(ctx) {
-    const approvals = new Approvals(ctx.userDir);
+    const approvals = new ProjectApprovals(ctx.userDir, 'mcp');
     const problems: string[] = [];
     let found: ReturnType<typeof collectServers> = { entries: [] };
     try {
@@ -47,7 +47,9 @@ export default definePlugin({
     } catch (error) {
       problems.push(error instanceof Error ? error.message : String(error));
     }
-    const fingerprint = Approvals.fingerprint(found.entries);
+    const fingerprint = ProjectApprovals.fingerprint(
+      found.entries.filter((e) => e.fromProject).map((e) => [e.name, e.raw]),
+    );
     const projectApproved = approvals.approved(ctx.projectRoot, fingerprint);
     const connections = new Map<string, McpConnection>();
     const statuses = new Map<string, ServerStatus>();

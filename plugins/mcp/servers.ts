@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as z from 'zod';
 import { loadJsonFile } from '../../sdk/index.ts';
 
@@ -88,40 +87,4 @@ export function collectServers(
   for (const [name, raw] of Object.entries(parsed.mcpServers))
     if (!entries.some((e) => e.name === name)) entries.push({ name, raw, source: file, fromProject: true });
   return { entries, mcpJson: text };
-}
-
-/**
- * Which projects' servers the user approved, by project root and a hash of what was approved (the
- * .mcp.json text and the project settings' servers): editing them asks again.
- */
-export class Approvals {
-  private readonly file: string;
-
-  constructor(userDir: string) {
-    this.file = join(userDir, 'state', 'mcp-approvals.json');
-  }
-
-  static fingerprint(entries: Array<{ name: string; raw: unknown; fromProject: boolean }>): string {
-    const project = entries.filter((e) => e.fromProject).map((e) => [e.name, e.raw]);
-    return createHash('sha256').update(JSON.stringify(project)).digest('hex');
-  }
-
-  private read(): Record<string, string> {
-    try {
-      return JSON.parse(readFileSync(this.file, 'utf8')) as Record<string, string>;
-    } catch {
-      return {};
-    }
-  }
-
-  approved(projectRoot: string, fingerprint: string): boolean {
-    return this.read()[projectRoot] === fingerprint;
-  }
-
-  approve(projectRoot: string, fingerprint: string): void {
-    mkdirSync(dirname(this.file), { recursive: true });
-    writeFileSync(this.file, JSON.stringify({ ...this.read(), [projectRoot]: fingerprint }, null, 2), {
-      mode: 0o600,
-    });
-  }
 }

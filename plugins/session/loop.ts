@@ -93,6 +93,7 @@ export async function runSession(
     writer.message(message);
   };
   const compact = async (trigger: 'auto' | 'manual', instructions?: string) => {
+    await ctx.emit.preCompact(session, trigger);
     const done = await compactMessages(messages, model, {
       model: modelId,
       trigger,
@@ -122,7 +123,20 @@ export async function runSession(
     return result;
   }
   const prompt = await ctx.emit.userPrompt({ text: options.prompt, session });
+  if (prompt.blocked !== undefined) {
+    // A UserPromptSubmit hook refused the prompt: nothing reaches the model or the session file.
+    Object.assign(result, {
+      is_error: true,
+      stop_reason: 'blocked',
+      error: `prompt blocked: ${prompt.blocked}`,
+    });
+    await ctx.emit.sessionEnd(session);
+    writer.close();
+    emit({ type: 'result', ...result });
+    return result;
+  }
   record({ role: 'user', content: prompt.text });
+  let continuations = 0;
   let contextTokens = 0;
 
   const answer = (use: ToolUse, r: Omit<ToolResult, 'toolUseId' | 'toolName'>) => {
@@ -229,7 +243,17 @@ export async function runSession(
         emit({ type: 'tool_use', ...use });
       }
       result.stop_reason = turn.message.stop_reason ?? 'end_turn';
-      if (!uses.length) break;
+      if (!uses.length) {
+        // A Stop hook may send the model back to work, a few times at most.
+        const verdict =
+          result.stop_reason === 'end_turn' && continuations < 3
+            ? await ctx.emit.stop({ session, result: text, continuations })
+            : undefined;
+        if (!verdict) break;
+        continuations++;
+        record({ role: 'user', content: verdict.continueWith });
+        continue;
+      }
       record({ role: 'user', content: await runTools(uses, turn) });
       if (options.signal?.aborted) throw options.signal.reason;
     }

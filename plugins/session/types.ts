@@ -32,7 +32,7 @@ export interface SessionResult {
   /** The final assistant text. */
   result: string;
   is_error: boolean;
-  /** end_turn, max_tokens, refusal, max_turns, error, interrupted… */
+  /** end_turn, max_tokens, refusal, max_turns, error, interrupted, blocked (by a prompt hook)… */
   stop_reason: string;
   num_turns: number;
   session_id: string;

@@ -1,0 +1,247 @@
+import * as z from 'zod';
+import {
+  definePlugin,
+  type PermissionEvidence,
+  ProjectApprovals,
+  type ToolResultBlock,
+} from '../../sdk/index.ts';
+import { type HookCommand, type HookOutcome, runHook } from './run.ts';
+
+const EVENTS = [
+  'PreToolUse',
+  'PostToolUse',
+  'PostToolUseFailure',
+  'UserPromptSubmit',
+  'SessionStart',
+  'SessionEnd',
+  'Stop',
+  'PreCompact',
+  'Notification',
+] as const;
+type HookEvent = (typeof EVENTS)[number];
+
+const Command = z.object({
+  type: z.literal('command').default('command'),
+  command: z.string().min(1),
+  timeout: z.number().positive().optional(),
+  failOpen: z.boolean().optional(),
+});
+const Matcher = z.object({ matcher: z.string().optional(), hooks: z.array(Command).min(1) });
+const HooksSchema = z.partialRecord(z.enum(EVENTS), z.array(Matcher));
+
+/** The `hooks` service: what is configured, and approval of a project's own hooks. */
+export interface HooksService {
+  list(): Array<{ event: HookEvent; matcher: string; command: string; source: string; approved: boolean }>;
+  approveProject(): number;
+}
+declare module '../../kernel/registries.ts' {
+  interface Services {
+    hooks: HooksService;
+  }
+}
+
+// Hook scripts written for Claude Code test tool_name against its names.
+const CLAUDE_NAMES: Record<string, string> = {
+  bash: 'Bash',
+  read_file: 'Read',
+  write_file: 'Write',
+  edit_file: 'Edit',
+  glob_search: 'Glob',
+  grep_search: 'Grep',
+};
+
+interface Configured {
+  event: HookEvent;
+  matcher: string;
+  hook: HookCommand;
+  source: string;
+  fromProject: boolean;
+}
+
+const text = (o: HookOutcome) => o.stderr || o.stdout || `exit ${o.exitCode}`;
+const specific = (o: HookOutcome) => (o.json?.hookSpecificOutput ?? {}) as Record<string, unknown>;
+
+export default definePlugin({
+  activate(ctx) {
+    const problems: string[] = [];
+    const configured: Configured[] = [];
+    const raw = (ctx.settings as { hooks?: unknown }).hooks;
+    if (raw !== undefined) {
+      const parsed = HooksSchema.safeParse(raw);
+      if (!parsed.success)
+        problems.push(`settings "hooks": ${z.prettifyError(parsed.error).replace(/\n/g, ' ')}`);
+      for (const [event, matchers] of Object.entries(parsed.data ?? {}) as Array<
+        [HookEvent, z.output<typeof Matcher>[]]
+      >) {
+        const layer = ctx.origins[`hooks.${event}`] ?? 'settings';
+        for (const m of matchers)
+          for (const hook of m.hooks)
+            configured.push({
+              event,
+              matcher: m.matcher ?? '',
+              hook,
+              source: `${layer} settings`,
+              fromProject: layer === 'project',
+            });
+      }
+    }
+    // Hooks from the repository's own settings run commands: only once the user approved them as they are.
+    const approvals = new ProjectApprovals(ctx.userDir, 'hooks');
+    const projectHooks = configured.filter((c) => c.fromProject).map((c) => [c.event, c.matcher, c.hook]);
+    const fingerprint = ProjectApprovals.fingerprint(projectHooks);
+    const projectApproved = !projectHooks.length || approvals.approved(ctx.projectRoot, fingerprint);
+    if (!projectApproved)
+      problems.push(`${projectHooks.length} hooks in the project's .icode/settings.json are not approved`);
+    if (problems.length)
+      ctx.health.degraded(
+        problems.join('; '),
+        projectApproved ? 'fix the settings' : 'review them, then run `icode hooks approve`',
+      );
+    const active = configured.filter((c) => !c.fromProject || projectApproved);
+
+    const matching = (event: HookEvent, tool?: string) =>
+      active.filter((c) => {
+        if (c.event !== event) return false;
+        if (!tool || !c.matcher || c.matcher === '*') return true;
+        const re = new RegExp(`^(?:${c.matcher})$`);
+        return re.test(tool) || re.test(CLAUDE_NAMES[tool] ?? '');
+      });
+    const base = (event: HookEvent, session?: { id: string; cwd: string }) => ({
+      hook_event_name: event,
+      session_id: session?.id ?? '',
+      cwd: session?.cwd ?? ctx.cwd,
+    });
+    const run = (c: Configured, event: Record<string, unknown>) =>
+      runHook(c.hook, event, { cwd: ctx.projectRoot, env: ctx.env });
+    const failed = (c: Configured, o: HookOutcome) =>
+      o.timedOut
+        ? `timed out after ${c.hook.timeout ?? 60} s`
+        : `exited ${o.exitCode}${o.stderr ? `: ${o.stderr}` : ''}`;
+
+    // PreToolUse: before the permission decision; it can deny, ask, allow or rewrite the input.
+    ctx.hooks.permissionRequest.tap(async (request) => {
+      let input = request.input as Record<string, unknown>;
+      let rewritten = false;
+      for (const c of matching('PreToolUse', request.tool)) {
+        const o = await run(c, {
+          ...base('PreToolUse'),
+          tool_name: CLAUDE_NAMES[request.tool] ?? request.tool,
+          tool_input: input,
+        });
+        const where = `PreToolUse hook "${c.hook.command}" (${c.source})`;
+        if (o.exitCode === 2) return { decision: 'deny', reason: `${where} blocked it: ${text(o)}` };
+        if (o.exitCode !== 0) {
+          if (c.hook.failOpen) continue;
+          return {
+            decision: 'deny',
+            reason: `${where} ${failed(c, o)}; a failing PreToolUse hook blocks the call (mark it failOpen to let calls through)`,
+          };
+        }
+        const s = specific(o);
+        if (o.json?.continue === false)
+          return { decision: 'deny', reason: `${where}: ${String(o.json.stopReason ?? 'stop')}` };
+        if (s.updatedInput && typeof s.updatedInput === 'object') {
+          input = s.updatedInput as Record<string, unknown>;
+          rewritten = true;
+        }
+        const decision =
+          s.permissionDecision ??
+          ({ approve: 'allow', block: 'deny' } as Record<string, string>)[String(o.json?.decision)];
+        const reason = String(s.permissionDecisionReason ?? o.json?.reason ?? `${where} decided`);
+        if (decision === 'deny' || decision === 'ask' || decision === 'allow')
+          return { decision, reason, ...(rewritten ? { updatedInput: input } : {}) } as PermissionEvidence;
+      }
+      return rewritten
+        ? { decision: 'allow', reason: 'a PreToolUse hook rewrote the input', updatedInput: input }
+        : undefined;
+    });
+
+    // PostToolUse / PostToolUseFailure: after the tool; feedback and context go to the model with the result.
+    ctx.hooks.afterToolCall.tap(async (result, call) => {
+      const event: HookEvent = result.isError ? 'PostToolUseFailure' : 'PostToolUse';
+      const notes: string[] = [];
+      for (const c of matching(event, call.name)) {
+        const o = await run(c, {
+          ...base(event),
+          tool_name: CLAUDE_NAMES[call.name] ?? call.name,
+          tool_input: call.input,
+          tool_response: result.content,
+          ...(result.isError ? { error: result.content } : {}),
+        });
+        if (o.exitCode === 2) notes.push(`[${event} hook] ${text(o)}`);
+        else if (o.exitCode !== 0) notes.push(`[${event} hook "${c.hook.command}" ${failed(c, o)}]`);
+        else if (o.json?.decision === 'block')
+          notes.push(`[${event} hook] ${String(o.json.reason ?? 'blocked')}`);
+        const extra = specific(o).additionalContext;
+        if (typeof extra === 'string') notes.push(`[${event} hook context] ${extra}`);
+      }
+      if (!notes.length) return result;
+      const note: ToolResultBlock = { type: 'text', text: notes.join('\n') };
+      const content =
+        typeof result.content === 'string'
+          ? [{ type: 'text' as const, text: result.content }, note]
+          : [...result.content, note];
+      return { ...result, content };
+    });
+
+    // UserPromptSubmit: can block the prompt, or add context to it.
+    ctx.hooks.userPrompt.tap(async (prompt) => {
+      let text_ = prompt.text;
+      for (const c of matching('UserPromptSubmit')) {
+        const o = await run(c, { ...base('UserPromptSubmit', prompt.session), prompt: prompt.text });
+        if (o.exitCode === 2) return { ...prompt, blocked: text(o) };
+        if (o.exitCode !== 0) continue;
+        if (o.json?.decision === 'block')
+          return { ...prompt, blocked: String(o.json.reason ?? 'blocked by a hook') };
+        const extra = specific(o).additionalContext ?? (o.json ? undefined : o.stdout);
+        if (typeof extra === 'string' && extra) text_ += `\n\n${extra}`;
+      }
+      return { ...prompt, text: text_ };
+    });
+
+    // Stop: may send the model back to work with a reason.
+    ctx.hooks.stop.tap(async (request) => {
+      for (const c of matching('Stop')) {
+        const o = await run(c, {
+          ...base('Stop', request.session),
+          stop_hook_active: request.continuations > 0,
+        });
+        if (o.exitCode === 2) return { continueWith: text(o) };
+        if (o.exitCode === 0 && o.json?.decision === 'block')
+          return { continueWith: String(o.json.reason ?? 'Keep going.') };
+      }
+      return undefined;
+    });
+
+    const notify = (
+      event: HookEvent,
+      extra: Record<string, unknown>,
+      session?: { id: string; cwd: string },
+    ) =>
+      Promise.all(matching(event).map((c) => run(c, { ...base(event, session), ...extra }))).then(
+        () => undefined,
+      );
+    ctx.hooks.sessionStart.tap((session) => notify('SessionStart', { source: 'startup' }, session));
+    ctx.hooks.sessionEnd.tap((session) => notify('SessionEnd', { reason: 'other' }, session));
+    ctx.hooks.preCompact.tap((session, trigger) => notify('PreCompact', { trigger }, session));
+    ctx.hooks.permissionPrompt.tap(async (request) => {
+      await notify('Notification', { message: `icode needs your permission to use ${request.tool}` });
+      return undefined;
+    });
+
+    ctx.services.provide('hooks', {
+      list: () =>
+        configured.map((c) => ({
+          event: c.event,
+          matcher: c.matcher,
+          command: c.hook.command,
+          source: c.source,
+          approved: !c.fromProject || projectApproved,
+        })),
+      approveProject: () => {
+        approvals.approve(ctx.projectRoot, fingerprint);
+        return projectHooks.length;
+      },
+    });
+  },
+});
