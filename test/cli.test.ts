@@ -58,6 +58,7 @@ describe('icode CLI', () => {
       ['bash', 'active'],
       ['mcp', 'active'],
       ['hooks', 'active'],
+      ['todo', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     expect(report.plugins[2]).toMatchObject({ activation: 'lazy', activated: false });
@@ -69,6 +70,7 @@ describe('icode CLI', () => {
       'grep_search',
       'bash',
       'bash_output',
+      'TodoWrite',
     ]);
     expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
       'defaults',

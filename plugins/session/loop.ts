@@ -143,6 +143,9 @@ export async function runSession(
     const entry = { tool_use_id: use.id, tool_name: use.name, output: r.content, is_error: r.isError };
     result.tool_results.push(entry);
     emit({ type: 'tool_result', ...entry });
+    // The todo list, whole, whenever the model writes it (for stream-json readers and the UI).
+    if (use.name === 'TodoWrite' && !r.isError)
+      emit({ type: 'todos', todos: (use.input as { todos: unknown[] }).todos });
     return {
       type: 'tool_result',
       tool_use_id: use.id,

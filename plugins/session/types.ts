@@ -26,6 +26,7 @@ export type SessionEvent =
       is_error: boolean;
     }
   | ({ type: 'compaction' } & CompactionReport)
+  | { type: 'todos'; todos: unknown[] }
   | ({ type: 'result' } & SessionResult);
 
 export interface SessionResult {
