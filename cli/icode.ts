@@ -17,5 +17,9 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   };
   cli.main(args).then((code) => {
     process.exitCode = code;
+    // A finished command exits even if something (a plugin's timer, a stray socket) would hold the event
+    // loop open; servers (mock-server, mcp serve) say they keep running. Flush stdout first.
+    if (!(globalThis as { __icodeKeepAlive?: boolean }).__icodeKeepAlive)
+      process.stdout.write('', () => process.exit(code));
   });
 }

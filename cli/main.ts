@@ -25,6 +25,7 @@ import {
 } from '../kernel/index.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 import { renderStatus } from '../plugins/mcp/render.ts';
+import { renderTasks } from '../plugins/tasks/render.ts';
 import { findExecutable } from '../sdk/process.ts';
 import { type CheckQuery, checkLines, checkOne } from './check.ts';
 import { OUTPUT_FORMATS, type OutputFormat, readStdin, runHeadless, splitRules } from './headless.ts';
@@ -357,6 +358,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--port <port>', 'port to listen on (default: a free one)', (v) => Number.parseInt(v, 10))
     .option('--scenarios <dir>', 'scenario folder (default: the scenarios/ icode ships)')
     .action(async (opts: { port?: number; scenarios?: string }) => {
+      (globalThis as { __icodeKeepAlive?: boolean }).__icodeKeepAlive = true;
       const { kernel, server } = await startMock(
         resolve(opts.scenarios ?? join(packageRoot(), 'scenarios')),
         opts.port,
@@ -449,6 +451,20 @@ export async function main(argv: string[]): Promise<number> {
           ? `Approved ${n} project hooks; they run from the next start.\n`
           : 'This project defines no hooks.\n',
       );
+      await kernel.shutdown();
+    });
+
+  program
+    .command('tasks')
+    .description("this project's background tasks")
+    .command('list')
+    .option('--json', 'print JSON')
+    .description('every task with its status (finished and interrupted ones too)')
+    .action(async (opts: { json?: boolean }) => {
+      const kernel = await createKernel(program.opts());
+      await kernel.boot();
+      const tasks = (await kernel.services.get('tasks')).list();
+      print(Boolean(opts.json), tasks, `${renderTasks(tasks)}\n`);
       await kernel.shutdown();
     });
 

@@ -9,6 +9,7 @@ import parity from './parity/plugin.json' with { type: 'json' };
 import search from './search/plugin.json' with { type: 'json' };
 import session from './session/plugin.json' with { type: 'json' };
 import stdinApproval from './stdin-approval/plugin.json' with { type: 'json' };
+import tasks from './tasks/plugin.json' with { type: 'json' };
 import todo from './todo/plugin.json' with { type: 'json' };
 import workspaceGuard from './workspace-guard/plugin.json' with { type: 'json' };
 
@@ -39,6 +40,7 @@ export const builtinPlugins: BuiltinPlugin[] = [
     manifest: stdinApproval,
     load: () => import('./stdin-approval/index.ts'),
   },
+  { file: 'plugins/tasks/plugin.json', manifest: tasks, load: () => import('./tasks/index.ts') },
   { file: 'plugins/todo/plugin.json', manifest: todo, load: () => import('./todo/index.ts') },
   {
     file: 'plugins/workspace-guard/plugin.json',

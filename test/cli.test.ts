@@ -59,6 +59,7 @@ describe('icode CLI', () => {
       ['mcp', 'active'],
       ['hooks', 'active'],
       ['todo', 'active'],
+      ['tasks', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     expect(report.plugins[2]).toMatchObject({ activation: 'lazy', activated: false });
@@ -71,6 +72,12 @@ describe('icode CLI', () => {
       'bash',
       'bash_output',
       'TodoWrite',
+      'TaskCreate',
+      'TaskGet',
+      'TaskList',
+      'TaskStop',
+      'TaskUpdate',
+      'TaskOutput',
     ]);
     expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
       'defaults',

@@ -161,6 +161,22 @@ function choose(messages: Message[], header: string | undefined, scenarios: Map<
   return { scenario, index: scenario.steps.indexOf(step), step, toolResults };
 }
 
+/**
+ * `{{match:REGEX}}` in a scripted tool input becomes the first match of REGEX in the latest tool results:
+ * how a script refers to an id a tool made up (a task id, a background command's id).
+ */
+function withMatches(value: unknown, toolResults: string): unknown {
+  if (typeof value === 'string')
+    return value.replace(
+      /\{\{match:(.+?)\}\}/g,
+      (whole, re: string) => new RegExp(re).exec(toolResults)?.[0] ?? whole,
+    );
+  if (Array.isArray(value)) return value.map((v) => withMatches(v, toolResults));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withMatches(v, toolResults)]));
+  return value;
+}
+
 /** The mock's token estimate: four characters a token, at least one. */
 const tokensOf = (chars: number) => Math.max(1, Math.ceil(chars / 4));
 const tokens = (text: string) => tokensOf(text.length);
@@ -197,7 +213,8 @@ function build(
       outputChars += text.length;
     } else if (b.type === 'tool_use') {
       const id = b.id ?? ids.tool(index);
-      const chunks = b.partialJson ?? split(JSON.stringify(b.input), b.chunks);
+      const input = withMatches(b.input, toolResults);
+      const chunks = b.partialJson ?? split(JSON.stringify(input), b.chunks);
       events.push([
         'content_block_start',
         { index, content_block: { type: 'tool_use', id, name: b.name, input: {} } },
@@ -205,7 +222,7 @@ function build(
       for (const c of chunks) {
         events.push(['content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: c } }]);
       }
-      content.push({ type: 'tool_use', id, name: b.name, input: b.input });
+      content.push({ type: 'tool_use', id, name: b.name, input });
       outputChars += chunks.join('').length;
     } else {
       events.push([

@@ -56,7 +56,13 @@ export async function runSession(
     tool_uses: [],
     tool_results: [],
   };
-  const tools = await ctx.tools.definitions(session);
+  // A sub-agent sees only its subset of the tools.
+  const subset = options.tools ? new Set(options.tools) : undefined;
+  const offered = async () => {
+    const defs = await ctx.tools.definitions(session);
+    return subset ? defs.filter((d) => subset.has(d.name)) : defs;
+  };
+  const tools = await offered();
   emit({
     type: 'session_start',
     session_id: session.id,
@@ -174,6 +180,11 @@ export async function runSession(
           }
           if (options.signal?.aborted)
             return { content: 'Interrupted by the user before this tool ran.', isError: true };
+          if (subset && !subset.has(use.name))
+            return {
+              content: `The tool ${use.name} is not available here. Available: ${[...subset].join(', ')}`,
+              isError: true,
+            };
           return ctx.tools.call(
             { id: use.id, name: use.name, input: use.input },
             {
@@ -203,6 +214,14 @@ export async function runSession(
         break;
       }
       result.num_turns++;
+      for (const note of options.inbox?.() ?? []) {
+        // A message sent to the running session: with the tool results if they are last, else on its own.
+        const last = messages.at(-1);
+        if (last?.role === 'user' && Array.isArray(last.content)) {
+          last.content = [...last.content, { type: 'text', text: note }];
+          writer.message({ role: 'user', content: [{ type: 'text', text: note }] });
+        } else record({ role: 'user', content: note });
+      }
       if (contextTokens >= config.autoCompactTokens) await compact('auto');
       const request = await ctx.emit.beforeModelRequest(
         {
@@ -210,7 +229,7 @@ export async function runSession(
           max_tokens: config.maxTokens,
           system,
           // Asked again for every request: MCP servers come and go, ToolSearch loads deferred tools.
-          tools: result.num_turns === 1 ? tools : await ctx.tools.definitions(session),
+          tools: result.num_turns === 1 ? tools : await offered(),
           messages: [...messages],
         },
         session,

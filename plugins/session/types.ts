@@ -63,6 +63,10 @@ export interface SessionRunOptions {
   resume?: string;
   signal?: AbortSignal;
   onEvent?(event: SessionEvent): void;
+  /** Only these tools are offered and callable (a sub-agent's subset); all when absent. */
+  tools?: string[];
+  /** Messages that arrived while the session runs (TaskUpdate); taken before each model request. */
+  inbox?(): string[];
 }
 
 /** The `session` service: runs one prompt to the end. */

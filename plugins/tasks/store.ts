@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'stopped' | 'interrupted';
+
+export interface TaskRecord {
+  id: string;
+  description: string;
+  prompt: string;
+  status: TaskStatus;
+  /** The icode process that runs (or ran) it. */
+  pid: number;
+  createdAt: string;
+  startedAt?: string;
+  endedAt?: string;
+  result?: string;
+  error?: string;
+  sessionId?: string;
+  outputFile: string;
+  /** Set when a team created it. */
+  team?: string;
+}
+
+/** Task records of one project under the user's icode directory: one JSON file each, written atomically. */
+export class TaskStore {
+  readonly dir: string;
+
+  constructor(userDir: string, projectRoot: string) {
+    const key = createHash('sha256').update(projectRoot).digest('hex').slice(0, 16);
+    this.dir = join(userDir, 'tasks', key);
+  }
+
+  save(task: TaskRecord): void {
+    mkdirSync(this.dir, { recursive: true });
+    const file = join(this.dir, `${task.id}.json`);
+    writeFileSync(`${file}.tmp`, JSON.stringify(task, null, 2));
+    renameSync(`${file}.tmp`, file);
+  }
+
+  all(): TaskRecord[] {
+    let files: string[] = [];
+    try {
+      files = readdirSync(this.dir).filter((f) => f.endsWith('.json'));
+    } catch {}
+    return files
+      .flatMap((f) => {
+        try {
+          return [JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as TaskRecord];
+        } catch {
+          return [];
+        }
+      })
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  output(task: TaskRecord, text: string): void {
+    mkdirSync(this.dir, { recursive: true });
+    appendFileSync(task.outputFile, text);
+  }
+}
+
+/** True when a process with this pid is alive (a task of another icode still running). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

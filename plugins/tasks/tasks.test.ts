@@ -1,0 +1,132 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { bootTestKernel } from '../../sdk/testing.ts';
+import { builtinPlugins } from '../index.ts';
+import { loadScenarios } from '../mock-anthropic/scenario.ts';
+import { type MockServer, startMockServer } from '../mock-anthropic/server.ts';
+import { TaskStore } from './store.ts';
+
+// Scripted sub-agents: one that finishes, one that sleeps in bash until it is stopped.
+const scenarios = mkdtempSync(join(tmpdir(), 'icode-task-scenarios-'));
+const scenario = (name: string, steps: unknown[]) =>
+  writeFileSync(join(scenarios, `${name}.json`), JSON.stringify({ name, steps }));
+scenario('quick_task', [
+  { content: [{ type: 'tool_use', name: 'bash', input: { command: 'echo working' } }] },
+  { content: [{ type: 'text', text: 'quick task done' }] },
+]);
+scenario('slow_task', [
+  { content: [{ type: 'tool_use', name: 'bash', input: { command: 'sleep 30; echo late' } }] },
+  { content: [{ type: 'text', text: 'slow task done' }] },
+]);
+scenario('listening_task', [
+  { content: [{ type: 'tool_use', name: 'bash', input: { command: 'sleep 0.5' } }] },
+  { content: [{ type: 'text', text: 'heard it' }] },
+]);
+
+let mock: MockServer;
+beforeAll(async () => {
+  mock = await startMockServer({ scenarios: loadScenarios(scenarios) });
+});
+afterAll(() => mock.close());
+
+const boot = (config: Record<string, unknown> = {}, reuse?: { home: string; project: string }) =>
+  bootTestKernel({
+    include: ['anthropic', 'session', 'bash', 'tasks'],
+    builtins: builtinPlugins,
+    mode: 'workspace-write',
+    env: { ANTHROPIC_BASE_URL: mock.url, ANTHROPIC_API_KEY: 'sk-test' },
+    settings: { plugins: { anthropic: { config: { maxRetries: 0 } }, tasks: { config } } },
+    ...(reuse ? { reuse } : {}),
+  });
+
+describe('background tasks', () => {
+  test('TaskCreate returns at once; the sub-agent runs its own session with tools; TaskOutput waits and reads it', async () => {
+    const h = await boot();
+    const created = String(
+      (await h.callTool('TaskCreate', { prompt: 'Go. PARITY_SCENARIO:quick_task', description: 'quick' }))
+        .content,
+    );
+    const id = /task_[0-9a-f]+/.exec(created)![0];
+    const out = String(
+      (await h.callTool('TaskOutput', { task_id: id, block: true, timeout_ms: 10_000 })).content,
+    );
+    expect(out).toContain(`${id}: completed — quick`);
+    expect(out).toContain('result: quick task done');
+    expect(out).toContain('● bash {"command":"echo working"}');
+    expect(String((await h.callTool('TaskOutput', { task_id: id })).content)).toContain(
+      '--- new output ---\n(none)',
+    );
+    expect(String((await h.callTool('TaskList', {})).content)).toContain(`${id}  completed`);
+    await h.shutdown();
+  });
+
+  test('TaskStop kills what the task runs; the record says stopped', async () => {
+    const h = await boot();
+    const tasks = await h.kernel.services.get('tasks');
+    const t = tasks.create({ prompt: 'Go. PARITY_SCENARIO:slow_task', description: 'slow' });
+    for (let i = 0; i < 100 && !readFileSync(t.outputFile, 'utf8').includes('sleep 30'); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    const r = await h.callTool('TaskStop', { task_id: t.id });
+    expect(r.content).toContain(`${t.id}: stopped`);
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(() => execFileSync('pgrep', ['-f', 'sleep 30; echo late'])).toThrow(); // nothing left running
+    await h.shutdown();
+  });
+
+  test('at most maxConcurrent run; the rest wait in the queue', async () => {
+    const h = await boot({ maxConcurrent: 1 });
+    const tasks = await h.kernel.services.get('tasks');
+    const a = tasks.create({ prompt: 'Go. PARITY_SCENARIO:slow_task', description: 'a' });
+    const b = tasks.create({ prompt: 'Go. PARITY_SCENARIO:quick_task', description: 'b' });
+    expect([tasks.get(a.id)?.status, tasks.get(b.id)?.status]).toEqual(['running', 'queued']);
+    tasks.stop(a.id);
+    expect((await tasks.settled(b.id)).status).toBe('completed');
+    await h.shutdown();
+  });
+
+  test('TaskUpdate reaches a running task before its next model turn', async () => {
+    const h = await boot();
+    const tasks = await h.kernel.services.get('tasks');
+    const t = tasks.create({ prompt: 'Go. PARITY_SCENARIO:listening_task', description: 'listens' });
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await h.callTool('TaskUpdate', { task_id: t.id, message: 'also check the docs' })).content).toBe(
+      `Sent to ${t.id}.`,
+    );
+    await tasks.settled(t.id);
+    const bodies = mock.requests.filter((q) => q.path === '/v1/messages').map((q) => JSON.stringify(q.body));
+    expect(bodies.some((b) => b.includes('also check the docs') && b.includes('listening_task'))).toBe(true);
+    expect((await h.callTool('TaskUpdate', { task_id: t.id, message: 'late' })).content).toContain(
+      'not running',
+    );
+    await h.shutdown();
+  });
+
+  test('after a restart, finished tasks are listed and ones whose icode died are marked interrupted', async () => {
+    const h = await boot();
+    const tasks = await h.kernel.services.get('tasks');
+    const done = tasks.create({ prompt: 'Go. PARITY_SCENARIO:quick_task', description: 'done before' });
+    await tasks.settled(done.id);
+    await h.shutdown();
+    const store = new TaskStore(join(h.home, '.icode'), h.project);
+    mkdirSync(store.dir, { recursive: true });
+    store.save({
+      ...done,
+      id: 'task_dead0001',
+      status: 'running',
+      pid: 2 ** 22 + 7,
+      description: 'was running',
+    });
+    const again = await boot({}, h);
+    const listed = (await again.kernel.services.get('tasks')).list();
+    expect(listed.find((t) => t.id === done.id)?.status).toBe('completed');
+    expect(listed.find((t) => t.id === 'task_dead0001')).toMatchObject({
+      status: 'interrupted',
+      error: 'icode exited while it ran',
+    });
+    await again.shutdown();
+  });
+});
