@@ -468,6 +468,44 @@ export async function main(argv: string[]): Promise<number> {
       await kernel.shutdown();
     });
 
+  const cron = program.command('cron').description("this project's schedules");
+  cron
+    .command('list')
+    .option('--json', 'print JSON')
+    .description('every schedule with its next run and missed runs')
+    .action(async (opts: { json?: boolean }) => {
+      const kernel = await createKernel(program.opts());
+      await kernel.boot();
+      const jobs = (await kernel.services.get('cron')).list();
+      const text = jobs.length
+        ? jobs.map((j) => `${j.id}  ${j.schedule}  next ${j.nextRun ?? 'never'}  ${j.description}`).join('\n')
+        : 'No schedules.';
+      print(Boolean(opts.json), jobs, `${text}\n`);
+      await kernel.shutdown();
+    });
+  cron
+    .command('run')
+    .description('stay in the foreground and run the schedules (for servers); Ctrl-C stops')
+    .action(async () => {
+      const kernel = await createKernel(program.opts());
+      await kernel.boot();
+      const jobs = (await kernel.services.get('cron')).list();
+      process.stderr.write(
+        `icode cron: ${jobs.length} schedules in ${kernel.config.projectRoot}; Ctrl-C stops\n`,
+      );
+      // The schedules' timers do not hold the process; this does, until a signal.
+      await new Promise<void>((resolve) => {
+        const keep = setInterval(() => {}, 1 << 30);
+        const stop = () => {
+          clearInterval(keep);
+          resolve();
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await kernel.shutdown();
+    });
+
   const check = program
     .command('check')
     .description('explain what the permission gate decides about a command or a path, as JSON');

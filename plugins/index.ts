@@ -10,6 +10,7 @@ import search from './search/plugin.json' with { type: 'json' };
 import session from './session/plugin.json' with { type: 'json' };
 import stdinApproval from './stdin-approval/plugin.json' with { type: 'json' };
 import tasks from './tasks/plugin.json' with { type: 'json' };
+import teamCron from './team-cron/plugin.json' with { type: 'json' };
 import todo from './todo/plugin.json' with { type: 'json' };
 import workspaceGuard from './workspace-guard/plugin.json' with { type: 'json' };
 
@@ -41,6 +42,11 @@ export const builtinPlugins: BuiltinPlugin[] = [
     load: () => import('./stdin-approval/index.ts'),
   },
   { file: 'plugins/tasks/plugin.json', manifest: tasks, load: () => import('./tasks/index.ts') },
+  {
+    file: 'plugins/team-cron/plugin.json',
+    manifest: teamCron,
+    load: () => import('./team-cron/index.ts'),
+  },
   { file: 'plugins/todo/plugin.json', manifest: todo, load: () => import('./todo/index.ts') },
   {
     file: 'plugins/workspace-guard/plugin.json',

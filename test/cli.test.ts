@@ -60,6 +60,7 @@ describe('icode CLI', () => {
       ['hooks', 'active'],
       ['todo', 'active'],
       ['tasks', 'active'],
+      ['team-cron', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     expect(report.plugins[2]).toMatchObject({ activation: 'lazy', activated: false });
@@ -78,6 +79,12 @@ describe('icode CLI', () => {
       'TaskStop',
       'TaskUpdate',
       'TaskOutput',
+      'CronCreate',
+      'CronList',
+      'CronDelete',
+      'TeamCreate',
+      'TeamList',
+      'TeamDelete',
     ]);
     expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
       'defaults',
