@@ -120,3 +120,45 @@ describe('teams', () => {
     await h.shutdown();
   });
 });
+
+test('icode cron run stays in the foreground, fires the schedules, and stops on Ctrl-C', async () => {
+  const { spawn } = await import('node:child_process');
+  const h = await boot();
+  await h.callTool('CronCreate', {
+    schedule: '* * * * * *',
+    prompt: 'PARITY_SCENARIO:tick',
+    description: 'every second',
+  });
+  await h.shutdown();
+  const child = spawn(
+    process.execPath,
+    [join(import.meta.dirname, '..', '..', 'dist', 'icode.cjs'), 'cron', 'run'],
+    {
+      cwd: h.project,
+      env: {
+        PATH: process.env.PATH,
+        HOME: h.home,
+        ICODE_CONFIG_DIR: join(h.home, '.icode'),
+        ANTHROPIC_BASE_URL: mock.url,
+        ANTHROPIC_API_KEY: 'sk-test',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  await new Promise((r) => setTimeout(r, 3500));
+  child.kill('SIGINT');
+  const code = await new Promise((r) => child.on('close', r));
+  expect(stderr).toContain('icode cron: 1 schedules');
+  expect(code).toBe(130); // Ctrl-C: the kernel shuts down cleanly and exits 130, as shells expect
+  const after = await boot(h);
+  const fired = (await after.kernel.services.get('tasks'))
+    .list()
+    .filter((t) => t.description.includes('every second'));
+  expect(fired.length).toBeGreaterThanOrEqual(1);
+  expect(
+    fired.every((t) => t.status === 'completed' || t.status === 'interrupted' || t.status === 'stopped'),
+  ).toBe(true);
+  await after.shutdown();
+});
