@@ -121,3 +121,30 @@ test("a project's own hooks do not run until approved", async () => {
   });
   expect((await again.callTool('bash', { command: 'echo hi' })).isError).toBe(true);
 });
+
+test('SessionStart, SessionEnd, PreCompact and Notification hooks run with their event', async () => {
+  const log = 'cat >> "$ICODE_PROJECT_DIR/events.jsonl"; echo >> "$ICODE_PROJECT_DIR/events.jsonl"';
+  const h = await boot({
+    SessionStart: on('', log),
+    SessionEnd: on('', log),
+    PreCompact: on('', log),
+    Notification: on('', log),
+  });
+  await h.kernel.hooks.sessionStart.promise(session);
+  await h.kernel.hooks.preCompact.promise(session, 'auto');
+  // An ask that no one answers (headless) still notifies.
+  await h.callTool('bash', { command: 'rm -rf .' });
+  await h.kernel.hooks.sessionEnd.promise(session);
+  const events = readFileSync(join(h.project, 'events.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(events.map((e) => e.hook_event_name)).toEqual([
+    'SessionStart',
+    'PreCompact',
+    'Notification',
+    'SessionEnd',
+  ]);
+  expect(events[1]).toMatchObject({ trigger: 'auto', session_id: 's1' });
+  expect(events[2]).toMatchObject({ message: 'icode needs your permission to use bash' });
+});
