@@ -33,7 +33,6 @@ const FORMS =
 
 export default definePlugin({
   async activate(ctx) {
-    const { Cron } = await import('croner');
     const tasks = await ctx.services.get('tasks');
     const key = createHash('sha256').update(ctx.projectRoot).digest('hex').slice(0, 16);
     const file = join(ctx.userDir, 'cron', `${key}.json`);
@@ -45,6 +44,10 @@ export default definePlugin({
       }
     };
     const jobs = new Map(load().map((j) => [j.id, j]));
+    // croner is loaded only for a project that has schedules, or when one is created.
+    let Cron: typeof import('croner').Cron | undefined;
+    const cronClass = async () => (Cron ??= (await import('croner')).Cron);
+    if (jobs.size) await cronClass();
     const save = () => {
       mkdirSync(join(file, '..'), { recursive: true });
       writeFileSync(`${file}.tmp`, JSON.stringify([...jobs.values()], null, 2));
@@ -52,7 +55,7 @@ export default definePlugin({
     };
     const parse = (schedule: string) => {
       try {
-        return new Cron(schedule, { paused: true });
+        return new Cron!(schedule, { paused: true });
       } catch (error) {
         throw new Error(`invalid schedule "${schedule}": ${(error as Error).message}; ${FORMS}`);
       }
@@ -71,11 +74,11 @@ export default definePlugin({
     }
     if (jobs.size) save();
 
-    const timers = new Map<string, InstanceType<typeof Cron>>();
+    const timers = new Map<string, import('croner').Cron>();
     const schedule = (job: CronJob) => {
       timers.set(
         job.id,
-        new Cron(job.schedule, { unref: true, protect: true }, () => {
+        new Cron!(job.schedule, { unref: true, protect: true }, () => {
           const t = tasks.create({ prompt: job.prompt, description: `cron ${job.id}: ${job.description}` });
           job.lastRun = new Date().toISOString();
           job.taskIds = [...job.taskIds.slice(-49), t.id];
@@ -104,7 +107,8 @@ export default definePlugin({
           description: z.string().min(1),
         }),
         mode: 'read-only',
-        execute({ schedule: expr, prompt, description }) {
+        async execute({ schedule: expr, prompt, description }) {
+          await cronClass();
           const next = parse(expr).nextRun();
           const job: CronJob = {
             id: `cron_${randomBytes(3).toString('hex')}`,
