@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import semver from 'semver';
 import * as z from 'zod';
+import { withCommandTools } from './command-tools.ts';
 import type { Env, ResolvedConfig } from './config.ts';
 import { type ErrorCode, ErrorCodes, errorMessage, formatLocation, IcodeError } from './errors.ts';
 import {
@@ -207,9 +208,13 @@ export class PluginHost {
       }
       r.manifest = manifest;
       r.warnings = warnings;
-      r.load = async () =>
-        (await importModule<{ default: PluginDefinition }>(pathToFileURL(join(dir, manifest.main)).href))
-          .default;
+      r.load = withCommandTools(
+        manifest,
+        dir,
+        async () =>
+          (await importModule<{ default: PluginDefinition }>(pathToFileURL(join(dir, manifest.main)).href))
+            .default,
+      );
     };
     try {
       const builtin = builtins.get(entry.name);

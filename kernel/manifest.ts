@@ -31,6 +31,16 @@ const ContributedTool = z.strictObject({
   mode: ToolMode.optional(),
   /** JSON Schema of the input; required for lazy plugins, whose code is not loaded until first use. */
   inputSchema: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * A command tool: this executable (relative to the plugin folder, or on PATH) gets the input as JSON on
+   * stdin and prints the result; exit 0 is success, anything else an error with its stderr. Any language.
+   */
+  command: z.string().min(1).optional(),
+  args: z.array(z.string()).optional(),
+  /** The mode a command tool needs (the reference harness's name for `mode`); default workspace-write. */
+  requiredPermission: ToolMode.optional(),
+  /** How long a command tool may run (default 60 s). */
+  timeoutMs: z.number().int().positive().max(600_000).optional(),
 });
 
 /** `plugin.json`: everything the host needs to know about a plugin without running its code. */

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { bootTestKernel } from '../sdk/testing.ts';
 import { boot, makeWorld, writePlugin } from './helpers.ts';
 
 const probe = join(import.meta.dirname, 'fixtures', 'probe-tools');
@@ -138,5 +139,34 @@ describe('slash commands', () => {
     });
     const off = await kernel.commands.run('off', '', { cwd: w.project });
     expect(off).toEqual({ output: 'Unknown command /off. Commands: /hello, /fail', isError: true });
+  });
+});
+
+describe('command tools: plugins in any language', () => {
+  const shellTools = join(import.meta.dirname, 'fixtures', 'shell-tools');
+
+  test('a plugin with no code declares tools that run an executable with the input as JSON on stdin', async () => {
+    const h = await bootTestKernel({
+      plugins: [shellTools],
+      mode: 'workspace-write',
+      env: { ANTHROPIC_API_KEY: 'sk-secret' },
+    });
+    expect(h.report.plugins[0]).toMatchObject({ name: 'shell-tools', state: 'active' });
+    const defs = await h.kernel.tools.definitions();
+    expect(defs.find((d) => d.name === 'shout_sh')?.input_schema).toMatchObject({ required: ['text'] });
+    expect((await h.callTool('shout_sh', { text: 'hello' })).content).toBe('{"TEXT":"HELLO"}');
+    const where = await h.callTool('where_sh', {});
+    expect(where.content).toBe(`cwd=shell-tools project=${h.project} key=[]`);
+  });
+
+  test('a failing or slow command is an is_error result; its mode goes through the gate', async () => {
+    const h = await bootTestKernel({ plugins: [shellTools], mode: 'read-only' });
+    expect(await h.callTool('fail_sh', {})).toMatchObject({
+      isError: true,
+      content: 'Error: ./fail.sh exited 3: nothing works',
+    });
+    expect((await h.callTool('slow_sh', {})).content).toContain('timed out after 0.3 s');
+    // where_sh declares no permission: workspace-write, refused in read-only mode.
+    expect((await h.callTool('where_sh', {})).content).toContain('requires workspace-write');
   });
 });
