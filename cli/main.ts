@@ -400,12 +400,19 @@ export async function main(argv: string[]): Promise<number> {
       code = failed ? 1 : 0;
     });
 
+  /** Boots the harness for one command, runs it, and shuts the harness down. */
+  const withKernel = async (fn: (kernel: Kernel) => Promise<void>) => {
+    const kernel = await createKernel(program.opts());
+    await kernel.boot();
+    try {
+      await fn(kernel);
+    } finally {
+      await kernel.shutdown();
+    }
+  };
+
   mcpCommands(program, {
-    boot: async () => {
-      const kernel = await createKernel(program.opts());
-      await kernel.boot();
-      return kernel;
-    },
+    withKernel,
     settingsFile: async (scope) => {
       const kernel = await createKernel(program.opts());
       return kernel.config.layers.find((l) => l.name === scope)!.file!;
@@ -424,35 +431,33 @@ export async function main(argv: string[]): Promise<number> {
     .command('list')
     .option('--json', 'print JSON')
     .description('every configured hook with its event, matcher, source and whether it runs')
-    .action(async (opts: { json?: boolean }) => {
-      const kernel = await createKernel(program.opts());
-      await kernel.boot();
-      const hooks = (await kernel.services.get('hooks')).list();
-      const text = hooks.length
-        ? hooks
-            .map(
-              (h) =>
-                `${h.event}${h.matcher ? ` [${h.matcher}]` : ''}: ${h.command}  (${h.source}${h.approved ? '' : ', not approved'})`,
-            )
-            .join('\n')
-        : 'No hooks configured (settings "hooks").';
-      print(Boolean(opts.json), hooks, `${text}\n`);
-      await kernel.shutdown();
-    });
+    .action((opts: { json?: boolean }) =>
+      withKernel(async (kernel) => {
+        const hooks = (await kernel.services.get('hooks')).list();
+        const text = hooks.length
+          ? hooks
+              .map(
+                (h) =>
+                  `${h.event}${h.matcher ? ` [${h.matcher}]` : ''}: ${h.command}  (${h.source}${h.approved ? '' : ', not approved'})`,
+              )
+              .join('\n')
+          : 'No hooks configured (settings "hooks").';
+        print(Boolean(opts.json), hooks, `${text}\n`);
+      }),
+    );
   hooksCommand
     .command('approve')
     .description("trust the hooks in this project's .icode/settings.json as they are now")
-    .action(async () => {
-      const kernel = await createKernel(program.opts());
-      await kernel.boot();
-      const n = (await kernel.services.get('hooks')).approveProject();
-      process.stdout.write(
-        n
-          ? `Approved ${n} project hooks; they run from the next start.\n`
-          : 'This project defines no hooks.\n',
-      );
-      await kernel.shutdown();
-    });
+    .action(() =>
+      withKernel(async (kernel) => {
+        const n = (await kernel.services.get('hooks')).approveProject();
+        process.stdout.write(
+          n
+            ? `Approved ${n} project hooks; they run from the next start.\n`
+            : 'This project defines no hooks.\n',
+        );
+      }),
+    );
 
   program
     .command('tasks')
@@ -460,51 +465,50 @@ export async function main(argv: string[]): Promise<number> {
     .command('list')
     .option('--json', 'print JSON')
     .description('every task with its status (finished and interrupted ones too)')
-    .action(async (opts: { json?: boolean }) => {
-      const kernel = await createKernel(program.opts());
-      await kernel.boot();
-      const tasks = (await kernel.services.get('tasks')).list();
-      print(Boolean(opts.json), tasks, `${renderTasks(tasks)}\n`);
-      await kernel.shutdown();
-    });
+    .action((opts: { json?: boolean }) =>
+      withKernel(async (kernel) => {
+        const tasks = (await kernel.services.get('tasks')).list();
+        print(Boolean(opts.json), tasks, `${renderTasks(tasks)}\n`);
+      }),
+    );
 
   const cron = program.command('cron').description("this project's schedules");
   cron
     .command('list')
     .option('--json', 'print JSON')
     .description('every schedule with its next run and missed runs')
-    .action(async (opts: { json?: boolean }) => {
-      const kernel = await createKernel(program.opts());
-      await kernel.boot();
-      const jobs = (await kernel.services.get('cron')).list();
-      const text = jobs.length
-        ? jobs.map((j) => `${j.id}  ${j.schedule}  next ${j.nextRun ?? 'never'}  ${j.description}`).join('\n')
-        : 'No schedules.';
-      print(Boolean(opts.json), jobs, `${text}\n`);
-      await kernel.shutdown();
-    });
+    .action((opts: { json?: boolean }) =>
+      withKernel(async (kernel) => {
+        const jobs = (await kernel.services.get('cron')).list();
+        const text = jobs.length
+          ? jobs
+              .map((j) => `${j.id}  ${j.schedule}  next ${j.nextRun ?? 'never'}  ${j.description}`)
+              .join('\n')
+          : 'No schedules.';
+        print(Boolean(opts.json), jobs, `${text}\n`);
+      }),
+    );
   cron
     .command('run')
     .description('stay in the foreground and run the schedules (for servers); Ctrl-C stops')
-    .action(async () => {
-      const kernel = await createKernel(program.opts());
-      await kernel.boot();
-      const jobs = (await kernel.services.get('cron')).list();
-      process.stderr.write(
-        `icode cron: ${jobs.length} schedules in ${kernel.config.projectRoot}; Ctrl-C stops\n`,
-      );
-      // The schedules' timers do not hold the process; this does, until a signal.
-      await new Promise<void>((resolve) => {
-        const keep = setInterval(() => {}, 1 << 30);
-        const stop = () => {
-          clearInterval(keep);
-          resolve();
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      await kernel.shutdown();
-    });
+    .action(() =>
+      withKernel(async (kernel) => {
+        const jobs = (await kernel.services.get('cron')).list();
+        process.stderr.write(
+          `icode cron: ${jobs.length} schedules in ${kernel.config.projectRoot}; Ctrl-C stops\n`,
+        );
+        // The schedules' timers do not hold the process; this does, until a signal.
+        await new Promise<void>((resolve) => {
+          const keep = setInterval(() => {}, 1 << 30);
+          const stop = () => {
+            clearInterval(keep);
+            resolve();
+          };
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+      }),
+    );
 
   const check = program
     .command('check')
@@ -553,20 +557,20 @@ export async function main(argv: string[]): Promise<number> {
     .command('list')
     .description('list sessions, newest first')
     .option('--json', 'print JSON')
-    .action(async (opts: { json?: boolean }) => {
-      const kernel = await createKernel(program.opts());
-      await kernel.boot();
-      const sessions = (await kernel.services.get('session')).list();
-      const text = sessions.length
-        ? sessions
-            .map(
-              (x) => `${x.id}  ${x.updatedAt}  ${String(x.messages).padStart(4)} messages  ${x.firstPrompt}`,
-            )
-            .join('\n')
-        : 'no sessions in this project yet';
-      print(Boolean(opts.json), sessions, `${text}\n`);
-      await kernel.shutdown();
-    });
+    .action((opts: { json?: boolean }) =>
+      withKernel(async (kernel) => {
+        const sessions = (await kernel.services.get('session')).list();
+        const text = sessions.length
+          ? sessions
+              .map(
+                (x) =>
+                  `${x.id}  ${x.updatedAt}  ${String(x.messages).padStart(4)} messages  ${x.firstPrompt}`,
+              )
+              .join('\n')
+          : 'no sessions in this project yet';
+        print(Boolean(opts.json), sessions, `${text}\n`);
+      }),
+    );
 
   const config = program.command('config').description('the effective configuration');
   config

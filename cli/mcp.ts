@@ -7,8 +7,8 @@ import { importModule } from '../kernel/modules.ts';
 import { renderStatus } from '../plugins/mcp/render.ts';
 
 interface McpCli {
-  /** Boots the harness for this project (flags and config layers as usual). */
-  boot(): Promise<Kernel>;
+  /** Boots the harness for this project (flags and config layers as usual), runs `fn`, shuts it down. */
+  withKernel(fn: (kernel: Kernel) => Promise<void>): Promise<void>;
   /** The settings file of a scope, without booting plugins. */
   settingsFile(scope: 'user' | 'local'): Promise<string>;
   projectRoot(): Promise<string>;
@@ -81,14 +81,7 @@ export function mcpCommands(program: Command, cli: McpCli): void {
   const mcp = program
     .command('mcp')
     .description('MCP servers: their state, tools and errors; add, remove, approve');
-  const withServers = async (fn: (kernel: Kernel) => Promise<void>) => {
-    const kernel = await cli.boot();
-    try {
-      await fn(kernel);
-    } finally {
-      await kernel.shutdown();
-    }
-  };
+  const withServers = cli.withKernel;
   mcp
     .command('list')
     .description("each server's state, tools, prompts and last error")
