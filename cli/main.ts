@@ -30,6 +30,7 @@ import { findExecutable } from '../sdk/process.ts';
 import { type CheckQuery, checkLines, checkOne } from './check.ts';
 import { OUTPUT_FORMATS, type OutputFormat, readStdin, runHeadless, splitRules } from './headless.ts';
 import { mcpCommands } from './mcp.ts';
+import { pluginCommands } from './plugins.ts';
 import {
   type EnvironmentCheck,
   renderConfig,
@@ -230,6 +231,13 @@ export async function main(argv: string[]): Promise<number> {
       print(Boolean(opts.json), { manifest: report.manifest, plugins: details }, `${text.join('\n')}\n`);
       code = report.plugins.some((p) => p.state === 'failed') ? 1 : 0;
     });
+
+  pluginCommands(plugins, {
+    kernel: () => createKernel(program.opts()),
+    exit: (c) => {
+      code = c;
+    },
+  });
 
   const startMock = async (scenariosDir: string, port?: number) => {
     const kernel = await bootComposition('mock-server', ['mock-anthropic']);

@@ -2,6 +2,7 @@ export * from './config.ts';
 export * from './errors.ts';
 export * from './hooks.ts';
 export * from './host.ts';
+export * from './installed.ts';
 export * from './json.ts';
 export * from './kernel.ts';
 export * from './manifest.ts';

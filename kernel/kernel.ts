@@ -8,6 +8,7 @@ import {
 } from './config.ts';
 import { createHooks, type KernelHooks, type ShutdownInfo } from './hooks.ts';
 import { type BuiltinPlugin, type Logger, PluginHost } from './host.ts';
+import { withInstalled } from './installed.ts';
 import type { Problem } from './json.ts';
 import type { HarnessManifest } from './manifest.ts';
 import { resolveReal } from './paths.ts';
@@ -115,6 +116,15 @@ export class Kernel {
     return this.config.settings.permissions.defaultMode ?? 'prompt';
   }
 
+  /** The harness manifest's plugins and the installed plugins config switches on. */
+  private plugins() {
+    return withInstalled(
+      this.options.manifest.plugins,
+      this.config.userDir,
+      (name) => this.config.settings.plugins[name]?.enabled,
+    );
+  }
+
   private builtinMap() {
     return new Map((this.options.builtins ?? []).map((b) => [nameOf(b), b]));
   }
@@ -136,14 +146,14 @@ export class Kernel {
    * reports, without activating anything: what `icode plugins list` shows. Use instead of boot().
    */
   async inspect(): Promise<BootReport> {
-    await this.host.boot(this.options.manifest.plugins, this.builtinMap(), { activate: false });
+    await this.host.boot(this.plugins(), this.builtinMap(), { activate: false });
     return this.report();
   }
 
   /** Boots the manifest's plugins once; later calls return the same report. */
   boot(): Promise<BootReport> {
     this.booted ??= (async () => {
-      const plugins = await this.host.boot(this.options.manifest.plugins, this.builtinMap());
+      const plugins = await this.host.boot(this.plugins(), this.builtinMap());
       await this.hooks.configResolved.promise(this.config.settings);
       await this.hooks.ready.promise({ plugins });
       return this.report();
