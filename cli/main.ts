@@ -20,6 +20,7 @@ import {
   PERMISSION_MODES,
   type PermissionMode,
   type ResolvedConfig,
+  readInstalled,
   type Settings,
   userDirectory,
 } from '../kernel/index.ts';
@@ -217,8 +218,32 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (opts: { json?: boolean }) => {
       const kernel = await createKernel(program.opts());
       const report = await kernel.inspect();
+      // Why each plugin is on or off: the harness lists it, or a settings layer switched it (and its parts).
+      const installed = new Set(readInstalled(kernel.config.userDir).map((p) => p.name));
+      const why = (name: string) => {
+        const s = kernel.config.settings.plugins[name];
+        const where = (key: string[]) => {
+          const loc = kernel.config.locate(['plugins', name, ...key]);
+          return `${kernel.config.origins[['plugins', name, ...key].join('.')] ?? 'settings'}${loc.file ? ` (${loc.file}${loc.line ? `:${loc.line}` : ''})` : ''}`;
+        };
+        const parts = [
+          installed.has(name)
+            ? 'installed with icode plugins install'
+            : `listed in harness "${report.manifest.name}"`,
+          ...(s?.enabled !== undefined
+            ? [`${s.enabled ? 'enabled' : 'disabled'} by ${where(['enabled'])}`]
+            : []),
+          ...(['tools', 'commands', 'hooks'] as const).flatMap((kind) =>
+            Object.entries(s?.[kind] ?? {})
+              .filter(([, on]) => on === false)
+              .map(([item]) => `${kind.slice(0, -1)} ${item} off by ${where([kind, item])}`),
+          ),
+        ];
+        return parts.join('; ');
+      };
       const details = kernel.host.manifests().map(({ manifest, status }) => ({
         ...status,
+        why: why(status.name),
         description: manifest?.description,
         contributes: manifest?.contributes,
         capabilities: manifest?.capabilities,
@@ -226,6 +251,9 @@ export async function main(argv: string[]): Promise<number> {
       const text = [
         `Harness "${report.manifest.name}" (${report.manifest.file})`,
         ...renderPlugins(report.plugins),
+        '',
+        'Why',
+        ...details.map((d) => `  ${d.name}: ${d.why}`),
       ];
       if (report.warnings.length) text.push('', 'Warnings', ...renderWarnings(report.warnings));
       print(Boolean(opts.json), { manifest: report.manifest, plugins: details }, `${text.join('\n')}\n`);

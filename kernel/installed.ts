@@ -26,8 +26,8 @@ export function readInstalled(userDir: string): InstalledPlugin[] {
 }
 
 /**
- * The harness's plugins plus the installed ones that some settings layer switches on
- * (`plugins.<name>.enabled: true`, written by `icode plugins install|enable --scope …`). They resolve from
+ * The harness's plugins plus the installed ones a settings layer switches on or off
+ * (`plugins.<name>.enabled`, written by `icode plugins install|enable|disable --scope …`). They resolve from
  * `~/.icode/plugins/node_modules`, with every check a listed plugin gets.
  */
 export function withInstalled(
@@ -37,7 +37,8 @@ export function withInstalled(
 ): HarnessPlugin[] {
   const names = new Set(listed.map((p) => p.name));
   const extra = readInstalled(userDir)
-    .filter((p) => !names.has(p.name) && enabled(p.name) === true)
+    // Switched off is listed too (as disabled, with the file that says so); never switched on is not.
+    .filter((p) => !names.has(p.name) && enabled(p.name) !== undefined)
     .map((p) => ({ name: p.name, version: '*' }) as HarnessPlugin);
   return [...listed, ...extra];
 }

@@ -32,6 +32,10 @@ describe('icode plugins install | disable | enable | uninstall (real npm, isolat
 
     await runCli(['plugins', 'disable', 'icode-plugin-echo', '--scope', 'project'], { world: w });
     expect(await tools(w)).not.toContain('echo_back');
+    const listed = (await runCli(['plugins', 'list'], { world: w })).stdout;
+    expect(listed).toMatch(
+      /icode-plugin-echo: installed with icode plugins install; disabled by project \(.*settings\.json:\d+\)/,
+    );
     await runCli(['plugins', 'enable', 'icode-plugin-echo', '--scope', 'project'], { world: w });
     expect(await tools(w)).toContain('echo_back');
 
