@@ -165,3 +165,4 @@ async function runBundled(name) {
 await runBundled('bench-model');
 await runBundled('bench-tools');
 await runBundled('bench-mcp');
+await runBundled('bench-plugins');
