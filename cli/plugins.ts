@@ -15,6 +15,7 @@ import {
   readInstalled,
   readPluginFolder,
 } from '../kernel/index.ts';
+import { scaffoldPlugin } from './scaffold.ts';
 
 type Scope = 'user' | 'project' | 'local';
 
@@ -57,7 +58,11 @@ function record(userDir: string, update: (list: InstalledPlugin[]) => InstalledP
  * range that includes this icode, and the capabilities the user accepts. A refusal uninstalls it again and
  * says which check failed.
  */
-async function install(kernel: Kernel, spec: string, opts: { scope: Scope; yes?: boolean }): Promise<string> {
+async function install(
+  kernel: Kernel,
+  spec: string,
+  opts: { scope?: Scope; yes?: boolean; accepted?: string[] },
+): Promise<string> {
   const userDir = kernel.config.userDir;
   const prefix = join(userDir, 'plugins');
   mkdirSync(prefix, { recursive: true });
@@ -114,9 +119,10 @@ async function install(kernel: Kernel, spec: string, opts: { scope: Scope; yes?:
       `needs icode ${manifest.engines.icode}, this is ${KERNEL_VERSION}`,
       `install a version of ${name} whose engines.icode includes ${KERNEL_VERSION} (npm view ${name} versions)`,
     );
-  if (manifest.capabilities.length && !opts.yes)
+  const asked = manifest.capabilities.filter((c) => !(opts.accepted ?? []).includes(c));
+  if (asked.length && !opts.yes)
     throw refuse(
-      `asks for ${manifest.capabilities.join(', ')} (beyond the permission gate, which its tools still go through)`,
+      `asks for ${asked.join(', ')} (beyond the permission gate, which its tools still go through)`,
       `review the plugin, then install again with --yes to accept`,
     );
   const lock = JSON.parse(readFileSync(join(prefix, 'package-lock.json'), 'utf8')) as {
@@ -134,11 +140,12 @@ async function install(kernel: Kernel, spec: string, opts: { scope: Scope; yes?:
       installedAt: new Date().toISOString(),
     },
   ]);
-  setEnabled(settingsFile(kernel, opts.scope), name, true);
-  return `Installed ${name}@${manifest.version} into ${prefix}; enabled in ${settingsFile(kernel, opts.scope)}${manifest.capabilities.length ? ` (accepted: ${manifest.capabilities.join(', ')})` : ''}`;
+  // An update keeps the plugin switched on or off where it was; an install switches it on in its scope.
+  if (opts.scope) setEnabled(settingsFile(kernel, opts.scope), name, true);
+  return `Installed ${name}@${manifest.version} into ${prefix}${opts.scope ? `; enabled in ${settingsFile(kernel, opts.scope)}` : ''}${manifest.capabilities.length ? ` (accepted: ${manifest.capabilities.join(', ')})` : ''}`;
 }
 
-/** `icode plugins install | uninstall | enable | disable`. */
+/** `icode plugins install | uninstall | enable | disable | update | init`. */
 export function pluginCommands(plugins: Command, cli: PluginsCli): void {
   const scoped = (c: Command) =>
     c.option('--scope <scope>', 'user (every project), project (shared) or local', 'user');
@@ -176,6 +183,34 @@ export function pluginCommands(plugins: Command, cli: PluginsCli): void {
         }
         rmSync(join(k.config.userDir, 'plugins', 'node_modules', name), { recursive: true, force: true });
         return `Uninstalled ${name}.`;
+      }),
+    );
+  plugins
+    .command('init')
+    .argument('<name>', 'the package (and folder) name')
+    .description('scaffold a publishable plugin package: manifest, one tool, one test, README')
+    .action((name: string) =>
+      run(async () => {
+        const files = scaffoldPlugin(name);
+        return `Created ${files.length} files in ${resolve(name)}:\n${files.map((f) => `  ${f}`).join('\n')}\nNext: cd ${name} && npm install && npm test`;
+      }),
+    );
+  plugins
+    .command('update')
+    .argument('<name>')
+    .description('update an installed plugin to the newest version its spec allows, checking it again')
+    .option('--yes', 'accept the capabilities the new version asks for')
+    .action((name: string, opts: { yes?: boolean }) =>
+      run(async () => {
+        const k = await cli.kernel();
+        const current = readInstalled(k.config.userDir).find((p) => p.name === name);
+        if (!current) throw new Error(`${name} is not installed (see icode plugins list)`);
+        // Same checks as a first install; a refusal leaves it uninstalled with the reason (reinstall the old spec).
+        // A new version that asks for more than was accepted needs --yes again.
+        return install(k, current.spec, {
+          accepted: current.capabilities,
+          ...(opts.yes ? { yes: true } : {}),
+        });
       }),
     );
   for (const [verb, on] of [

@@ -53,3 +53,25 @@ describe('icode plugins install | disable | enable | uninstall (real npm, isolat
     expect(existsSync(join(w.userDir, 'plugins', 'node_modules', 'icode-plugin-future'))).toBe(false);
   }, 60_000);
 });
+
+test('icode plugins init scaffolds a plugin package that builds and passes its own test', async () => {
+  const { readPluginFolder } = await import('../kernel/index.ts');
+  const w = makeWorld();
+  const r = await runCli(['plugins', 'init', 'git-helper'], { world: w });
+  expect(r.stdout).toContain('Created 6 files');
+  const dir = join(w.project, 'git-helper');
+  expect(readPluginFolder(dir).manifest.contributes.tools[0]?.name).toBe('git_helper_hello');
+  expect(readFileSync(join(dir, 'test', 'plugin.test.mjs'), 'utf8')).toContain("from 'icode/sdk/testing'");
+  expect((await runCli(['plugins', 'init', 'git-helper'], { world: w })).stderr).toContain('already exists');
+  // The scaffold is real: it compiles (strict) and its test passes against this icode's SDK.
+  const { execFileSync } = await import('node:child_process');
+  const { mkdirSync, symlinkSync } = await import('node:fs');
+  const root = join(import.meta.dirname, '..');
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(root, join(dir, 'node_modules', 'icode'));
+  for (const dep of ['zod', 'typescript'])
+    symlinkSync(join(root, 'node_modules', dep), join(dir, 'node_modules', dep));
+  execFileSync(process.execPath, [join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir]);
+  const out = execFileSync(process.execPath, ['--test', join(dir, 'test')], { encoding: 'utf8', cwd: dir });
+  expect(out).toContain('# pass 1');
+}, 60_000);

@@ -1,0 +1,115 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { KERNEL_VERSION } from '../kernel/index.ts';
+
+/**
+ * `icode plugins init NAME`: a publishable plugin package — package.json, plugin.json, tsconfig, one
+ * tool in TypeScript on `icode/sdk`, one test that boots a real kernel with `icode/sdk/testing`, a README.
+ */
+export function scaffoldPlugin(target: string): string[] {
+  const dir = resolve(target);
+  const name = basename(dir);
+  if (!/^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/.test(name))
+    throw new Error(`"${name}" is not an npm package name: lowercase letters, digits, - and _`);
+  if (existsSync(dir)) throw new Error(`${dir} already exists`);
+  const tool = `${name.replace(/^@.*\//, '').replace(/[^a-z0-9]+/g, '_')}_hello`;
+  const range = `^${KERNEL_VERSION}`;
+  const files: Record<string, string> = {
+    'package.json': `${JSON.stringify(
+      {
+        name,
+        version: '0.1.0',
+        description: `An icode plugin`,
+        type: 'module',
+        main: 'dist/index.js',
+        files: ['dist', 'plugin.json'],
+        keywords: ['icode-plugin'],
+        scripts: { build: 'tsc', test: 'npm run build && node --test test/' },
+        peerDependencies: { icode: range },
+        devDependencies: { icode: range, typescript: '^5.9.0', zod: '^4.1.0' },
+      },
+      null,
+      2,
+    )}\n`,
+    'plugin.json': `${JSON.stringify(
+      {
+        name,
+        version: '0.1.0',
+        description: 'An icode plugin',
+        main: 'dist/index.js',
+        engines: { icode: range },
+        contributes: { tools: [{ name: tool, mode: 'read-only' }] },
+      },
+      null,
+      2,
+    )}\n`,
+    'tsconfig.json': `${JSON.stringify(
+      {
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          outDir: 'dist',
+          declaration: true,
+          skipLibCheck: true,
+        },
+        include: ['src'],
+      },
+      null,
+      2,
+    )}\n`,
+    'src/index.ts': `import { definePlugin, defineTool } from 'icode/sdk';
+import * as z from 'zod';
+
+const hello = defineTool({
+  name: '${tool}',
+  description: 'Greets someone by name',
+  input: z.object({ name: z.string().describe('Who to greet') }),
+  mode: 'read-only',
+  execute: ({ name }) => \`Hello, \${name}!\`,
+});
+
+export default definePlugin({
+  activate(ctx) {
+    ctx.tools.register(hello);
+  },
+});
+`,
+    'test/plugin.test.mjs': `import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { bootTestKernel } from 'icode/sdk/testing';
+
+const dir = fileURLToPath(new URL('..', import.meta.url));
+
+test('${tool} greets, through the real kernel (validation, permission gate, hooks)', async () => {
+  const h = await bootTestKernel({ plugins: [dir] });
+  assert.equal(h.report.plugins[0].state, 'active');
+  const r = await h.callTool('${tool}', { name: 'Ada' });
+  assert.equal(r.content, 'Hello, Ada!');
+  assert.equal(r.isError, false);
+  const bad = await h.callTool('${tool}', {});
+  assert.equal(bad.isError, true);
+  await h.shutdown();
+});
+`,
+    'README.md': `# ${name}
+
+An [icode](https://www.npmjs.com/package/icode) plugin with one tool, \`${tool}\`.
+
+\`\`\`sh
+npm install && npm test          # build, then boot a real kernel with the plugin and call the tool
+icode plugins install .          # try it in icode (or: icode plugins install ${name} once published)
+\`\`\`
+
+\`plugin.json\` is what icode reads without running any code: the name, version, the icode versions it
+works with (\`engines.icode\`) and everything it contributes. Keep the two versions in step.
+`,
+  };
+  for (const [file, text] of Object.entries(files)) {
+    mkdirSync(join(dir, file, '..'), { recursive: true });
+    writeFileSync(join(dir, file), text);
+  }
+  return Object.keys(files).map((f) => join(dir, f));
+}
