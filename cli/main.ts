@@ -314,7 +314,9 @@ export async function main(argv: string[]): Promise<number> {
       let mock: Awaited<ReturnType<typeof startMock>> | undefined;
       if (o.mock) {
         mock = await startMock(
-          resolve(typeof o.mock === 'string' ? o.mock : join(packageRoot(), 'scenarios')),
+          resolve(
+            o.mockScenarios ?? (typeof o.mock === 'string' ? o.mock : join(packageRoot(), 'scenarios')),
+          ),
         );
         env = {
           ...process.env,

@@ -75,3 +75,85 @@ test('icode plugins init scaffolds a plugin package that builds and passes its o
   const out = execFileSync(process.execPath, ['--test', join(dir, 'test')], { encoding: 'utf8', cwd: dir });
   expect(out).toContain('# pass 1');
 }, 60_000);
+
+test('installed from an npm registry over loopback, the plugin serves a model turn; disabled, its tool is gone', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { createHash } = await import('node:crypto');
+  const { createServer } = await import('node:http');
+  const { mkdtempSync, writeFileSync: write_, mkdirSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  // A registry that real npm installs from: the read side of the npm registry API (a packument and a
+  // tarball) on loopback. (verdaccio was the plan; its dependencies do not install from this machine's
+  // registry mirror.)
+  const packDir = mkdtempSync(join(tmpdir(), 'icode-registry-'));
+  const [packed] = JSON.parse(
+    execFileSync('npm', ['pack', fixture('echo'), '--json', '--pack-destination', packDir], {
+      encoding: 'utf8',
+    }),
+  ) as Array<{ filename: string }>;
+  const tarball = readFileSync(join(packDir, packed!.filename));
+  const integrity = `sha512-${createHash('sha512').update(tarball).digest('base64')}`;
+  const shasum = createHash('sha1').update(tarball).digest('hex');
+  const server = createServer((req, res) => {
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    if (req.url === '/icode-plugin-echo') {
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          name: 'icode-plugin-echo',
+          'dist-tags': { latest: '1.2.0' },
+          versions: {
+            '1.2.0': {
+              name: 'icode-plugin-echo',
+              version: '1.2.0',
+              dist: { tarball: `${url}/icode-plugin-echo/-/${packed!.filename}`, integrity, shasum },
+            },
+          },
+        }),
+      );
+    } else if (req.url?.endsWith('.tgz')) res.end(tarball);
+    else res.writeHead(404).end('{}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const registry = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  try {
+    const w = makeWorld();
+    w.env.npm_config_registry = registry;
+    const installed = await runCli(['plugins', 'install', 'icode-plugin-echo', '--yes'], { world: w });
+    expect(installed.stdout).toContain('Installed icode-plugin-echo@1.2.0');
+    const record = JSON.parse(readFileSync(join(w.userDir, 'plugins', 'installed.json'), 'utf8'));
+    expect(record[0]).toMatchObject({ spec: 'icode-plugin-echo', integrity });
+    // A model turn that uses the installed plugin's tool, on the embedded mock API.
+    const scenarios = mkdtempSync(join(tmpdir(), 'icode-installed-scenario-'));
+    mkdirSync(scenarios, { recursive: true });
+    write_(
+      join(scenarios, 'installed_plugin_roundtrip.json'),
+      JSON.stringify({
+        name: 'installed_plugin_roundtrip',
+        steps: [
+          { content: [{ type: 'tool_use', name: 'echo_back', input: { text: 'from npm' } }] },
+          { content: [{ type: 'text', text: 'It said {{tool_results}}' }] },
+        ],
+      }),
+    );
+    const turn = await runCli(
+      [
+        '-p',
+        '--mock',
+        '--mock-scenarios',
+        scenarios,
+        '--output-format',
+        'json',
+        'Echo. PARITY_SCENARIO:installed_plugin_roundtrip',
+      ],
+      { world: w },
+    );
+    expect(JSON.parse(turn.stdout).error).toBeUndefined();
+    expect(JSON.parse(turn.stdout)).toMatchObject({ is_error: false, result: 'It said {"text":"from npm"}' });
+    await runCli(['plugins', 'disable', 'icode-plugin-echo'], { world: w });
+    expect(await tools(w)).not.toContain('echo_back');
+    expect((await runCli(['plugins', 'uninstall', 'icode-plugin-echo'], { world: w })).code).toBe(0);
+  } finally {
+    server.close();
+  }
+}, 60_000);
