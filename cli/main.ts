@@ -262,6 +262,7 @@ export async function main(argv: string[]): Promise<number> {
 
   pluginCommands(plugins, {
     kernel: () => createKernel(program.opts()),
+    packageRoot: packageRoot(),
     exit: (c) => {
       code = c;
     },

@@ -1,5 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -22,7 +32,26 @@ type Scope = 'user' | 'project' | 'local';
 interface PluginsCli {
   /** A kernel with config resolved (not booted): user dir, project root, settings files. */
   kernel(): Promise<Kernel>;
+  /** This icode's package folder: installed plugins resolve `icode/sdk` (and zod) to it. */
+  packageRoot: string;
   exit(code: number): void;
+}
+
+/**
+ * Plugins import `icode/sdk` and zod as peer dependencies: the running icode provides them. They are linked
+ * into the plugins folder after every npm run (npm would prune links it does not know).
+ */
+function linkHost(prefix: string, packageRoot: string): void {
+  const modules = join(prefix, 'node_modules');
+  mkdirSync(modules, { recursive: true });
+  const zod = dirname(createRequire(join(packageRoot, 'package.json')).resolve('zod/package.json'));
+  for (const [name, target] of [
+    ['icode', packageRoot],
+    ['zod', zod],
+  ] as const) {
+    rmSync(join(modules, name), { recursive: true, force: true });
+    symlinkSync(target, join(modules, name), 'dir');
+  }
 }
 
 const npm = (args: string[], cwd: string) =>
@@ -61,7 +90,7 @@ function record(userDir: string, update: (list: InstalledPlugin[]) => InstalledP
 async function install(
   kernel: Kernel,
   spec: string,
-  opts: { scope?: Scope; yes?: boolean; accepted?: string[] },
+  opts: { scope?: Scope; yes?: boolean; accepted?: string[]; packageRoot: string },
 ): Promise<string> {
   const userDir = kernel.config.userDir;
   const prefix = join(userDir, 'plugins');
@@ -84,7 +113,12 @@ async function install(
         .dependencies ?? {},
     ),
   );
-  npm(['install', target, '--no-audit', '--no-fund', '--ignore-scripts', '--save'], prefix);
+  // Peers (icode, zod) come from the running icode, not the registry.
+  npm(
+    ['install', target, '--no-audit', '--no-fund', '--ignore-scripts', '--legacy-peer-deps', '--save'],
+    prefix,
+  );
+  linkHost(prefix, opts.packageRoot);
   const deps =
     (
       JSON.parse(readFileSync(join(prefix, 'package.json'), 'utf8')) as {
@@ -102,7 +136,8 @@ async function install(
     );
   const dir = join(prefix, 'node_modules', name);
   const refuse = (message: string, fix: string) => {
-    npm(['uninstall', name, '--no-audit', '--no-fund'], prefix);
+    npm(['uninstall', name, '--no-audit', '--no-fund', '--legacy-peer-deps'], prefix);
+    linkHost(prefix, opts.packageRoot);
     return new IcodeError(ErrorCodes.INSTALL_REFUSED, `${name}: ${message}`, fix);
   };
   let manifest: ReturnType<typeof readPluginFolder>['manifest'];
@@ -163,7 +198,7 @@ export function pluginCommands(plugins: Command, cli: PluginsCli): void {
     .description('install a plugin into ~/.icode/plugins and switch it on')
     .option('--yes', 'accept the capabilities the plugin asks for')
     .action((spec: string, opts: { scope: Scope; yes?: boolean }) =>
-      run(async () => install(await cli.kernel(), spec, opts)),
+      run(async () => install(await cli.kernel(), spec, { ...opts, packageRoot: cli.packageRoot })),
     );
   plugins
     .command('uninstall')
@@ -174,7 +209,11 @@ export function pluginCommands(plugins: Command, cli: PluginsCli): void {
         const k = await cli.kernel();
         if (!readInstalled(k.config.userDir).some((p) => p.name === name))
           throw new Error(`${name} is not installed (see icode plugins list)`);
-        npm(['uninstall', name, '--no-audit', '--no-fund'], join(k.config.userDir, 'plugins'));
+        npm(
+          ['uninstall', name, '--no-audit', '--no-fund', '--legacy-peer-deps'],
+          join(k.config.userDir, 'plugins'),
+        );
+        linkHost(join(k.config.userDir, 'plugins'), cli.packageRoot);
         record(k.config.userDir, (list) => list.filter((p) => p.name !== name));
         for (const scope of ['user', 'project', 'local'] as const) {
           const file = settingsFile(k, scope);
@@ -209,6 +248,7 @@ export function pluginCommands(plugins: Command, cli: PluginsCli): void {
         // A new version that asks for more than was accepted needs --yes again.
         return install(k, current.spec, {
           accepted: current.capabilities,
+          packageRoot: cli.packageRoot,
           ...(opts.yes ? { yes: true } : {}),
         });
       }),

@@ -25,7 +25,8 @@ export function scaffoldPlugin(target: string): string[] {
         files: ['dist', 'plugin.json'],
         keywords: ['icode-plugin'],
         scripts: { build: 'tsc', test: 'npm run build && node --test test/' },
-        peerDependencies: { icode: range },
+        // icode provides both at run time (it links them for installed plugins); devDependencies for tests.
+        peerDependencies: { icode: range, zod: '^4.1.0' },
         devDependencies: { icode: range, typescript: '^5.9.0', zod: '^4.1.0' },
       },
       null,

@@ -76,63 +76,74 @@ test('icode plugins init scaffolds a plugin package that builds and passes its o
   expect(out).toContain('# pass 1');
 }, 60_000);
 
-test('installed from an npm registry over loopback, the plugin serves a model turn; disabled, its tool is gone', async () => {
+test('published to an npm registry on loopback, the example git plugin installs, serves a model turn, and can be disabled and removed', async () => {
   const { execFileSync } = await import('node:child_process');
-  const { createHash } = await import('node:crypto');
   const { createServer } = await import('node:http');
-  const { mkdtempSync, writeFileSync: write_, mkdirSync } = await import('node:fs');
+  const { mkdtempSync, writeFileSync: write_ } = await import('node:fs');
   const { tmpdir } = await import('node:os');
-  // A registry that real npm installs from: the read side of the npm registry API (a packument and a
-  // tarball) on loopback. (verdaccio was the plan; its dependencies do not install from this machine's
-  // registry mirror.)
-  const packDir = mkdtempSync(join(tmpdir(), 'icode-registry-'));
-  const [packed] = JSON.parse(
-    execFileSync('npm', ['pack', fixture('echo'), '--json', '--pack-destination', packDir], {
-      encoding: 'utf8',
-    }),
-  ) as Array<{ filename: string }>;
-  const tarball = readFileSync(join(packDir, packed!.filename));
-  const integrity = `sha512-${createHash('sha512').update(tarball).digest('base64')}`;
-  const shasum = createHash('sha1').update(tarball).digest('hex');
+  // The npm registry API on loopback, enough for `npm publish` (PUT of the packument with the tarball) and
+  // `npm install` (packument, tarball). (verdaccio was the plan; its dependencies do not install from this
+  // machine's registry mirror.)
+  const packuments = new Map<string, Record<string, unknown>>();
+  const tarballs = new Map<string, Buffer>();
   const server = createServer((req, res) => {
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    if (req.url === '/icode-plugin-echo') {
-      res.setHeader('content-type', 'application/json');
-      res.end(
-        JSON.stringify({
-          name: 'icode-plugin-echo',
-          'dist-tags': { latest: '1.2.0' },
-          versions: {
-            '1.2.0': {
-              name: 'icode-plugin-echo',
-              version: '1.2.0',
-              dist: { tarball: `${url}/icode-plugin-echo/-/${packed!.filename}`, integrity, shasum },
-            },
-          },
-        }),
-      );
-    } else if (req.url?.endsWith('.tgz')) res.end(tarball);
+    const name = decodeURIComponent((req.url ?? '/').slice(1).split('/-/')[0]!);
+    if (req.method === 'PUT') {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        const doc = JSON.parse(body) as Record<string, unknown> & {
+          _attachments: Record<string, { data: string }>;
+          versions: Record<string, { dist: { tarball: string } }>;
+        };
+        for (const [file, a] of Object.entries(doc._attachments))
+          tarballs.set(file, Buffer.from(a.data, 'base64'));
+        for (const v of Object.values(doc.versions))
+          v.dist.tarball = `${url}/${name}/-/${v.dist.tarball.split('/').pop()}`;
+        const { _attachments, ...packument } = doc;
+        packuments.set(name, packument);
+        res.writeHead(201).end('{"ok":true}');
+      });
+    } else if (req.url?.includes('/-/')) res.end(tarballs.get(req.url.split('/').pop()!));
+    else if (packuments.has(name))
+      res.setHeader('content-type', 'application/json').end(JSON.stringify(packuments.get(name)));
     else res.writeHead(404).end('{}');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const registry = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  const port = (server.address() as { port: number }).port;
+  const registry = `http://127.0.0.1:${port}/`;
   try {
+    const example = join(import.meta.dirname, '..', 'examples', 'plugins', 'git');
+    // Asynchronously: the registry answers from this process's event loop.
+    const { promisify } = await import('node:util');
+    const { execFile } = await import('node:child_process');
+    await promisify(execFile)('npm', [
+      'publish',
+      example,
+      '--registry',
+      registry,
+      `--//127.0.0.1:${port}/:_authToken=test`,
+    ]);
     const w = makeWorld();
     w.env.npm_config_registry = registry;
-    const installed = await runCli(['plugins', 'install', 'icode-plugin-echo', '--yes'], { world: w });
-    expect(installed.stdout).toContain('Installed icode-plugin-echo@1.2.0');
-    const record = JSON.parse(readFileSync(join(w.userDir, 'plugins', 'installed.json'), 'utf8'));
-    expect(record[0]).toMatchObject({ spec: 'icode-plugin-echo', integrity });
-    // A model turn that uses the installed plugin's tool, on the embedded mock API.
+    const installed = await runCli(['plugins', 'install', 'icode-plugin-git', '--yes'], { world: w });
+    expect(installed.stdout).toContain('Installed icode-plugin-git@0.1.0');
+    expect(JSON.parse(readFileSync(join(w.userDir, 'plugins', 'installed.json'), 'utf8'))[0]).toMatchObject({
+      spec: 'icode-plugin-git',
+      integrity: expect.stringMatching(/^sha512-/),
+      capabilities: ['process.spawn'],
+    });
+    // A model turn on the embedded mock API that calls the installed plugin's tool in a git repository.
+    execFileSync('git', ['init', '-q'], { cwd: w.project });
     const scenarios = mkdtempSync(join(tmpdir(), 'icode-installed-scenario-'));
-    mkdirSync(scenarios, { recursive: true });
     write_(
       join(scenarios, 'installed_plugin_roundtrip.json'),
       JSON.stringify({
         name: 'installed_plugin_roundtrip',
         steps: [
-          { content: [{ type: 'tool_use', name: 'echo_back', input: { text: 'from npm' } }] },
-          { content: [{ type: 'text', text: 'It said {{tool_results}}' }] },
+          { content: [{ type: 'tool_use', name: 'GitStatus', input: {} }] },
+          { content: [{ type: 'text', text: 'Status: {{tool_results}}' }] },
         ],
       }),
     );
@@ -144,15 +155,21 @@ test('installed from an npm registry over loopback, the plugin serves a model tu
         scenarios,
         '--output-format',
         'json',
-        'Echo. PARITY_SCENARIO:installed_plugin_roundtrip',
+        'Status? PARITY_SCENARIO:installed_plugin_roundtrip',
       ],
       { world: w },
     );
-    expect(JSON.parse(turn.stdout).error).toBeUndefined();
-    expect(JSON.parse(turn.stdout)).toMatchObject({ is_error: false, result: 'It said {"text":"from npm"}' });
-    await runCli(['plugins', 'disable', 'icode-plugin-echo'], { world: w });
-    expect(await tools(w)).not.toContain('echo_back');
-    expect((await runCli(['plugins', 'uninstall', 'icode-plugin-echo'], { world: w })).code).toBe(0);
+    const result = JSON.parse(turn.stdout);
+    expect(result.error).toBeUndefined();
+    expect(result).toMatchObject({
+      is_error: false,
+      tool_results: [{ tool_name: 'GitStatus', is_error: false }],
+    });
+    expect(result.result).toMatch(/^Status: ## No commits yet on /);
+    await runCli(['plugins', 'disable', 'icode-plugin-git'], { world: w });
+    expect(await tools(w)).not.toContain('GitStatus');
+    expect((await runCli(['plugins', 'uninstall', 'icode-plugin-git'], { world: w })).code).toBe(0);
+    expect(await tools(w)).not.toContain('GitStatus');
   } finally {
     server.close();
   }
