@@ -44,6 +44,24 @@ describe('icode plugins install | disable | enable | uninstall (real npm, isolat
     expect(await tools(w)).not.toContain('echo_back');
   }, 60_000);
 
+  test('a git URL installs like a package (a local repository over git+file)', async () => {
+    const { cpSync, mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { execFileSync } = await import('node:child_process');
+    const repo = mkdtempSync(join(tmpdir(), 'icode-plugin-repo-'));
+    cpSync(fixture('echo'), repo, { recursive: true });
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: repo });
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'plugin');
+    const w = makeWorld();
+    const r = await runCli(['plugins', 'install', `git+file://${repo}`, '--yes'], { world: w });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('Installed icode-plugin-echo@1.2.0');
+    expect(await tools(w)).toContain('echo_back');
+  }, 60_000);
+
   test('an incompatible engines range is refused with what would fix it, and nothing stays installed', async () => {
     const w = makeWorld();
     const r = await runCli(['plugins', 'install', fixture('future')], { world: w });
