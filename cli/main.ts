@@ -417,7 +417,7 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (paths: string[], opts: { json?: boolean }) => {
       const kernel = await bootComposition('scenarios', ['mock-anthropic', 'parity']);
       const show = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
-      const { results, skipped } = await (await kernel.services.get('parity')).run({
+      const { results, skipped, unavailable } = await (await kernel.services.get('parity')).run({
         paths: (paths.length ? paths : [join(packageRoot(), 'scenarios')]).map((p) => resolve(p)),
         icodeBin: process.argv[1] ?? '',
         onResult: (r) => {
@@ -433,8 +433,11 @@ export async function main(argv: string[]): Promise<number> {
         },
       });
       const failed = results.filter((r) => !r.pass).length;
-      if (opts.json) print(true, { results, skipped }, '');
-      else process.stdout.write(`${results.length - failed} passed, ${failed} failed\n`);
+      if (opts.json) print(true, { results, skipped, unavailable }, '');
+      else
+        process.stdout.write(
+          `${unavailable.map((name) => `SKIP ${name}\n`).join('')}${results.length - failed} passed, ${failed} failed${unavailable.length ? `, ${unavailable.length} skipped` : ''}\n`,
+        );
       await kernel.shutdown();
       code = failed ? 1 : 0;
     });

@@ -75,7 +75,11 @@ export function createHooks() {
       'call',
       'context',
     ]),
-    afterToolCall: new AsyncSeriesWaterfallHook<[ToolResult, ToolCall]>(['result', 'call']),
+    afterToolCall: new AsyncSeriesWaterfallHook<[ToolResult, ToolCall, ToolContext]>([
+      'result',
+      'call',
+      'context',
+    ]),
   });
 }
 

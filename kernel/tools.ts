@@ -249,7 +249,7 @@ export class ToolRegistry {
           const content: string | ToolResultBlock[] = await tool.execute(input, ctx);
           return { toolUseId: call.id, toolName: name, content, isError: false };
         })().catch((error: unknown) => fail(`Error: ${errorMessage(error)}`)));
-      return await this.hooks.afterToolCall.promise(result, normalized);
+      return await this.hooks.afterToolCall.promise(result, normalized, ctx);
     } catch (error) {
       return fail(`Error: ${errorMessage(error)}`);
     }

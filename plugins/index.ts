@@ -3,6 +3,7 @@ import anthropic from './anthropic/plugin.json' with { type: 'json' };
 import bash from './bash/plugin.json' with { type: 'json' };
 import fileTools from './file-tools/plugin.json' with { type: 'json' };
 import hooks from './hooks/plugin.json' with { type: 'json' };
+import lsp from './lsp/plugin.json' with { type: 'json' };
 import mcp from './mcp/plugin.json' with { type: 'json' };
 import mockAnthropic from './mock-anthropic/plugin.json' with { type: 'json' };
 import parity from './parity/plugin.json' with { type: 'json' };
@@ -27,6 +28,7 @@ export const builtinPlugins: BuiltinPlugin[] = [
     load: () => import('./file-tools/index.ts'),
   },
   { file: 'plugins/hooks/plugin.json', manifest: hooks, load: () => import('./hooks/index.ts') },
+  { file: 'plugins/lsp/plugin.json', manifest: lsp, load: () => import('./lsp/index.ts') },
   { file: 'plugins/mcp/plugin.json', manifest: mcp, load: () => import('./mcp/index.ts') },
   {
     file: 'plugins/mock-anthropic/plugin.json',

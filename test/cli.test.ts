@@ -55,6 +55,7 @@ describe('icode CLI', () => {
       ['workspace-guard', 'active'],
       ['file-tools', 'active'],
       ['search', 'active'],
+      ['lsp', 'active'],
       ['bash', 'active'],
       ['mcp', 'active'],
       ['hooks', 'active'],
@@ -70,6 +71,7 @@ describe('icode CLI', () => {
       'edit_file',
       'glob_search',
       'grep_search',
+      'LSP',
       'bash',
       'bash_output',
       'TodoWrite',
@@ -396,6 +398,20 @@ describe('icode scenarios run', () => {
     expect(r.stdout).toContain('  result contains\n    expected: Good morning\n    actual:   Hi there.');
     expect(r.stdout).toContain('0 passed, 1 failed');
   });
+});
+
+test('a scenario whose program is missing is skipped and says so, not failed', async () => {
+  const w = makeWorld();
+  const dir = join(w.root, 'needs');
+  write(join(dir, 'needs.json'), {
+    name: 'needs',
+    steps: [{ content: [{ type: 'text', text: 'Hi.' }] }],
+    run: { requires: ['icode-no-such-program'] },
+    expect: { result: 'Hi.' },
+  });
+  const r = await icode(w, 'scenarios', 'run', dir);
+  expect(r.stdout).toBe('SKIP needs (needs icode-no-such-program on PATH)\n0 passed, 0 failed, 1 skipped\n');
+  expect(r.code).toBe(0);
 });
 
 describe('icode mock-server', () => {

@@ -12,7 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { loadJsonFile } from '../../sdk/index.ts';
+import { findExecutable, loadJsonFile } from '../../sdk/index.ts';
 import type { MockAnthropicService } from '../mock-anthropic/index.ts';
 import { type ParityScenario, ParityScenarioSchema } from './schema.ts';
 
@@ -179,9 +179,11 @@ export async function runScenarios(options: {
   icodeBin: string;
   mock: MockAnthropicService;
   onResult?(result: ParityResult): void;
-}): Promise<{ results: ParityResult[]; skipped: string[] }> {
+}): Promise<{ results: ParityResult[]; skipped: string[]; unavailable: string[] }> {
   const results: ParityResult[] = [];
+  // Mock-only scenarios (no `run`), and runnable ones whose programs are not on PATH, with what is missing.
   const skipped: string[] = [];
+  const unavailable: string[] = [];
   const servers = new Map<string, Awaited<ReturnType<MockAnthropicService['start']>>>();
   for (const file of scenarioFiles(options.paths)) {
     const raw = JSON.parse(readFileSync(file, 'utf8')) as { run?: unknown; name?: string };
@@ -190,6 +192,11 @@ export async function runScenarios(options: {
       continue;
     }
     const s = loadJsonFile(readFileSync(file, 'utf8'), file, ParityScenarioSchema);
+    const absent = s.run.requires.filter((program) => !findExecutable(program));
+    if (absent.length) {
+      unavailable.push(`${s.name} (needs ${absent.join(', ')} on PATH)`);
+      continue;
+    }
     const dir = dirname(file);
     let server = servers.get(dir);
     if (!server) {
@@ -251,5 +258,5 @@ export async function runScenarios(options: {
     if (result.pass) rmSync(root, { recursive: true, force: true });
   }
   await Promise.all([...servers.values()].map((sv) => sv.close()));
-  return { results, skipped };
+  return { results, skipped, unavailable };
 }

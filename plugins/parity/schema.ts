@@ -23,6 +23,8 @@ export const RunSchema = z.strictObject({
    * folder icode is installed in, for `${ICODE_PACKAGE_ROOT}` in such settings or in fixture scripts.
    */
   userSettings: z.record(z.string(), z.unknown()).optional(),
+  /** Programs the scenario needs on PATH (a language server, say); without them it is skipped, saying why. */
+  requires: z.array(z.string().min(1)).default([]),
 });
 
 /** What must be true afterwards. Every key is optional; only what is given is checked. */
