@@ -25,6 +25,7 @@ import {
   userDirectory,
 } from '../kernel/index.ts';
 import { builtinPlugins } from '../plugins/index.ts';
+import { renderLspStatus } from '../plugins/lsp/render.ts';
 import { renderStatus } from '../plugins/mcp/render.ts';
 import { renderTasks } from '../plugins/tasks/render.ts';
 import { findExecutable } from '../sdk/process.ts';
@@ -185,6 +186,10 @@ export async function main(argv: string[]): Promise<number> {
         (p) => p.name === 'mcp' && (p.state === 'active' || p.state === 'degraded'),
       );
       const mcpServers = mcpLive && kernel ? (await kernel.services.get('mcp')).list() : [];
+      const lspLive = report?.plugins.some(
+        (p) => p.name === 'lsp' && (p.state === 'active' || p.state === 'degraded'),
+      );
+      const languageServers = lspLive && kernel ? (await kernel.services.get('lsp')).list() : [];
       print(
         Boolean(opts.json),
         {
@@ -201,10 +206,14 @@ export async function main(argv: string[]): Promise<number> {
             : { error: configError },
           tools: kernel?.tools.names() ?? [],
           mcpServers,
+          languageServers,
           environment: env,
         },
         renderDoctor(VERSION, report, kernel?.config, configError, env) +
-          (mcpServers.length ? `\nMCP servers\n${renderStatus(mcpServers).replace(/^/gm, '  ')}\n` : ''),
+          (mcpServers.length ? `\nMCP servers\n${renderStatus(mcpServers).replace(/^/gm, '  ')}\n` : '') +
+          (languageServers.length
+            ? `\nLanguage servers\n${renderLspStatus(languageServers).replace(/^/gm, '  ')}\n`
+            : ''),
       );
       await kernel?.shutdown();
       code = ok ? 0 : 1;

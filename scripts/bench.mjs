@@ -166,3 +166,4 @@ await runBundled('bench-model');
 await runBundled('bench-tools');
 await runBundled('bench-mcp');
 await runBundled('bench-plugins');
+await runBundled('bench-lsp');

@@ -64,6 +64,11 @@ describe('icode CLI', () => {
       ['team-cron', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
+    // Language servers are listed without being started (typescript-language-server is on npm test's PATH).
+    expect(report.languageServers.find((s: { name: string }) => s.name === 'typescript')).toMatchObject({
+      state: 'idle',
+      restarts: 0,
+    });
     expect(report.plugins[2]).toMatchObject({ activation: 'lazy', activated: false });
     expect(report.tools).toEqual([
       'read_file',

@@ -261,7 +261,7 @@ export class LanguageServer {
    * text. Servers publish in steps (syntax, then semantics); a short quiet period collects the last step.
    * Undefined when nothing was published in time.
    */
-  async diagnostics(file: string, waitMs: number, quietMs = 150): Promise<P.Diagnostic[] | undefined> {
+  async diagnostics(file: string, waitMs: number, quietMs = 100): Promise<P.Diagnostic[] | undefined> {
     const deadline = Date.now() + waitMs;
     const mark = this.seq;
     const changed = await this.sync(file);

@@ -11,22 +11,12 @@ import {
   resolveReal,
   type ToolResultBlock,
 } from '../../sdk/index.ts';
-import { LanguageServer, type ServerState, toPath } from './client.ts';
+import { LanguageServer, toPath } from './client.ts';
 import { completionText, hoverText, Renderer } from './format.ts';
+import { type LspServerStatus, renderLspStatus } from './render.ts';
 import { extensionOf, resolveServers, ServerConfig, type ServerSpec } from './servers.ts';
 
-/** A language server as `icode doctor` and `/lsp` show it. */
-export interface LspServerStatus {
-  name: string;
-  extensions: string[];
-  /** not-installed: its binary is not on PATH (the fix is `install`). */
-  state: ServerState | 'not-installed';
-  command: string;
-  install: string;
-  pid?: number;
-  restarts: number;
-  error?: string;
-}
+export type { LspServerStatus } from './render.ts';
 
 export interface LspService {
   list(): LspServerStatus[];
@@ -296,14 +286,4 @@ function newOnes(after: P.Diagnostic[], before: P.Diagnostic[]): P.Diagnostic[] 
     if (left) seen.set(key(d), left - 1);
     return !left;
   });
-}
-
-export function renderLspStatus(list: LspServerStatus[]): string {
-  return list
-    .map((s) => {
-      const head = `${s.name} (.${s.extensions.join(' .')}): ${s.state}${s.pid ? ` pid ${s.pid}` : ''}${s.restarts ? `, ${s.restarts} restart${s.restarts === 1 ? '' : 's'}` : ''}`;
-      if (s.state === 'not-installed') return `${head} — install: ${s.install}`;
-      return `${head}\n  ${s.command}${s.error ? `\n  last error: ${s.error}` : ''}`;
-    })
-    .join('\n');
 }
