@@ -267,3 +267,35 @@ describe('LSP degraded mode', () => {
 function h0(): string {
   return mkdtempSync(join(tmpdir(), 'icode-lsp-'));
 }
+
+describe('LSP configuration', () => {
+  test('an invalid server entry names its settings key and how to fix it; a server without a command is reported', async () => {
+    const bad = await bootTestKernel({
+      include: ['workspace-guard', 'lsp'],
+      builtins: builtinPlugins,
+      settings: {
+        plugins: { lsp: { config: { servers: { mine: { command: 'x', extensions: ['.foo'] } } } } },
+      },
+    });
+    const failed = bad.report.plugins.find((p) => p.name === 'lsp')!;
+    expect(failed.state).toBe('failed');
+    expect(JSON.stringify(failed)).toContain('servers.mine.extensions');
+    expect(JSON.stringify(failed)).toContain('an extension without the dot');
+    await bad.shutdown();
+
+    const partial = await bootTestKernel({
+      include: ['workspace-guard', 'lsp'],
+      builtins: builtinPlugins,
+      settings: {
+        plugins: {
+          lsp: { config: { servers: { mine: { extensions: ['foo'] }, gopls: { enabled: false } } } },
+        },
+      },
+    });
+    const status = partial.report.plugins.find((p) => p.name === 'lsp')!;
+    expect(status.state).toBe('degraded');
+    expect(status.reason).toContain('plugins.lsp.config.servers.mine needs "command" and "extensions"');
+    expect((await partial.kernel.services.get('lsp')).list().map((s) => s.name)).not.toContain('gopls');
+    await partial.shutdown();
+  });
+});
