@@ -1,18 +1,15 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import * as P from 'vscode-languageserver-protocol/node';
 import * as z from 'zod';
 import {
   definePlugin,
   defineTool,
   findExecutable,
-  isInside,
   resolveReal,
   type ToolResultBlock,
 } from '../../sdk/index.ts';
-import { LanguageServer, toPath } from './client.ts';
-import { completionText, hoverText, Renderer } from './format.ts';
+import type { LanguageServer } from './client.ts';
+import type { Renderer } from './format.ts';
 import { type LspServerStatus, renderLspStatus } from './render.ts';
 import { extensionOf, resolveServers, ServerConfig, type ServerSpec } from './servers.ts';
 
@@ -22,13 +19,20 @@ export interface LspService {
   list(): LspServerStatus[];
 }
 
+type Runtime = typeof import('./runtime.ts');
+let loading: Promise<Runtime> | undefined;
+const runtime = () => {
+  loading ??= import('./runtime.ts');
+  return loading;
+};
+
 declare module '../../kernel/registries.ts' {
   interface Services {
     lsp: LspService;
   }
 }
 
-const ACTIONS = [
+export const ACTIONS = [
   'diagnostics',
   'hover',
   'definition',
@@ -38,7 +42,7 @@ const ACTIONS = [
   'workspace_symbols',
 ] as const;
 
-const Input = z.object({
+export const Input = z.object({
   action: z
     .enum(ACTIONS)
     .describe(
@@ -80,15 +84,21 @@ export default definePlugin({
   }),
   activate(ctx) {
     const { servers: specs, problems } = resolveServers(ctx.config.servers);
-    const render = new Renderer(ctx.projectRoot);
+    // The protocol library and the client load with the first request (not at boot).
+    let renderer: Renderer | undefined;
+    const render = (rt: Runtime) => {
+      renderer ??= new rt.Renderer(ctx.projectRoot);
+      return renderer;
+    };
     const timeouts = { startMs: ctx.config.startTimeoutMs, requestMs: ctx.config.requestTimeoutMs };
+    /** Servers whose binary was found, by name → executable; a process starts on first use. */
+    const installed = new Map<string, string>();
     const running = new Map<string, LanguageServer>();
     const missing = new Map<string, ServerSpec>();
     const byExtension = new Map<string, ServerSpec>();
     for (const spec of specs) {
       const executable = findExecutable(spec.command, ctx.env);
-      if (executable)
-        running.set(spec.name, new LanguageServer(spec, executable, ctx.projectRoot, ctx.env, timeouts));
+      if (executable) installed.set(spec.name, executable);
       else missing.set(spec.name, spec);
       // The first server that is installed wins an extension; a missing one keeps it only if none is.
       for (const ext of spec.extensions) {
@@ -106,12 +116,12 @@ export default definePlugin({
           .filter((s) => s.state === 'failed' || s.state === 'crashed')
           .map((s) => `${s.spec.name} ${s.state}: ${s.error}`),
       ];
-      if (!running.size && !bad.length)
+      if (!installed.size && !bad.length)
         bad.push(`no language server found (${specs.map((s) => s.command).join(', ')})`);
       if (bad.length)
         ctx.health.degraded(
           `LSP: ${bad.join('; ')}`,
-          running.size
+          installed.size
             ? 'see `icode doctor` or /lsp for each server; other languages work'
             : `install a language server, e.g. ${specs[0]?.install ?? 'typescript-language-server'}`,
         );
@@ -120,16 +130,22 @@ export default definePlugin({
     health();
 
     /** The server for a file, or an error the model can act on. */
-    const serverFor = (file: string): LanguageServer => {
+    const serverFor = async (file: string): Promise<LanguageServer> => {
       const ext = extensionOf(file);
       const spec = byExtension.get(ext);
       if (!spec)
         throw new Error(`no language server is configured for .${ext} files (plugins.lsp.config.servers)`);
-      const server = running.get(spec.name);
-      if (!server)
+      const executable = installed.get(spec.name);
+      if (!executable)
         throw new Error(
           `the ${spec.name} language server (${spec.command}) is not installed; install it with: ${spec.install}`,
         );
+      const rt = await runtime();
+      let server = running.get(spec.name);
+      if (!server) {
+        server = new rt.LanguageServer(spec, executable, ctx.projectRoot, ctx.env, timeouts);
+        running.set(spec.name, server);
+      }
       return server;
     };
     const track = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -154,62 +170,11 @@ export default definePlugin({
           const file = resolveReal(input.path, tctx.cwd);
           if (!statSync(file, { throwIfNoEntry: false })?.isFile())
             throw new Error(`${input.path} is not a file`);
-          const server = serverFor(file);
-          const position = (): P.Position => {
-            if (input.line === undefined || input.character === undefined)
-              throw new Error(`${input.action} needs line and character (1-based)`);
-            return { line: input.line - 1, character: input.character - 1 };
-          };
-          const doc = () => ({ uri: pathToFileURL(file).href });
-          return track(async () => {
-            if (input.action === 'diagnostics') {
-              const items = await server.diagnostics(file, ctx.config.diagnosticsTimeoutMs);
-              if (items === undefined)
-                return `${server.spec.name} published no diagnostics for ${render.path(file)} within ${ctx.config.diagnosticsTimeoutMs} ms`;
-              return items.length
-                ? render.diagnostics(file, items)
-                : `No diagnostics in ${render.path(file)}.`;
-            }
-            await server.sync(file);
-            const at = () => ({ textDocument: doc(), position: position() });
-            switch (input.action) {
-              case 'hover':
-                return hoverText(await server.request(P.HoverRequest.type, at()));
-              case 'definition':
-                return render.locations(
-                  await server.request(P.DefinitionRequest.type, at()),
-                  'No definition found.',
-                );
-              case 'references':
-                return render.locations(
-                  await server.request(P.ReferencesRequest.type, {
-                    ...at(),
-                    context: { includeDeclaration: true },
-                  }),
-                  'No references found.',
-                );
-              case 'completion':
-                return completionText(await server.request(P.CompletionRequest.type, at()));
-              case 'symbols':
-                return render.symbols(
-                  await server.request(P.DocumentSymbolRequest.type, { textDocument: doc() }),
-                  `No symbols in ${render.path(file)}.`,
-                );
-              default: {
-                if (!input.query) throw new Error('workspace_symbols needs a query');
-                const found = await server.request(P.WorkspaceSymbolRequest.type, { query: input.query });
-                // Only what is inside the workspace (servers also index libraries).
-                const inside = (found ?? []).filter((s) => {
-                  const path = toPath(s.location.uri);
-                  return path !== undefined && ctx.roots.some((r) => isInside(path, r));
-                });
-                return render.symbols(
-                  inside as P.SymbolInformation[],
-                  `No symbols matching "${input.query}".`,
-                );
-              }
-            }
-          });
+          const rt = await runtime();
+          const server = await serverFor(file);
+          return track(() =>
+            rt.answer(server, input, file, render(rt), ctx.roots, ctx.config.diagnosticsTimeoutMs),
+          );
         },
       }),
     );
@@ -222,8 +187,10 @@ export default definePlugin({
       if (typeof raw !== 'string') return result;
       const file = resolveReal(isAbsolute(raw) ? raw : resolve(tctx.cwd, raw), tctx.cwd);
       const spec = byExtension.get(extensionOf(file));
-      const server = spec && running.get(spec.name);
-      if (!server || server.state === 'failed') return result;
+      if (!spec || !installed.has(spec.name)) return result;
+      const rt = await runtime();
+      const server = await serverFor(file);
+      if (server.state === 'failed') return result;
       const before = server.known(file);
       const limit = ctx.config.editDiagnosticsTimeoutMs;
       const work = track(() => server.diagnostics(file, limit)).catch(() => undefined);
@@ -231,20 +198,14 @@ export default definePlugin({
         work,
         new Promise<undefined>((r) => setTimeout(() => r(undefined), limit + 50).unref()),
       ]);
-      if (!items) return result;
-      const errors = items.filter((d) => (d.severity ?? 1) === P.DiagnosticSeverity.Error);
-      const fresh = before ? newOnes(errors, before) : errors;
-      if (!fresh.length) return result;
-      const shown = fresh.slice(0, ctx.config.maxEditDiagnostics);
-      const more = fresh.length - shown.length;
-      const note: ToolResultBlock = {
-        type: 'text',
-        text: `${server.spec.name} reports ${before ? 'new ' : ''}error${fresh.length === 1 ? '' : 's'} in ${render.path(file)} after this change:\n${render.diagnostics(file, shown)}${more ? `\n… and ${more} more (LSP diagnostics shows all)` : ''}`,
-      };
+      const note =
+        items && rt.editNote(server, file, before, items, render(rt), ctx.config.maxEditDiagnostics);
+      if (!note) return result;
+      const block: ToolResultBlock = { type: 'text', text: note };
       const content =
         typeof result.content === 'string'
-          ? [{ type: 'text' as const, text: result.content }, note]
-          : [...result.content, note];
+          ? [{ type: 'text' as const, text: result.content }, block]
+          : [...result.content, block];
       return { ...result, content };
     });
 
@@ -252,11 +213,12 @@ export default definePlugin({
       list: () =>
         specs.map((spec) => {
           const server = running.get(spec.name);
+          const executable = installed.get(spec.name);
           return {
             name: spec.name,
             extensions: spec.extensions,
-            state: server?.state ?? 'not-installed',
-            command: server?.executable ?? spec.command,
+            state: server?.state ?? (executable ? 'idle' : 'not-installed'),
+            command: executable ?? spec.command,
             install: spec.install,
             restarts: server?.restarts ?? 0,
             ...(server?.pid ? { pid: server.pid } : {}),
@@ -275,15 +237,3 @@ export default definePlugin({
     });
   },
 });
-
-/** The errors in `after` that were not in `before` (same message and code; lines move as text is edited). */
-function newOnes(after: P.Diagnostic[], before: P.Diagnostic[]): P.Diagnostic[] {
-  const key = (d: P.Diagnostic) => `${d.code ?? ''}\0${JSON.stringify(d.message)}`;
-  const seen = new Map<string, number>();
-  for (const d of before) seen.set(key(d), (seen.get(key(d)) ?? 0) + 1);
-  return after.filter((d) => {
-    const left = seen.get(key(d)) ?? 0;
-    if (left) seen.set(key(d), left - 1);
-    return !left;
-  });
-}
