@@ -344,8 +344,40 @@ export async function main(argv: string[]): Promise<number> {
         const resume = o.resume ?? (o.continue ? session.list()[0]?.id : undefined);
         if (o.continue && !resume)
           throw new CommanderError(2, 'icode.usage', 'no session to continue in this project');
+        // `/name args`: a command of the harness runs here; what it prints is the answer, and a prompt it
+        // gives (a custom command, /init, /compact) goes to the model.
+        let run = prompt;
+        let model: string | undefined;
+        const slash = /^\/([a-zA-Z0-9_:-]+)(?:\s+([\s\S]*))?$/.exec(prompt.trim());
+        if (slash && kernel.commands.list().some((c) => c.name === slash[1])) {
+          const outcome = await kernel.commands.run(slash[1]!, slash[2] ?? '', {
+            cwd: process.cwd(),
+            session: {
+              ...(resume ? { id: resume } : {}),
+              model: String(kernel.config.settings.model ?? ''),
+              permissionMode: String(kernel.config.settings.permissions?.defaultMode ?? 'prompt'),
+            },
+          });
+          if (outcome.isError || !outcome.prompt) {
+            if (o.outputFormat === 'text')
+              (outcome.isError ? process.stderr : process.stdout).write(`${outcome.output}\n`);
+            else
+              process.stdout.write(
+                `${JSON.stringify({ type: 'command', command: slash[1], output: outcome.output, is_error: outcome.isError })}\n`,
+              );
+            code = outcome.isError ? 1 : 0;
+            return;
+          }
+          run = outcome.prompt;
+          model = outcome.model;
+          if (outcome.allowedTools?.length)
+            kernel.gate.addRules(
+              outcome.allowedTools.map((rule) => ({ rule, effect: 'allow', layer: `/${slash[1]}` })),
+            );
+        }
         code = await runHeadless(session, {
-          prompt,
+          prompt: run,
+          ...(model ? { model } : {}),
           ...(resume ? { resume } : {}),
           format: o.outputFormat,
           ...(o.maxTurns ? { maxTurns: o.maxTurns } : {}),

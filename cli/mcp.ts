@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { applyEdits, modify } from 'jsonc-parser';
 import type { Kernel } from '../kernel/index.ts';
 import { importModule } from '../kernel/modules.ts';
 import { renderStatus } from '../plugins/mcp/render.ts';
+import { editSettings } from '../sdk/settings.ts';
 
 interface McpCli {
   /** Boots the harness for this project (flags and config layers as usual), runs `fn`, shuts it down. */
@@ -17,16 +17,8 @@ interface McpCli {
 }
 
 /** Sets or deletes `mcpServers.<name>` in a JSON (with comments) file, keeping its formatting. */
-function editServers(file: string, name: string, value: Record<string, unknown> | undefined): boolean {
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '{}\n';
-  const had = text.includes(JSON.stringify(name));
-  const edits = modify(text, ['mcpServers', name], value, {
-    formattingOptions: { insertSpaces: true, tabSize: 2 },
-  });
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, applyEdits(text, edits));
-  return had;
-}
+const editServers = (file: string, name: string, value: Record<string, unknown> | undefined) =>
+  editSettings(file, ['mcpServers', name], value);
 
 /**
  * Serves the harness's tools over MCP on stdio until the client disconnects. Every call runs the whole

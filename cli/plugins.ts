@@ -13,7 +13,6 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { applyEdits, modify } from 'jsonc-parser';
 import semver from 'semver';
 import {
   ErrorCodes,
@@ -25,6 +24,7 @@ import {
   readInstalled,
   readPluginFolder,
 } from '../kernel/index.ts';
+import { editSettings } from '../sdk/settings.ts';
 import { scaffoldPlugin } from './scaffold.ts';
 
 type Scope = 'user' | 'project' | 'local';
@@ -67,12 +67,7 @@ function settingsFile(kernel: Kernel, scope: Scope): string {
 
 /** Sets `plugins.<name>.enabled` in a settings file (comments and formatting kept). */
 function setEnabled(file: string, name: string, enabled: boolean | undefined): void {
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '{}\n';
-  const edits = modify(text, ['plugins', name, 'enabled'], enabled, {
-    formattingOptions: { insertSpaces: true, tabSize: 2 },
-  });
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, applyEdits(text, edits));
+  editSettings(file, ['plugins', name, 'enabled'], enabled);
 }
 
 function record(userDir: string, update: (list: InstalledPlugin[]) => InstalledPlugin[]): void {

@@ -28,6 +28,8 @@ export interface ShutdownInfo {
 export interface PermissionAnswer {
   decision: 'allow' | 'deny';
   reason?: string;
+  /** Allow rules that hold for the rest of this process ("allow always"; the UI saves them too). */
+  remember?: string[];
 }
 
 /**

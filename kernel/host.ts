@@ -23,10 +23,11 @@ import {
 } from './manifest.ts';
 import { importModule } from './modules.ts';
 import { isInside } from './paths.ts';
-import type { CommandRegistry, ServiceRegistry, ServiceType } from './registries.ts';
+import type { CommandOutcome, CommandRegistry, ServiceRegistry, ServiceType } from './registries.ts';
 import type { CallOptions, ToolRegistry } from './tools.ts';
 import type {
   Command,
+  CommandContext,
   PluginStatus,
   SessionInfo,
   Tool,
@@ -73,7 +74,18 @@ export interface PluginContext<C = Record<string, unknown>> {
     definitions(session?: SessionInfo): Promise<ToolDefinition[]>;
     call(call: ToolCall, options: CallOptions): Promise<ToolResult>;
   };
-  readonly commands: { register(command: Command): void; unregister(name: string): void };
+  readonly commands: {
+    register(command: Command): void;
+    unregister(name: string): void;
+    /** Every command that is on, with its owner and description (for /help and completion). */
+    list(): Array<{ name: string; owner: string; description: string }>;
+    /** Runs `/name args` (the UI's input); failures come back as text. */
+    run(name: string, args: string, ctx: CommandContext): Promise<CommandOutcome>;
+    /** A command, for its argument completion. */
+    get(name: string): Promise<Command | undefined>;
+  };
+  /** Every plugin of the harness with its state (for /doctor, /plugins, /status). */
+  plugins(): PluginStatus[];
   readonly services: {
     provide<K extends string>(name: K, impl: ServiceType<K>): void;
     get<K extends string>(name: K): Promise<ServiceType<K>>;
@@ -544,7 +556,7 @@ export class PluginHost {
       command: contributes.dynamicCommands,
     };
     const declared = (kind: keyof typeof names, item: string) => {
-      if (!names[kind].includes(item) && !prefixes[kind]?.some((p) => item.startsWith(p))) {
+      if (!names[kind].includes(item) && !prefixes[kind]?.some((p) => p === '*' || item.startsWith(p))) {
         throw new IcodeError(
           ErrorCodes.UNDECLARED_CONTRIBUTION,
           `plugin "${name}" registers ${kind} "${item}", which its plugin.json does not declare`,
@@ -605,7 +617,11 @@ export class PluginHost {
           deps.commands.register(name, command);
         },
         unregister: (command: string) => deps.commands.unregister(name, command),
+        list: () => deps.commands.list(),
+        run: (command: string, args: string, cctx: CommandContext) => deps.commands.run(command, args, cctx),
+        get: (command: string) => deps.commands.get(command),
       }),
+      plugins: () => this.statuses(),
       services: Object.freeze({
         provide: (service: string, impl: unknown) => {
           declared('service', service);

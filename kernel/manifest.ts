@@ -72,7 +72,9 @@ export const PluginManifestSchema = z
         dynamicTools: z
           .array(z.string().regex(/^[a-zA-Z0-9_-]+$/, 'a tool name prefix such as "mcp__"'))
           .default([]),
-        dynamicCommands: z.array(z.string().regex(/^[a-zA-Z0-9_:-]+$/, 'a command name prefix')).default([]),
+        dynamicCommands: z
+          .array(z.string().regex(/^([a-zA-Z0-9_:-]+|\*)$/, 'a command name prefix, or * for any name'))
+          .default([]),
       })
       .default({
         tools: [],

@@ -30,6 +30,16 @@ export function parseRule(rule: string): ParsedRule {
   return m[2] === undefined ? { tool: m[1]! } : { tool: m[1]!, specifier: m[2].trim() };
 }
 
+function compile(r: RuleSource): CompiledRule {
+  const parsed = parseRule(r.rule);
+  return {
+    ...r,
+    tool: parsed.tool,
+    ...(parsed.tool.includes('*') ? { toolGlob: picomatch(parsed.tool) } : {}),
+    ...(parsed.specifier ? { specifier: parsed.specifier } : {}),
+  };
+}
+
 const MODE_RANK: Record<ToolMode, number> = { 'read-only': 0, 'workspace-write': 1, 'danger-full-access': 2 };
 
 export interface GateOptions {
@@ -75,15 +85,12 @@ export class PermissionGate {
   private readonly pathMatchers = new Map<string, (p: string) => boolean>();
 
   constructor(private readonly options: GateOptions) {
-    this.compiled = options.rules.map((r) => {
-      const parsed = parseRule(r.rule);
-      return {
-        ...r,
-        tool: parsed.tool,
-        ...(parsed.tool.includes('*') ? { toolGlob: picomatch(parsed.tool) } : {}),
-        ...(parsed.specifier ? { specifier: parsed.specifier } : {}),
-      };
-    });
+    this.compiled = options.rules.map(compile);
+  }
+
+  /** Rules that hold from now on in this process ("allow always" in the UI, which also saves them). */
+  addRules(rules: RuleSource[]): void {
+    this.compiled.push(...rules.map(compile));
   }
 
   private matchPath(specifier: string, value: string): boolean {
@@ -205,6 +212,8 @@ export class PermissionGate {
     if (decision.decision !== 'ask') return decision;
     const answer = await this.options.hooks.permissionPrompt.promise(request, decision);
     if (answer) {
+      if (answer.decision === 'allow' && answer.remember?.length)
+        this.addRules(answer.remember.map((rule) => ({ rule, effect: 'allow', layer: 'session' })));
       return {
         ...decision,
         decision: answer.decision,
@@ -241,6 +250,18 @@ function fromRule(rule: RuleSource, decision: Decision): PermissionDecision {
         }
       : {}),
   };
+}
+
+/** The allow rules that would cover a request: one per subject value (each command of a pipeline). */
+export function suggestedRules(request: PermissionRequest): string[] {
+  const values = request.subjects?.values ?? [];
+  return values.length
+    ? [
+        ...new Set(
+          values.map((v) => suggestedRule({ ...request, subjects: { ...request.subjects!, values: [v] } })),
+        ),
+      ]
+    : [request.tool];
 }
 
 function suggestedRule(request: PermissionRequest): string {

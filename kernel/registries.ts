@@ -1,5 +1,5 @@
 import { ErrorCodes, errorMessage, IcodeError } from './errors.ts';
-import type { Command, ModelService } from './types.ts';
+import type { Command, CommandContext, CommandResult, ModelService } from './types.ts';
 
 /** How a registry reaches the plugin host: to load a lazy plugin, and to honour config switches. */
 export interface ContributionHost {
@@ -75,23 +75,35 @@ export class CommandRegistry {
   }
 
   /** Runs `/name args`, loading a lazy plugin first. A failure is returned as text, never thrown. */
-  async run(name: string, args: string, ctx: { cwd: string }): Promise<{ output: string; isError: boolean }> {
+  async run(name: string, args: string, ctx: CommandContext): Promise<CommandOutcome> {
     const entry = this.entries.get(name);
     if (!entry || !this.host.isEnabled(entry.owner, name)) {
       const known = this.list().map((c) => `/${c.name}`);
       return { output: `Unknown command /${name}. Commands: ${known.join(', ') || 'none'}`, isError: true };
     }
     try {
-      if (!entry.command) await this.host.ensureActive(entry.owner);
-      const command = this.entries.get(name)?.command;
+      const command = await this.get(name);
       if (!command)
         return { output: `/${name} is unavailable: its plugin did not register it`, isError: true };
-      return { output: (await command.run(args, ctx)) ?? '', isError: false };
+      const result = await command.run(args, ctx);
+      if (typeof result === 'object') return { output: '', ...result, isError: false };
+      return { output: result ?? '', isError: false };
     } catch (error) {
       return { output: `/${name} failed: ${errorMessage(error)}`, isError: true };
     }
   }
+
+  /** The command itself (its plugin activated first), for completion; undefined when off or unknown. */
+  async get(name: string): Promise<Command | undefined> {
+    const entry = this.entries.get(name);
+    if (!entry || !this.host.isEnabled(entry.owner, name)) return undefined;
+    if (!entry.command) await this.host.ensureActive(entry.owner);
+    return this.entries.get(name)?.command;
+  }
 }
+
+/** What running a command gave: its text, and what it asks of the caller (see {@link CommandResult}). */
+export type CommandOutcome = Omit<CommandResult, 'output'> & { output: string; isError: boolean };
 
 /** Named services; a service of a lazy plugin activates it on first request. */
 export class ServiceRegistry {

@@ -127,7 +127,43 @@ export interface Command {
   name: string;
   description: string;
   argumentHint?: string;
-  run(args: string, ctx: { cwd: string }): Promise<string | undefined> | string | undefined;
+  /** Completions for the argument being typed (the UI's Tab). */
+  complete?(partial: string, ctx: CommandContext): string[] | Promise<string[]>;
+  run(
+    args: string,
+    ctx: CommandContext,
+  ): Promise<string | CommandResult | undefined> | string | CommandResult | undefined;
+}
+
+/** Where a command runs: the UI's or a headless run's session, when there is one. */
+export interface CommandContext {
+  cwd: string;
+  session?: {
+    id?: string;
+    model: string;
+    permissionMode: string;
+    usage?: Usage;
+    costUsd?: number;
+  };
+}
+
+/** What a command asks of the UI beyond printing: a new conversation, another session, model or mode. */
+export type CommandEffect =
+  | { type: 'clear' }
+  | { type: 'exit' }
+  | { type: 'resume'; id: string }
+  | { type: 'model'; model: string }
+  | { type: 'mode'; mode: PermissionMode };
+
+export interface CommandResult {
+  /** Shown to the user. */
+  output?: string;
+  /** Sent to the model as the user's turn (a custom command's expanded text, /init's instructions). */
+  prompt?: string;
+  /** Tools the prompt may use without asking (a custom command's allowed-tools). */
+  allowedTools?: string[];
+  model?: string;
+  effect?: CommandEffect;
 }
 
 export interface MessageParam {

@@ -1,6 +1,7 @@
 import type { BuiltinPlugin } from '../kernel/host.ts';
 import anthropic from './anthropic/plugin.json' with { type: 'json' };
 import bash from './bash/plugin.json' with { type: 'json' };
+import commands from './commands/plugin.json' with { type: 'json' };
 import fileTools from './file-tools/plugin.json' with { type: 'json' };
 import hooks from './hooks/plugin.json' with { type: 'json' };
 import lsp from './lsp/plugin.json' with { type: 'json' };
@@ -21,6 +22,7 @@ import workspaceGuard from './workspace-guard/plugin.json' with { type: 'json' }
  */
 export const builtinPlugins: BuiltinPlugin[] = [
   { file: 'plugins/anthropic/plugin.json', manifest: anthropic, load: () => import('./anthropic/index.ts') },
+  { file: 'plugins/commands/plugin.json', manifest: commands, load: () => import('./commands/index.ts') },
   { file: 'plugins/bash/plugin.json', manifest: bash, load: () => import('./bash/index.ts') },
   {
     file: 'plugins/file-tools/plugin.json',

@@ -33,10 +33,12 @@ export { loadJsonFile } from '../kernel/json.ts';
 export type { PluginManifest } from '../kernel/manifest.ts';
 export { importModule } from '../kernel/modules.ts';
 export { isInside, resolveReal } from '../kernel/paths.ts';
-export type { Services } from '../kernel/registries.ts';
+export { suggestedRules } from '../kernel/permissions.ts';
+export type { CommandOutcome, Services } from '../kernel/registries.ts';
 export type * from '../kernel/types.ts';
 export { ProjectApprovals } from './approvals.ts';
 export { capOutput, findExecutable } from './process.ts';
+export { addPermissionRule, editSettings, type SettingsScope, settingsPath } from './settings.ts';
 
 /**
  * Declares a plugin module. The plugin's identity (name, version, engines, what it contributes) lives in

@@ -62,6 +62,7 @@ describe('icode CLI', () => {
       ['todo', 'active'],
       ['tasks', 'active'],
       ['team-cron', 'active'],
+      ['commands', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     // Language servers are listed without being started (typescript-language-server is on npm test's PATH).

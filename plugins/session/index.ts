@@ -19,6 +19,7 @@ export default definePlugin({
     ctx.services.provide('session', {
       run: (options) => runSession(ctx, ctx.config, store, options),
       list: () => store.list(),
+      messages: (id) => store.messages(id),
     });
   },
 });

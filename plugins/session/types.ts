@@ -1,4 +1,4 @@
-import type { ToolResultBlock, Usage } from '../../sdk/index.ts';
+import type { MessageParam, ToolResultBlock, Usage } from '../../sdk/index.ts';
 import type { CompactionReport } from './compact.ts';
 import type { SessionSummary } from './store.ts';
 
@@ -74,6 +74,8 @@ export interface SessionService {
   run(options: SessionRunOptions): Promise<SessionResult>;
   /** This project's sessions, newest first. */
   list(): SessionSummary[];
+  /** A session's conversation as it would be resumed (after its last compaction). */
+  messages(id: string): MessageParam[];
 }
 
 declare module '../../kernel/registries.ts' {
