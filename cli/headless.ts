@@ -1,3 +1,4 @@
+import { transcript } from '../plugins/session/transcript.ts';
 import type {
   SessionEvent,
   SessionResult,
@@ -36,24 +37,6 @@ export async function readStdin(): Promise<string> {
 const line = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
 
 /** Runs one prompt headless and prints it in the chosen format; returns the exit code. */
-/** A transcript as a user would watch it: streamed text, one line per tool call and per result. */
-function transcript(event: SessionEvent): void {
-  const out = (text: string) => process.stdout.write(text);
-  const oneLine = (v: unknown, max = 100) => {
-    const text = (typeof v === 'string' ? v : JSON.stringify(v)).replace(/\s+/g, ' ').trim();
-    return text.length > max ? `${text.slice(0, max)}…` : text;
-  };
-  if (event.type === 'text_delta') out(event.text);
-  else if (event.type === 'tool_use') out(`\n● ${event.name} ${oneLine(event.input)}\n`);
-  else if (event.type === 'tool_result') out(`  ${event.is_error ? '✗' : '⎿'} ${oneLine(event.output)}\n`);
-  else if (event.type === 'compaction')
-    out(`\n[compacted ${event.messages_before} messages into ${event.messages_after}]\n`);
-  else if (event.type === 'result')
-    out(
-      `\n\n[${event.num_turns} turns, ${event.tool_uses.length} tool calls, ${event.usage.input_tokens + event.usage.output_tokens} tokens${event.is_error ? `, error: ${event.error}` : ''}]\n`,
-    );
-}
-
 export async function runHeadless(
   session: SessionService,
   { format, ...run }: Omit<SessionRunOptions, 'signal' | 'onEvent'> & { format: OutputFormat | 'transcript' },
@@ -69,7 +52,7 @@ export async function runHeadless(
       signal: controller.signal,
       onEvent: (event: SessionEvent) => {
         if (format === 'stream-json') line(event);
-        else if (format === 'transcript') transcript(event);
+        else if (format === 'transcript') process.stdout.write(transcript(event));
       },
     });
   } finally {

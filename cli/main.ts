@@ -306,20 +306,6 @@ export async function main(argv: string[]): Promise<number> {
           `unknown command '${promptArg}' (to run a prompt: icode -p "…")`,
         );
       }
-      if (!o.print) {
-        program.outputHelp();
-        process.stdout.write('\nThe interactive UI is not built yet: run a prompt with `icode -p "…"`.\n');
-        return;
-      }
-      // With --permission-prompt-stdin, stdin carries the answers; the prompt must be an argument.
-      const fromStdin = !promptArg && !process.stdin.isTTY && !o.permissionPromptStdin;
-      const prompt = promptArg ?? (fromStdin ? (await readStdin()).trim() : '');
-      if (!prompt)
-        throw new CommanderError(
-          2,
-          'icode.prompt',
-          'icode -p needs a prompt: icode -p "…", or pipe it on stdin',
-        );
       let env: Env | undefined;
       let mock: Awaited<ReturnType<typeof startMock>> | undefined;
       if (o.mock) {
@@ -335,6 +321,42 @@ export async function main(argv: string[]): Promise<number> {
           ANTHROPIC_AUTH_TOKEN: '',
         };
       }
+      if (!o.print) {
+        const kernel = await createKernel(o, env, { signals: false });
+        try {
+          await kernel.boot();
+          if (!kernel.services.owner('ui')) {
+            program.outputHelp();
+            process.stdout.write(
+              '\nThis harness has no terminal UI (the tui plugin): run a prompt with `icode -p "…"`.\n',
+            );
+            return;
+          }
+          const session = await kernel.services.get('session');
+          const resume = o.resume ?? (o.continue ? session.list()[0]?.id : undefined);
+          code = await (await kernel.services.get('ui')).run({
+            ...(resume ? { resume } : {}),
+            model: String(kernel.config.settings.model ?? 'sonnet'),
+            mode: kernel.sessionMode,
+            version: VERSION,
+            addRules: (rules) =>
+              kernel.gate.addRules(rules.map((rule) => ({ rule, effect: 'allow', layer: 'session' }))),
+          });
+        } finally {
+          await kernel.shutdown();
+          await mock?.kernel.shutdown();
+        }
+        return;
+      }
+      // With --permission-prompt-stdin, stdin carries the answers; the prompt must be an argument.
+      const fromStdin = !promptArg && !process.stdin.isTTY && !o.permissionPromptStdin;
+      const prompt = promptArg ?? (fromStdin ? (await readStdin()).trim() : '');
+      if (!prompt)
+        throw new CommanderError(
+          2,
+          'icode.prompt',
+          'icode -p needs a prompt: icode -p "…", or pipe it on stdin',
+        );
       // A headless run answers Ctrl-C itself: the session is interrupted, records it, and the kernel
       // shuts down below.
       const kernel = await createKernel(o, env, { signals: false });

@@ -14,6 +14,7 @@ import stdinApproval from './stdin-approval/plugin.json' with { type: 'json' };
 import tasks from './tasks/plugin.json' with { type: 'json' };
 import teamCron from './team-cron/plugin.json' with { type: 'json' };
 import todo from './todo/plugin.json' with { type: 'json' };
+import tui from './tui/plugin.json' with { type: 'json' };
 import workspaceGuard from './workspace-guard/plugin.json' with { type: 'json' };
 
 /**
@@ -52,6 +53,7 @@ export const builtinPlugins: BuiltinPlugin[] = [
     load: () => import('./team-cron/index.ts'),
   },
   { file: 'plugins/todo/plugin.json', manifest: todo, load: () => import('./todo/index.ts') },
+  { file: 'plugins/tui/plugin.json', manifest: tui, load: () => import('./tui/index.ts') },
   {
     file: 'plugins/workspace-guard/plugin.json',
     manifest: workspaceGuard,

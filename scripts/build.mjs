@@ -34,7 +34,12 @@ await build({
   outdir: 'dist',
   format: 'cjs',
   // import.meta.url, as CommonJS knows it.
-  define: { ...common.define, 'import.meta.url': '__icodeMetaUrl' },
+  define: {
+    ...common.define,
+    'import.meta.url': '__icodeMetaUrl',
+    // The terminal UI is an ES module bundle of its own (ink loads yoga with top-level await).
+    __ICODE_TUI_BUNDLE__: JSON.stringify('./tui.mjs'),
+  },
   banner: { js: "var __icodeMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   // The CLI never loads TypeScript configs (cosmiconfig imports it only for .ts files); the Anthropic
   // SDK is half a megabyte that only a model request needs: it is bundled apart (below) and loaded on first use.
@@ -56,6 +61,14 @@ const buildId = createHash('sha256')
   .digest('hex')
   .slice(0, 16);
 await Promise.all([
+  build({
+    ...common,
+    entryPoints: { tui: 'plugins/tui/app.tsx' },
+    outExtension: { '.js': '.mjs' },
+    outdir: 'dist',
+    packages: 'external',
+    jsx: 'automatic',
+  }),
   build({
     ...common,
     entryPoints: { icode: 'cli/icode.ts' },

@@ -51,6 +51,7 @@ describe('icode CLI', () => {
       ['anthropic', 'degraded'],
       ['session', 'active'],
       ['mock-anthropic', 'active'],
+      ['tui', 'active'],
       ['stdin-approval', 'active'],
       ['workspace-guard', 'active'],
       ['file-tools', 'active'],

@@ -42,8 +42,13 @@ export async function runSession(
   const emit = (event: SessionEvent) => options.onEvent?.(event);
   const model = await ctx.services.get('model');
   const modelId = model.resolveModel(options.model ?? ctx.settings.model ?? 'sonnet');
-  const mode = ctx.settings.permissions.defaultMode ?? 'prompt';
-  const session: SessionInfo = { id: options.resume ?? randomUUID(), cwd: ctx.cwd, mode, interactive: false };
+  const mode = options.permissionMode ?? ctx.settings.permissions.defaultMode ?? 'prompt';
+  const session: SessionInfo = {
+    id: options.resume ?? randomUUID(),
+    cwd: ctx.cwd,
+    mode,
+    interactive: options.interactive ?? false,
+  };
   const roots = [...ctx.roots];
   const result: SessionResult = {
     result: '',

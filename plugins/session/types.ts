@@ -1,4 +1,4 @@
-import type { MessageParam, ToolResultBlock, Usage } from '../../sdk/index.ts';
+import type { MessageParam, PermissionMode, ToolResultBlock, Usage } from '../../sdk/index.ts';
 import type { CompactionReport } from './compact.ts';
 import type { SessionSummary } from './store.ts';
 
@@ -65,6 +65,10 @@ export interface SessionRunOptions {
   onEvent?(event: SessionEvent): void;
   /** Only these tools are offered and callable (a sub-agent's subset); all when absent. */
   tools?: string[];
+  /** The permission mode for this run (the UI's /mode and /plan); the settings' default otherwise. */
+  permissionMode?: PermissionMode;
+  /** A person is at the terminal (the UI): hooks and tools may ask. */
+  interactive?: boolean;
   /** Messages that arrived while the session runs (TaskUpdate); taken before each model request. */
   inbox?(): string[];
 }

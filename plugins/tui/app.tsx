@@ -1,0 +1,730 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, relative, resolve, sep } from 'node:path';
+import chalk from 'chalk';
+import { Box, render, Static, Text, useApp, useInput } from 'ink';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type {
+  CommandContext,
+  CommandOutcome,
+  PermissionAnswer,
+  PermissionDecision,
+  PermissionMode,
+  PermissionRequest,
+  PluginStatus,
+  Usage,
+} from '../../sdk/index.ts';
+import type { SessionEvent, SessionService } from '../session/types.ts';
+import { colourDiff, renderMarkdown, splitComplete } from './markdown.ts';
+
+/** What the UI needs from the harness; the tui plugin fills it from its context. */
+export interface UiHost {
+  session: SessionService;
+  commands: {
+    list(): Array<{ name: string; description: string }>;
+    run(name: string, args: string, ctx: CommandContext): Promise<CommandOutcome>;
+    complete(name: string, partial: string, ctx: CommandContext): Promise<string[]>;
+  };
+  plugins(): PluginStatus[];
+  /** Where permission asks come from: the plugin's permissionPrompt tap hands them to the UI. */
+  onPermission(
+    ask:
+      | ((request: PermissionRequest, decision: PermissionDecision) => Promise<PermissionAnswer>)
+      | undefined,
+  ): void;
+  /** Rules to write for "allow always", and where they went. */
+  allowAlways(rules: string[]): string;
+  suggestedRules(request: PermissionRequest): string[];
+  addRules(rules: string[]): void;
+  cwd: string;
+  roots: readonly string[];
+  historyFile: string;
+  model: string;
+  mode: PermissionMode;
+  resume?: string;
+  version: string;
+}
+
+type NewItem =
+  | { kind: 'banner'; text: string }
+  | { kind: 'user'; text: string }
+  | { kind: 'markdown'; text: string }
+  | { kind: 'tool'; name: string; arg: string; ok: boolean; ms: number; output: string }
+  | { kind: 'info'; text: string; error?: boolean };
+type Item = NewItem & { id: number };
+
+interface Running {
+  id: string;
+  name: string;
+  arg: string;
+  started: number;
+}
+
+interface Ask {
+  request: PermissionRequest;
+  decision: PermissionDecision;
+  resolve(answer: PermissionAnswer): void;
+}
+
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/** The argument of a tool call worth showing on its line: the command, path, pattern or url. */
+export function keyArgument(input: unknown): string {
+  if (!input || typeof input !== 'object') return '';
+  const o = input as Record<string, unknown>;
+  for (const k of ['command', 'path', 'file_path', 'pattern', 'url', 'query', 'action', 'description']) {
+    if (typeof o[k] === 'string') {
+      const v = (o[k] as string).replace(/\s+/g, ' ');
+      return v.length > 60 ? `${v.slice(0, 59)}…` : v;
+    }
+  }
+  return '';
+}
+
+const outputText = (output: SessionEvent & { type: 'tool_result' }) =>
+  typeof output.output === 'string'
+    ? output.output
+    : output.output.map((b) => ('text' in b ? b.text : `[${b.type}]`)).join('\n');
+
+/** A tool result folded to a few lines, coloured when it is a diff. */
+function folded(output: string, lines = 3): string {
+  const all = output.replace(/\s+$/, '').split('\n');
+  const shown = all.slice(0, lines).join('\n');
+  const more =
+    all.length > lines
+      ? chalk.dim(`\n… ${all.length - lines} more lines (ctrl+o shows the last result in full)`)
+      : '';
+  return (/^(---|\+\+\+|@@) /m.test(shown) ? colourDiff(shown) : shown) + more;
+}
+
+function loadHistory(file: string): string[] {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as string[]).filter((s) => typeof s === 'string');
+  } catch {
+    return [];
+  }
+}
+
+/** Files and folders completing `@partial`, relative to the working folder. */
+export function completePath(partial: string, cwd: string): string[] {
+  const dir = partial.includes('/') ? partial.slice(0, partial.lastIndexOf('/') + 1) : '';
+  const prefix = partial.slice(dir.length);
+  try {
+    return readdirSync(resolve(cwd, dir || '.'), { withFileTypes: true })
+      .filter(
+        (e) =>
+          e.name.startsWith(prefix) &&
+          (prefix.startsWith('.') || !e.name.startsWith('.')) &&
+          e.name !== 'node_modules',
+      )
+      .map((e) => `${dir}${e.name}${e.isDirectory() ? '/' : ''}`)
+      .sort()
+      .slice(0, 50);
+  } catch {
+    return [];
+  }
+}
+
+/** `@path` mentions become attached files (inside the workspace only), appended to the prompt. */
+export function attachMentions(
+  prompt: string,
+  cwd: string,
+  roots: readonly string[],
+): { text: string; attached: string[] } {
+  const attached: string[] = [];
+  const blocks: string[] = [];
+  for (const m of prompt.matchAll(/(?:^|\s)@([^\s]+)/g)) {
+    const file = resolve(cwd, m[1]!);
+    const inside = roots.some((r) => file === r || file.startsWith(r.endsWith(sep) ? r : r + sep));
+    if (!inside || !existsSync(file) || !statSync(file).isFile() || attached.includes(file)) continue;
+    const text = readFileSync(file, 'utf8');
+    attached.push(file);
+    blocks.push(
+      `<file path="${relative(cwd, file)}">\n${text.length > 100_000 ? `${text.slice(0, 100_000)}\n[cut at 100,000 characters]` : text}\n</file>`,
+    );
+  }
+  return { text: blocks.length ? `${prompt}\n\n${blocks.join('\n\n')}` : prompt, attached };
+}
+
+/** The prompt editor: multi-line (a line ending in \ continues), history on ↑/↓, Tab completion. */
+function PromptInput(props: {
+  active: boolean;
+  history: string[];
+  onSubmit(text: string): void;
+  complete(text: string): Promise<string[]>;
+  onCtrlC(hasText: boolean): void;
+}) {
+  // Keys can arrive faster than React renders (typed text, then Enter, in one tick): the text lives in a
+  // ref that every key sees at once; state only triggers the render.
+  const edit = useRef({ text: '', cursor: 0 });
+  const [, rerender] = useState(0);
+  const [browse, setBrowse] = useState(-1);
+  const [choices, setChoices] = useState<string[]>([]);
+  const set = (t: string, c = t.length) => {
+    edit.current = { text: t, cursor: Math.max(0, Math.min(c, t.length)) };
+    rerender((n) => n + 1);
+  };
+  const setCursor = (c: number) => set(edit.current.text, c);
+  useInput(
+    (input, key) => {
+      const { text, cursor } = edit.current;
+      if (key.ctrl && input === 'c') {
+        props.onCtrlC(text.length > 0);
+        set('');
+        return;
+      }
+      if (key.return) {
+        if (text.endsWith('\\')) return set(`${text.slice(0, -1)}\n`);
+        if (key.meta || key.shift) return set(`${text.slice(0, cursor)}\n${text.slice(cursor)}`, cursor + 1);
+        if (!text.trim()) return;
+        props.onSubmit(text);
+        setBrowse(-1);
+        setChoices([]);
+        return set('');
+      }
+      if (key.tab) {
+        void props.complete(text.slice(0, cursor)).then((found) => {
+          if (found.length === 1) {
+            const word = /\S*$/.exec(text.slice(0, cursor))![0];
+            const before = text.slice(0, cursor - word.length);
+            const done = word.startsWith('@')
+              ? `@${found[0]}`
+              : word.startsWith('/') && !before
+                ? `/${found[0]} `
+                : found[0]!;
+            set(before + done + text.slice(cursor), (before + done).length);
+            setChoices([]);
+          } else setChoices(found);
+        });
+        return;
+      }
+      if (key.upArrow && !text.includes('\n')) {
+        const next = Math.min(browse + 1, props.history.length - 1);
+        if (next >= 0) {
+          setBrowse(next);
+          set(props.history[props.history.length - 1 - next]!);
+        }
+        return;
+      }
+      if (key.downArrow && !text.includes('\n')) {
+        const next = browse - 1;
+        setBrowse(Math.max(-1, next));
+        set(next < 0 ? '' : props.history[props.history.length - 1 - next]!);
+        return;
+      }
+      if (key.leftArrow) return setCursor(Math.max(0, cursor - 1));
+      if (key.rightArrow) return setCursor(Math.min(text.length, cursor + 1));
+      if (key.home || (key.ctrl && input === 'a')) return setCursor(0);
+      if (key.end || (key.ctrl && input === 'e')) return setCursor(text.length);
+      if (key.ctrl && input === 'u') return set(text.slice(cursor), 0);
+      if (key.backspace || key.delete) {
+        if (cursor > 0) set(text.slice(0, cursor - 1) + text.slice(cursor), cursor - 1);
+        return;
+      }
+      if (key.ctrl || key.meta || key.escape || !input) return;
+      // Typed or pasted text. A paste arrives as one chunk and keeps its line breaks; a chunk whose only
+      // line break ends it is typing that outran the terminal (text, then Enter): it is submitted.
+      if (/^[^\r\n]+\r$/.test(input)) {
+        const full = text.slice(0, cursor) + input.slice(0, -1) + text.slice(cursor);
+        if (!full.endsWith('\\')) {
+          props.onSubmit(full);
+          setBrowse(-1);
+          setChoices([]);
+          return set('');
+        }
+      }
+      const chunk = input.replace(/\r\n?/g, '\n');
+      set(text.slice(0, cursor) + chunk + text.slice(cursor), cursor + chunk.length);
+      if (choices.length) setChoices([]);
+    },
+    { isActive: props.active },
+  );
+  const { text, cursor } = edit.current;
+  const before = text.slice(0, cursor);
+  const at = text.slice(cursor, cursor + 1);
+  const after = text.slice(cursor + 1);
+  return (
+    <Box flexDirection="column">
+      <Box borderStyle="round" borderColor={props.active ? 'cyan' : 'gray'} paddingX={1}>
+        <Text>
+          {chalk.cyan('> ')}
+          {before}
+          {props.active ? chalk.inverse(at === '' || at === '\n' ? ' ' : at) : at}
+          {at === '\n' ? '\n' : ''}
+          {after}
+        </Text>
+      </Box>
+      {choices.length > 0 && <Text dimColor>{choices.slice(0, 12).join('  ')}</Text>}
+    </Box>
+  );
+}
+
+function PermissionDialog({ ask, onDone }: { ask: AskWithRules; onDone(note?: string): void }) {
+  const [choice, setChoice] = useState(0);
+  const [reason, setReason] = useState<string | undefined>(undefined);
+  const rules = ask.request.subjects ? ask.rules : [ask.request.tool];
+  const answer = (a: PermissionAnswer, note?: string) => {
+    ask.resolve(a);
+    onDone(note);
+  };
+  useInput((input, key) => {
+    if (reason !== undefined) {
+      if (key.return)
+        return answer({
+          decision: 'deny',
+          reason: reason.trim() ? `denied by the user: ${reason.trim()}` : 'denied by the user',
+        });
+      if (key.escape) return answer({ decision: 'deny', reason: 'denied by the user' });
+      if (key.backspace || key.delete) return setReason(reason.slice(0, -1));
+      if (!key.ctrl && !key.meta && input) setReason(reason + input);
+      return;
+    }
+    const pick = (n: number) => {
+      if (n === 0) answer({ decision: 'allow', reason: 'allowed once by the user' });
+      else if (n === 1) {
+        const where = ask.allowAlways(rules);
+        answer(
+          {
+            decision: 'allow',
+            reason: `always allowed (${rules.join(', ')} saved to ${where})`,
+            remember: rules,
+          },
+          `Always allowed: ${rules.join(', ')} (saved to ${where})`,
+        );
+      } else setReason('');
+    };
+    if (key.upArrow) setChoice((c) => (c + 2) % 3);
+    else if (key.downArrow || key.tab) setChoice((c) => (c + 1) % 3);
+    else if (key.return) pick(choice);
+    else if (input === '1' || input === 'y') pick(0);
+    else if (input === '2' || input === 'a') pick(1);
+    else if (input === '3' || input === 'n') pick(2);
+    else if (key.escape) answer({ decision: 'deny', reason: 'denied by the user' });
+  });
+  const input = ask.request.input as Record<string, unknown>;
+  const preview =
+    typeof input?.old_string === 'string' && typeof input.new_string === 'string'
+      ? colourDiff(
+          [
+            ...String(input.old_string)
+              .split('\n')
+              .map((l) => `-${l}`),
+            ...String(input.new_string)
+              .split('\n')
+              .map((l) => `+${l}`),
+          ]
+            .slice(0, 20)
+            .join('\n'),
+        )
+      : typeof input?.content === 'string'
+        ? colourDiff(
+            String(input.content)
+              .split('\n')
+              .slice(0, 12)
+              .map((l) => `+${l}`)
+              .join('\n'),
+          )
+        : undefined;
+  const options = [
+    'Allow once',
+    `Allow always (${rules.join(', ')} → .icode/settings.local.json)`,
+    'Deny, and tell the model why',
+  ];
+  return (
+    <Box flexDirection="column" borderStyle="round" borderColor="yellow" paddingX={1}>
+      <Text bold>
+        {ask.request.tool} wants to {ask.request.mode === 'read-only' ? 'read' : 'run or change'}:{' '}
+        {ask.request.subjects?.values.join(', ') || keyArgument(ask.request.input)}
+      </Text>
+      <Text dimColor>{ask.decision.reason}</Text>
+      {preview && <Text>{preview}</Text>}
+      {reason === undefined ? (
+        options.map((o, i) => (
+          <Text key={o} {...(i === choice ? { color: 'cyan' } : {})}>
+            {i === choice ? '❯ ' : '  '}
+            {i + 1}. {o}
+          </Text>
+        ))
+      ) : (
+        <Text>
+          Reason for the model (Enter to send, Esc for none): {reason}
+          {chalk.inverse(' ')}
+        </Text>
+      )}
+    </Box>
+  );
+}
+
+interface AskWithRules extends Ask {
+  rules: string[];
+  allowAlways(rules: string[]): string;
+}
+
+export function App({ host, onExit }: { host: UiHost; onExit(code: number): void }) {
+  const { exit } = useApp();
+  const nextId = useRef(0);
+  const [items, setItems] = useState<Item[]>(() => [
+    {
+      id: nextId.current++,
+      kind: 'banner',
+      text: `${chalk.bold('icode')} ${host.version} · ${host.cwd}\n${chalk.dim('/help for commands · @ to attach a file · Esc interrupts · Ctrl-C twice exits')}`,
+    },
+  ]);
+  const [live, setLive] = useState('');
+  const [running, setRunning] = useState<Running[]>([]);
+  const [busy, setBusy] = useState<number | undefined>(undefined);
+  const [frame, setFrame] = useState(0);
+  const [ask, setAsk] = useState<AskWithRules | undefined>(undefined);
+  const [model, setModel] = useState(host.model);
+  const [mode, setMode] = useState<PermissionMode>(host.mode);
+  const [usage, setUsage] = useState<Usage | undefined>(undefined);
+  const [cost, setCost] = useState(0);
+  const [todos, setTodos] = useState<Array<{ content?: string; status?: string }>>([]);
+  const [history, setHistory] = useState<string[]>(() => loadHistory(host.historyFile));
+  const [warnCtrlC, setWarnCtrlC] = useState(false);
+  const sessionId = useRef<string | undefined>(host.resume);
+  const controller = useRef<AbortController | undefined>(undefined);
+  const lastOutput = useRef('');
+  const streamed = useRef('');
+
+  const add = useCallback((item: NewItem) => {
+    setItems((list) => [...list, { ...item, id: nextId.current++ }]);
+  }, []);
+  const flush = useCallback(() => {
+    if (streamed.current.trim()) add({ kind: 'markdown', text: streamed.current });
+    streamed.current = '';
+    setLive('');
+  }, [add]);
+
+  useEffect(() => {
+    if (busy === undefined) return;
+    const t = setInterval(() => setFrame((f) => f + 1), 100);
+    return () => clearInterval(t);
+  }, [busy]);
+
+  useEffect(() => {
+    host.onPermission(
+      (request, decision) =>
+        new Promise<PermissionAnswer>((resolve) => {
+          setAsk({
+            request,
+            decision,
+            resolve,
+            rules: host.suggestedRules(request),
+            allowAlways: (rules) => host.allowAlways(rules),
+          });
+        }),
+    );
+    return () => host.onPermission(undefined);
+  }, [host]);
+
+  const leave = useCallback(
+    (code = 0) => {
+      controller.current?.abort(new Error('interrupted'));
+      onExit(code);
+      exit();
+    },
+    [exit, onExit],
+  );
+
+  const onEvent = useCallback(
+    (event: SessionEvent) => {
+      switch (event.type) {
+        case 'session_start':
+          sessionId.current = event.session_id;
+          break;
+        case 'text_delta': {
+          streamed.current += event.text;
+          const { done, rest } = splitComplete(streamed.current);
+          if (done) {
+            add({ kind: 'markdown', text: done });
+            streamed.current = rest;
+          }
+          setLive(streamed.current);
+          break;
+        }
+        case 'tool_use':
+          flush();
+          setRunning((r) => [
+            ...r,
+            { id: event.id, name: event.name, arg: keyArgument(event.input), started: Date.now() },
+          ]);
+          break;
+        case 'tool_result': {
+          const text = outputText(event);
+          lastOutput.current = text;
+          setRunning((r) => {
+            const started = r.find((x) => x.id === event.tool_use_id);
+            add({
+              kind: 'tool',
+              name: event.tool_name,
+              arg: started?.arg ?? '',
+              ok: !event.is_error,
+              ms: started ? Date.now() - started.started : 0,
+              output: text,
+            });
+            return r.filter((x) => x.id !== event.tool_use_id);
+          });
+          break;
+        }
+        case 'retry':
+          add({ kind: 'info', text: `retrying (${event.reason}) in ${(event.delay_ms / 1000).toFixed(1)}s` });
+          break;
+        case 'compaction':
+          add({
+            kind: 'info',
+            text: `compacted ${event.messages_before} messages into ${event.messages_after}`,
+          });
+          break;
+        case 'todos':
+          setTodos(event.todos as typeof todos);
+          break;
+        case 'result':
+          flush();
+          setUsage((u) => ({
+            input_tokens: (u?.input_tokens ?? 0) + event.usage.input_tokens,
+            output_tokens: (u?.output_tokens ?? 0) + event.usage.output_tokens,
+            cache_read_input_tokens:
+              (u?.cache_read_input_tokens ?? 0) + (event.usage.cache_read_input_tokens ?? 0),
+            cache_creation_input_tokens:
+              (u?.cache_creation_input_tokens ?? 0) + (event.usage.cache_creation_input_tokens ?? 0),
+          }));
+          setCost((c) => c + event.total_cost_usd);
+          if (event.stop_reason === 'interrupted')
+            add({ kind: 'info', text: 'Interrupted. The session is saved; type to continue.' });
+          else if (event.is_error) add({ kind: 'info', text: event.error ?? 'the turn failed', error: true });
+          break;
+      }
+    },
+    [add, flush],
+  );
+
+  const ask_ = useCallback(
+    async (prompt: string, opts: { model?: string; allowedTools?: string[] } = {}) => {
+      const ctl = new AbortController();
+      controller.current = ctl;
+      setBusy(Date.now());
+      if (opts.allowedTools?.length) host.addRules(opts.allowedTools);
+      try {
+        await host.session.run({
+          prompt,
+          model: opts.model ?? model,
+          permissionMode: mode,
+          interactive: true,
+          signal: ctl.signal,
+          onEvent,
+          ...(sessionId.current ? { resume: sessionId.current } : {}),
+        });
+      } catch (error) {
+        add({ kind: 'info', text: error instanceof Error ? error.message : String(error), error: true });
+      } finally {
+        flush();
+        setRunning([]);
+        setBusy(undefined);
+        controller.current = undefined;
+      }
+    },
+    [add, flush, host, mode, model, onEvent],
+  );
+
+  const commandContext = (): CommandContext => ({
+    cwd: host.cwd,
+    session: {
+      ...(sessionId.current ? { id: sessionId.current } : {}),
+      model,
+      permissionMode: mode,
+      ...(usage ? { usage } : {}),
+      costUsd: cost,
+    },
+  });
+
+  const submit = async (raw: string) => {
+    const text = raw.trim();
+    setHistory((h) => {
+      const next = [...h.filter((x) => x !== text), text].slice(-500);
+      try {
+        mkdirSync(dirname(host.historyFile), { recursive: true });
+        writeFileSync(host.historyFile, JSON.stringify(next));
+      } catch {
+        // History is a convenience; a read-only home must not stop the session.
+      }
+      return next;
+    });
+    add({ kind: 'user', text });
+    const slash = /^\/([a-zA-Z0-9_:-]+)(?:\s+([\s\S]*))?$/.exec(text);
+    if (slash && host.commands.list().some((c) => c.name === slash[1])) {
+      const outcome = await host.commands.run(slash[1]!, slash[2] ?? '', commandContext());
+      if (outcome.output) add({ kind: 'info', text: outcome.output, error: outcome.isError });
+      const effect = outcome.effect;
+      if (effect?.type === 'exit') return leave(0);
+      if (effect?.type === 'clear') {
+        sessionId.current = undefined;
+        setUsage(undefined);
+        setCost(0);
+        setTodos([]);
+        add({ kind: 'info', text: 'New conversation.' });
+      }
+      if (effect?.type === 'resume') sessionId.current = effect.id;
+      if (effect?.type === 'model') setModel(effect.model);
+      if (effect?.type === 'mode') setMode(effect.mode);
+      if (outcome.prompt && !outcome.isError)
+        await ask_(outcome.prompt, {
+          ...(outcome.model ? { model: outcome.model } : {}),
+          ...(outcome.allowedTools ? { allowedTools: outcome.allowedTools } : {}),
+        });
+      return;
+    }
+    const { text: prompt, attached } = attachMentions(text, host.cwd, host.roots);
+    if (attached.length)
+      add({ kind: 'info', text: `attached ${attached.map((f) => relative(host.cwd, f)).join(', ')}` });
+    await ask_(prompt);
+  };
+
+  const complete = async (before: string): Promise<string[]> => {
+    const word = /\S*$/.exec(before)![0];
+    if (word.startsWith('@')) return completePath(word.slice(1), host.cwd);
+    if (word.startsWith('/') && word === before.trimStart())
+      return host.commands
+        .list()
+        .map((c) => c.name)
+        .filter((n) => n.startsWith(word.slice(1)))
+        .sort();
+    const cmd = /^\/([a-zA-Z0-9_:-]+)\s+(.*)$/.exec(before);
+    if (cmd) {
+      const options = await host.commands.complete(cmd[1]!, cmd[2]!, commandContext());
+      return options.filter((o) => o.startsWith(cmd[2]!)).map((o) => o.slice(cmd[2]!.length - word.length));
+    }
+    return [];
+  };
+
+  const lastCtrlC = useRef(0);
+  const onCtrlC = useCallback(
+    (hasText: boolean) => {
+      if (busy !== undefined) {
+        controller.current?.abort(new Error('interrupted'));
+        return;
+      }
+      if (hasText) return;
+      const now = Date.now();
+      if (now - lastCtrlC.current < 2000) return leave(0);
+      lastCtrlC.current = now;
+      setWarnCtrlC(true);
+      setTimeout(() => setWarnCtrlC(false), 2000);
+    },
+    [busy, leave],
+  );
+
+  useInput((input, key) => {
+    if (key.escape && busy !== undefined && !ask) controller.current?.abort(new Error('interrupted'));
+    if (key.ctrl && input === 'o' && lastOutput.current) add({ kind: 'info', text: lastOutput.current });
+    if (key.ctrl && input === 'c' && (busy !== undefined || ask)) onCtrlC(false);
+  });
+
+  const degraded = host.plugins().filter((p) => p.state === 'degraded' || p.state === 'failed');
+  const tokens = usage ? usage.input_tokens + usage.output_tokens : 0;
+  const status = [
+    model,
+    mode,
+    `${tokens.toLocaleString('en-US')} tokens`,
+    `$${cost.toFixed(4)}`,
+    ...(degraded.length
+      ? [chalk.yellow(`${degraded.map((p) => p.name).join(', ')} degraded (/doctor)`)]
+      : []),
+  ].join(' · ');
+
+  return (
+    <Box flexDirection="column">
+      <Static items={items}>{(item) => <ItemView key={item.id} item={item} />}</Static>
+      {live && <Text>{renderMarkdown(live)}</Text>}
+      {running.map((r) => (
+        <Text key={r.id}>
+          {chalk.yellow('●')} {chalk.bold(r.name)} {chalk.dim(r.arg)}{' '}
+          {chalk.dim(`${((Date.now() - r.started) / 1000).toFixed(1)}s`)}
+        </Text>
+      ))}
+      {todos.length > 0 && (
+        <Box flexDirection="column" marginTop={1}>
+          {todos.map((t) => (
+            <Text key={`${t.content}`} dimColor={t.status === 'completed'}>
+              {t.status === 'completed' ? '☒' : t.status === 'in_progress' ? '◐' : '☐'} {t.content}
+            </Text>
+          ))}
+        </Box>
+      )}
+      {busy !== undefined && !ask && (
+        <Text color="cyan">
+          {FRAMES[frame % FRAMES.length]} {running.length ? 'running tools' : 'thinking'}…{' '}
+          {((Date.now() - busy) / 1000).toFixed(0)}s {chalk.dim('(esc to interrupt)')}
+        </Text>
+      )}
+      {ask && (
+        <PermissionDialog
+          ask={ask}
+          onDone={(note) => {
+            setAsk(undefined);
+            if (note) add({ kind: 'info', text: note });
+          }}
+        />
+      )}
+      <PromptInput
+        active={busy === undefined && !ask}
+        history={history}
+        onSubmit={(t) => void submit(t)}
+        complete={complete}
+        onCtrlC={onCtrlC}
+      />
+      <Text dimColor>{warnCtrlC ? 'Press Ctrl-C again to exit' : status}</Text>
+    </Box>
+  );
+}
+
+function ItemView({ item }: { item: Item }) {
+  switch (item.kind) {
+    case 'banner':
+      return <Text>{item.text}</Text>;
+    case 'user':
+      return (
+        <Box marginTop={1}>
+          <Text>{chalk.dim(`> ${item.text.replace(/\n/g, '\n  ')}`)}</Text>
+        </Box>
+      );
+    case 'markdown':
+      return (
+        <Box marginBottom={1}>
+          <Text>{renderMarkdown(item.text)}</Text>
+        </Box>
+      );
+    case 'tool':
+      return (
+        <Box flexDirection="column">
+          <Text>
+            {item.ok ? chalk.green('●') : chalk.red('●')} {chalk.bold(item.name)} {chalk.dim(item.arg)}{' '}
+            {chalk.dim(`${(item.ms / 1000).toFixed(1)}s`)}
+          </Text>
+          <Box paddingLeft={2}>
+            <Text>
+              {chalk.dim('⎿ ')}
+              {item.ok ? folded(item.output) : chalk.red(folded(item.output))}
+            </Text>
+          </Box>
+        </Box>
+      );
+    case 'info':
+      return <Text color={item.error ? 'red' : 'gray'}>{item.text}</Text>;
+  }
+}
+
+/** Mounts the UI on the terminal; resolves with the exit code when the user leaves. */
+export async function runUi(host: UiHost): Promise<number> {
+  let code = 0;
+  const instance = render(
+    <App
+      host={host}
+      onExit={(c) => {
+        code = c;
+      }}
+    />,
+    { exitOnCtrlC: false, patchConsole: false },
+  );
+  await instance.waitUntilExit();
+  return code;
+}

@@ -1,0 +1,151 @@
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import * as z from 'zod';
+import {
+  addPermissionRule,
+  type CommandContext,
+  definePlugin,
+  importModule,
+  type PermissionAnswer,
+  type PermissionDecision,
+  type PermissionMode,
+  type PermissionRequest,
+  settingsPath,
+  suggestedRules,
+} from '../../sdk/index.ts';
+import { transcript } from '../session/transcript.ts';
+import type { UiHost } from './app.tsx';
+
+declare const __ICODE_TUI_BUNDLE__: string | undefined;
+
+export interface UiRunOptions {
+  resume?: string;
+  model: string;
+  mode: PermissionMode;
+  version: string;
+  /** Rules the gate holds from now on (the kernel's; "allow always" and a command's allowed-tools). */
+  addRules(rules: string[]): void;
+  stdin?: NodeJS.ReadStream;
+  stdout?: NodeJS.WriteStream;
+}
+
+/** The `ui` service: the interactive terminal UI, or plain lines when stdout is not a terminal. */
+export interface UiService {
+  run(options: UiRunOptions): Promise<number>;
+}
+
+declare module '../../kernel/registries.ts' {
+  interface Services {
+    ui: UiService;
+  }
+}
+
+type Asker = (request: PermissionRequest, decision: PermissionDecision) => Promise<PermissionAnswer>;
+
+export default definePlugin({
+  config: z.strictObject({}),
+  activate(ctx) {
+    let asker: Asker | undefined;
+    // While the UI is up, permission asks are its dialog; otherwise other taps (stdin) or a deny apply.
+    ctx.hooks.permissionPrompt.tap(async (request, decision) =>
+      asker ? asker(request, decision) : undefined,
+    );
+
+    const host = (options: UiRunOptions): UiHost => ({
+      session: undefined as never,
+      commands: {
+        list: () => ctx.commands.list(),
+        run: (name, args, cctx) => ctx.commands.run(name, args, cctx),
+        complete: async (name: string, partial: string, cctx: CommandContext) => {
+          const command = await ctx.commands.get(name);
+          return command?.complete ? await command.complete(partial, cctx) : [];
+        },
+      },
+      plugins: () => ctx.plugins(),
+      onPermission: (fn) => {
+        asker = fn;
+      },
+      allowAlways: (rules) => {
+        const file = settingsPath('local', ctx.projectRoot, ctx.userDir);
+        for (const rule of rules) addPermissionRule(file, 'allow', rule);
+        return file;
+      },
+      suggestedRules,
+      addRules: options.addRules,
+      cwd: ctx.cwd,
+      roots: ctx.roots,
+      historyFile: join(ctx.userDir, 'history', `${ctx.projectRoot.replace(/[^A-Za-z0-9]/g, '-')}.json`),
+      model: options.model,
+      mode: options.mode,
+      ...(options.resume ? { resume: options.resume } : {}),
+      version: options.version,
+    });
+
+    const service: UiService = {
+      async run(options) {
+        const ui = { ...host(options), session: await ctx.services.get('session') };
+        const stdout = options.stdout ?? process.stdout;
+        if (!stdout.isTTY) return plain(ui, options.stdin ?? process.stdin, stdout);
+        // NO_COLOR (any value) turns colour off everywhere, the UI's libraries included.
+        if (ctx.env.NO_COLOR) process.env.FORCE_COLOR = '0';
+        const app = await importModule<typeof import('./app.tsx')>(
+          typeof __ICODE_TUI_BUNDLE__ === 'string'
+            ? new URL(__ICODE_TUI_BUNDLE__, import.meta.url).href
+            : new URL('./app.tsx', import.meta.url).href,
+        );
+        return app.runUi(ui);
+      },
+    };
+    ctx.services.provide('ui', service);
+  },
+});
+
+/**
+ * Without a terminal on stdout: prompts are lines on stdin, the transcript is plain lines, commands work,
+ * and a permission ask is denied with its reason (nobody can answer it here).
+ */
+async function plain(
+  ui: UiHost,
+  stdin: NodeJS.ReadableStream,
+  stdout: NodeJS.WritableStream,
+): Promise<number> {
+  let session: string | undefined = ui.resume;
+  let model = ui.model;
+  let mode = ui.mode;
+  ui.onPermission(undefined);
+  const lines = createInterface({ input: stdin, terminal: false });
+  for await (const raw of lines) {
+    const text = raw.trim();
+    if (!text) continue;
+    let prompt = text;
+    const slash = /^\/([a-zA-Z0-9_:-]+)(?:\s+([\s\S]*))?$/.exec(text);
+    if (slash && ui.commands.list().some((c) => c.name === slash[1])) {
+      const outcome = await ui.commands.run(slash[1]!, slash[2] ?? '', {
+        cwd: ui.cwd,
+        session: { ...(session ? { id: session } : {}), model, permissionMode: mode },
+      });
+      if (outcome.output) stdout.write(`${outcome.output}\n`);
+      const effect = outcome.effect;
+      if (effect?.type === 'exit') return 0;
+      if (effect?.type === 'clear') session = undefined;
+      if (effect?.type === 'resume') session = effect.id;
+      if (effect?.type === 'model') model = effect.model;
+      if (effect?.type === 'mode') mode = effect.mode;
+      if (!outcome.prompt || outcome.isError) continue;
+      prompt = outcome.prompt;
+      if (outcome.allowedTools?.length) ui.addRules(outcome.allowedTools);
+    }
+    const result = await ui.session.run({
+      prompt,
+      model,
+      permissionMode: mode,
+      ...(session ? { resume: session } : {}),
+      onEvent: (event) => {
+        if (event.type === 'session_start') session = event.session_id;
+        stdout.write(transcript(event));
+      },
+    });
+    session = result.session_id;
+  }
+  return 0;
+}

@@ -1,0 +1,125 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, test } from 'vitest';
+import { makeWorld, runCli } from './helpers.ts';
+
+const root = join(import.meta.dirname, '..');
+const bin = join(root, 'dist', 'icode.cjs');
+const exec = promisify(execFile);
+
+/** Scenarios for the UI: a reply, a bash call that needs approval, and a reply slow enough to interrupt. */
+function scenarios(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const write = (name: string, steps: unknown[]) =>
+    writeFileSync(join(dir, `${name}.json`), JSON.stringify({ name, steps }));
+  write('ui_hello', [
+    {
+      content: [
+        {
+          type: 'text',
+          deltas: ['# Plan\n\n', 'Hello **there**.\n\n', '```js\nconst x = 1;\n```\n', '\n- one\n- two'],
+        },
+      ],
+    },
+  ]);
+  write('ui_bash', [
+    { content: [{ type: 'tool_use', name: 'bash', input: { command: 'touch made.txt' } }] },
+    { content: [{ type: 'text', text: 'Made it: {{tool_results}}' }] },
+  ]);
+  write('ui_slow', [
+    { delayMs: 300, content: [{ type: 'text', deltas: Array.from({ length: 40 }, (_, i) => `word${i} `) }] },
+  ]);
+  return dir;
+}
+
+describe.skipIf(!existsSync('/usr/bin/tmux'))('the terminal UI in tmux, on the mock API', () => {
+  const tmux = (...args: string[]) => exec('tmux', args);
+  const screen = async (s: string) => (await tmux('capture-pane', '-pt', s)).stdout;
+  const waitFor = async (s: string, text: string | RegExp, tries = 100) => {
+    for (let i = 0; i < tries; i++) {
+      const now = await screen(s);
+      if (typeof text === 'string' ? now.includes(text) : text.test(now)) return now;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`"${text}" never appeared; the screen:\n${await screen(s)}`);
+  };
+
+  test('type a prompt and see streamed markdown, approve a dialog, run a command, interrupt with Esc, exit with Ctrl-C twice', async () => {
+    const w = makeWorld();
+    const dir = scenarios(join(w.root, 'scenarios'));
+    const s = `icode-tui-${process.pid}`;
+    const command = `HOME=${w.home} ICODE_CONFIG_DIR=${w.userDir} NO_COLOR=1 ${process.execPath} ${bin} --mock --mock-scenarios ${dir}; echo EXIT=$?; sleep 30`;
+    await tmux('new-session', '-d', '-s', s, '-x', '80', '-y', '40', '-c', w.project, command);
+    try {
+      await waitFor(s, 'Ctrl-C twice exits');
+      await tmux('send-keys', '-t', s, '-l', 'Greet me PARITY_SCENARIO:ui_hello');
+      await tmux('send-keys', '-t', s, 'Enter');
+      // Markdown is rendered: the heading and bold lose their marks, the list gets bullets, code a gutter.
+      let now = await waitFor(s, '• two');
+      expect(now).toContain('Hello there.');
+      expect(now).not.toContain('**there**');
+      expect(now).toMatch(/^│ const x = 1;$/m);
+      expect(now).toMatch(/^Plan$/m);
+
+      await tmux('send-keys', '-t', s, '-l', 'Make a file PARITY_SCENARIO:ui_bash');
+      await tmux('send-keys', '-t', s, 'Enter');
+      now = await waitFor(s, '1. Allow once');
+      expect(now).toContain('bash wants to run or change: touch made.txt');
+      expect(now).toContain('2. Allow always (bash(touch:*)');
+      await tmux('send-keys', '-t', s, '2');
+      now = await waitFor(s, 'Made it: (no output)');
+      expect(now).toMatch(/● bash touch made\.txt \d+\.\ds/);
+      expect(existsSync(join(w.project, 'made.txt'))).toBe(true);
+      expect(JSON.parse(readFileSync(join(w.project, '.icode', 'settings.local.json'), 'utf8'))).toEqual({
+        permissions: { allow: ['bash(touch:*)'] },
+      });
+      expect(now).toContain('Always allowed: bash(touch:*)');
+
+      await tmux('send-keys', '-t', s, '-l', '/cost');
+      await tmux('send-keys', '-t', s, 'Enter');
+      now = await waitFor(s, /Input \d+ tokens, output \d+/);
+
+      await tmux('send-keys', '-t', s, '-l', 'Go slowly PARITY_SCENARIO:ui_slow');
+      await tmux('send-keys', '-t', s, 'Enter');
+      await waitFor(s, 'esc to interrupt');
+      await waitFor(s, 'word2');
+      await tmux('send-keys', '-t', s, 'Escape');
+      now = await waitFor(s, 'Interrupted. The session is saved');
+      expect(now).not.toContain('word39');
+
+      await tmux('send-keys', '-t', s, 'C-c');
+      await waitFor(s, 'Press Ctrl-C again to exit');
+      await tmux('send-keys', '-t', s, 'C-c');
+      await waitFor(s, 'EXIT=0');
+      // One session, saved with every prompt of the conversation.
+      const sessions = join(w.userDir, 'projects');
+      const folder = join(sessions, readdirSync(sessions)[0]!);
+      const files = readdirSync(folder).filter((f) => f.endsWith('.jsonl'));
+      expect(files).toHaveLength(1);
+      const log = readFileSync(join(folder, files[0]!), 'utf8');
+      for (const p of ['PARITY_SCENARIO:ui_hello', 'PARITY_SCENARIO:ui_bash', 'PARITY_SCENARIO:ui_slow'])
+        expect(log).toContain(p);
+      // The history is kept for the next start.
+      expect(readdirSync(join(w.userDir, 'history'))).toHaveLength(1);
+    } finally {
+      await tmux('kill-session', '-t', s).catch(() => {});
+    }
+  }, 60_000);
+});
+
+test('without a terminal on stdout the UI falls back to plain lines: prompts and commands from stdin', async () => {
+  const w = makeWorld();
+  const dir = scenarios(join(w.root, 'scenarios'));
+  const r = await runCli(['--mock', '--mock-scenarios', dir], {
+    world: w,
+    stdin: 'Greet me PARITY_SCENARIO:ui_hello\n/status\nMake a file PARITY_SCENARIO:ui_bash\n',
+  });
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain('Hello **there**.');
+  expect(r.stdout).toMatch(/Session: [0-9a-f-]{36}/);
+  // Nobody can answer a permission ask here: it is denied with the reason, and the session goes on.
+  expect(r.stdout).toContain('✗ Permission denied');
+  expect(existsSync(join(w.project, 'made.txt'))).toBe(false);
+});
