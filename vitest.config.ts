@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'plugins/**/*.test.ts', 'examples/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'plugins/**/*.test.{ts,tsx}', 'examples/**/*.test.ts'],
     testTimeout: 20_000,
   },
 });

@@ -8,6 +8,10 @@ import { makeWorld, runCli } from './helpers.ts';
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'dist', 'icode.cjs');
 const exec = promisify(execFile);
+// biome-ignore lint/suspicious/noControlCharactersInRegex: a colour escape is what must not appear
+const COLOUR = /\u001B\[(3|9)[0-7](;\d+)*m/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: styles are stripped to measure the width
+const SGR = /\u001B\[[\d;]*m/g;
 
 /** Scenarios for the UI: a reply, a bash call that needs approval, and a reply slow enough to interrupt. */
 function scenarios(dir: string): string {
@@ -76,6 +80,11 @@ describe.skipIf(!existsSync('/usr/bin/tmux'))('the terminal UI in tmux, on the m
         permissions: { allow: ['bash(touch:*)'] },
       });
       expect(now).toContain('Always allowed: bash(touch:*)');
+
+      // NO_COLOR: no colour escapes anywhere on the screen (styles like inverse for the cursor may stay).
+      const raw = (await tmux('capture-pane', '-ept', s)).stdout;
+      expect(raw).not.toMatch(COLOUR);
+      expect(raw.split('\n').every((line) => line.replace(SGR, '').length <= 80)).toBe(true);
 
       await tmux('send-keys', '-t', s, '-l', '/cost');
       await tmux('send-keys', '-t', s, 'Enter');

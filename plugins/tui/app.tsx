@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, relative, resolve, sep } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import chalk from 'chalk';
 import { Box, render, Static, Text, useApp, useInput } from 'ink';
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { isInside, resolveReal } from '../../kernel/paths.ts';
 import type {
   CommandContext,
   CommandOutcome,
@@ -14,7 +15,7 @@ import type {
   Usage,
 } from '../../sdk/index.ts';
 import type { SessionEvent, SessionService } from '../session/types.ts';
-import { colourDiff, renderMarkdown, splitComplete } from './markdown.ts';
+import { colourDiff, loadHighlighter, renderMarkdown, splitComplete } from './markdown.ts';
 
 /** What the UI needs from the harness; the tui plugin fills it from its context. */
 export interface UiHost {
@@ -59,7 +60,7 @@ interface Running {
   started: number;
 }
 
-interface Ask {
+export interface Ask {
   request: PermissionRequest;
   decision: PermissionDecision;
   resolve(answer: PermissionAnswer): void;
@@ -86,8 +87,10 @@ const outputText = (output: SessionEvent & { type: 'tool_result' }) =>
     : output.output.map((b) => ('text' in b ? b.text : `[${b.type}]`)).join('\n');
 
 /** A tool result folded to a few lines, coloured when it is a diff. */
-function folded(output: string, lines = 3): string {
+function folded(output: string): string {
   const all = output.replace(/\s+$/, '').split('\n');
+  // An edit's diff is what the user needs to see; other output is folded to its first lines.
+  const lines = /^(---|\+\+\+|@@) /m.test(output) ? 16 : 3;
   const shown = all.slice(0, lines).join('\n');
   const more =
     all.length > lines
@@ -133,8 +136,9 @@ export function attachMentions(
   const attached: string[] = [];
   const blocks: string[] = [];
   for (const m of prompt.matchAll(/(?:^|\s)@([^\s]+)/g)) {
-    const file = resolve(cwd, m[1]!);
-    const inside = roots.some((r) => file === r || file.startsWith(r.endsWith(sep) ? r : r + sep));
+    // Symlinks resolved before the check: a link in the workspace to a file outside is not attached.
+    const file = resolveReal(m[1]!, cwd);
+    const inside = roots.some((r) => isInside(file, r));
     if (!inside || !existsSync(file) || !statSync(file).isFile() || attached.includes(file)) continue;
     const text = readFileSync(file, 'utf8');
     attached.push(file);
@@ -146,7 +150,7 @@ export function attachMentions(
 }
 
 /** The prompt editor: multi-line (a line ending in \ continues), history on ↑/↓, Tab completion. */
-function PromptInput(props: {
+export function PromptInput(props: {
   active: boolean;
   history: string[];
   onSubmit(text: string): void;
@@ -258,7 +262,7 @@ function PromptInput(props: {
   );
 }
 
-function PermissionDialog({ ask, onDone }: { ask: AskWithRules; onDone(note?: string): void }) {
+export function PermissionDialog({ ask, onDone }: { ask: AskWithRules; onDone(note?: string): void }) {
   const [choice, setChoice] = useState(0);
   const [reason, setReason] = useState<string | undefined>(undefined);
   const rules = ask.request.subjects ? ask.rules : [ask.request.tool];
@@ -354,7 +358,7 @@ function PermissionDialog({ ask, onDone }: { ask: AskWithRules; onDone(note?: st
   );
 }
 
-interface AskWithRules extends Ask {
+export interface AskWithRules extends Ask {
   rules: string[];
   allowAlways(rules: string[]): string;
 }
@@ -394,6 +398,11 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number): void
     streamed.current = '';
     setLive('');
   }, [add]);
+
+  useEffect(() => {
+    const t = setTimeout(() => void loadHighlighter().catch(() => {}), 50);
+    return () => clearTimeout(t);
+  }, []);
 
   useEffect(() => {
     if (busy === undefined) return;

@@ -1,5 +1,4 @@
 import chalk from 'chalk';
-import { highlight, supportsLanguage } from 'cli-highlight';
 import { marked, type Token, type Tokens } from 'marked';
 
 /** Inline markdown (bold, italics, code, links) as terminal text. */
@@ -28,6 +27,8 @@ function inline(tokens: Token[] | undefined): string {
         }
         case 'escape':
           return (t as Tokens.Escape).text;
+        case 'checkbox':
+          return '';
         default:
           return 'raw' in t ? String(t.raw) : '';
       }
@@ -41,15 +42,28 @@ const decode = (s: string) =>
     (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e]!,
   );
 
+let highlighter:
+  | { highlight(code: string, options: object): string; supportsLanguage(name: string): boolean }
+  | undefined;
+/**
+ * Loads the syntax highlighter (highlight.js with all its languages: the biggest part of the UI's start-up)
+ * after the prompt is up; code blocks printed before it is there are plain.
+ */
+export async function loadHighlighter(): Promise<void> {
+  if (highlighter) return;
+  const { highlight, supportsLanguage } = await import('cli-highlight');
+  highlighter = { highlight, supportsLanguage };
+}
+
 /** A fenced code block, highlighted when its language is known. */
 function code(text: string, lang: string | undefined): string {
   const language = lang?.split(/\s/)[0];
   let body = text;
-  if (chalk.level > 0) {
+  if (chalk.level > 0 && highlighter) {
     try {
-      body = highlight(
+      body = highlighter.highlight(
         text,
-        language && supportsLanguage(language) ? { language } : { ignoreIllegals: true },
+        language && highlighter.supportsLanguage(language) ? { language } : { ignoreIllegals: true },
       );
     } catch {
       body = text;
@@ -80,6 +94,7 @@ function block(t: Token, depth = 0): string {
         .map((item, i) => {
           const bullet = l.ordered ? `${start + i}.` : item.task ? (item.checked ? '☒' : '☐') : '•';
           const body = item.tokens
+            .filter((c) => (c.type as string) !== 'checkbox')
             .map((c) =>
               c.type === 'list'
                 ? `\n${block(c, depth + 1)}`
