@@ -167,3 +167,11 @@ await runBundled('bench-tools');
 await runBundled('bench-mcp');
 await runBundled('bench-plugins');
 await runBundled('bench-lsp');
+{
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'bench-tui.mjs'), String(runs), root], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  process.stdout.write(r.stdout);
+  if (r.status !== 0) process.exitCode = 1;
+}
