@@ -112,6 +112,27 @@ describe.skipIf(!existsSync('/usr/bin/tmux'))('the terminal UI in tmux, on the m
         expect(log).toContain(p);
       // The history is kept for the next start.
       expect(readdirSync(join(w.userDir, 'history'))).toHaveLength(1);
+
+      // --continue opens the UI on that session and shows where it stands.
+      await tmux('kill-session', '-t', s);
+      await tmux(
+        'new-session',
+        '-d',
+        '-s',
+        s,
+        '-x',
+        '80',
+        '-y',
+        '40',
+        '-c',
+        w.project,
+        command.replace('--mock ', '--continue --mock '),
+      );
+      now = await waitFor(s, 'Ctrl-C twice exits');
+      expect(now).toContain('> Make a file PARITY_SCENARIO:ui_bash');
+      expect(now).toContain('Made it: (no output)');
+      await tmux('send-keys', '-t', s, 'Up');
+      await waitFor(s, '│ > Go slowly PARITY_SCENARIO:ui_slow');
     } finally {
       await tmux('kill-session', '-t', s).catch(() => {});
     }

@@ -399,6 +399,27 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number): void
     setLive('');
   }, [add]);
 
+  /** The last turns of a resumed session, so the user sees where it stands. */
+  const showEarlier = useCallback(
+    (id: string) => {
+      const texts = host.session
+        .messages(id)
+        .flatMap((m) =>
+          (typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content)
+            .filter((b) => b.type === 'text' && typeof b.text === 'string' && b.text.trim())
+            .map((b) => ({ role: m.role, text: String(b.text) })),
+        )
+        .slice(-6);
+      for (const t of texts)
+        add(t.role === 'user' ? { kind: 'user', text: t.text } : { kind: 'markdown', text: t.text });
+    },
+    [add, host],
+  );
+
+  useEffect(() => {
+    if (host.resume) showEarlier(host.resume);
+  }, [host, showEarlier]);
+
   useEffect(() => {
     const t = setTimeout(() => void loadHighlighter().catch(() => {}), 50);
     return () => clearTimeout(t);
@@ -572,7 +593,10 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number): void
         setTodos([]);
         add({ kind: 'info', text: 'New conversation.' });
       }
-      if (effect?.type === 'resume') sessionId.current = effect.id;
+      if (effect?.type === 'resume') {
+        sessionId.current = effect.id;
+        showEarlier(effect.id);
+      }
       if (effect?.type === 'model') setModel(effect.model);
       if (effect?.type === 'mode') setMode(effect.mode);
       if (outcome.prompt && !outcome.isError)
