@@ -149,6 +149,23 @@ export function attachMentions(
   return { text: blocks.length ? `${prompt}\n\n${blocks.join('\n\n')}` : prompt, attached };
 }
 
+/** The last turns of a resumed session, so the user sees where it stands. */
+function earlier(session: SessionService, id: string): NewItem[] {
+  return session
+    .messages(id)
+    .flatMap((m) =>
+      (typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content)
+        .filter((b) => b.type === 'text' && typeof b.text === 'string' && b.text.trim())
+        .map(
+          (b): NewItem =>
+            m.role === 'user'
+              ? { kind: 'user', text: String(b.text) }
+              : { kind: 'markdown', text: String(b.text) },
+        ),
+    )
+    .slice(-6);
+}
+
 /** The prompt editor: multi-line (a line ending in \ continues), history on ↑/↓, Tab completion. */
 export function PromptInput(props: {
   active: boolean;
@@ -372,6 +389,11 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number): void
       kind: 'banner',
       text: `${chalk.bold('icode')} ${host.version} · ${host.cwd}\n${chalk.dim('/help for commands · @ to attach a file · Esc interrupts · Ctrl-C twice exits')}`,
     },
+    // A resumed session shows its last turns in the first frame.
+    ...(host.resume ? earlier(host.session, host.resume) : []).map((item) => ({
+      ...item,
+      id: nextId.current++,
+    })),
   ]);
   const [live, setLive] = useState('');
   const [running, setRunning] = useState<Running[]>([]);
@@ -399,26 +421,12 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number): void
     setLive('');
   }, [add]);
 
-  /** The last turns of a resumed session, so the user sees where it stands. */
   const showEarlier = useCallback(
     (id: string) => {
-      const texts = host.session
-        .messages(id)
-        .flatMap((m) =>
-          (typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content)
-            .filter((b) => b.type === 'text' && typeof b.text === 'string' && b.text.trim())
-            .map((b) => ({ role: m.role, text: String(b.text) })),
-        )
-        .slice(-6);
-      for (const t of texts)
-        add(t.role === 'user' ? { kind: 'user', text: t.text } : { kind: 'markdown', text: t.text });
+      for (const item of earlier(host.session, id)) add(item);
     },
     [add, host],
   );
-
-  useEffect(() => {
-    if (host.resume) showEarlier(host.resume);
-  }, [host, showEarlier]);
 
   useEffect(() => {
     const t = setTimeout(() => void loadHighlighter().catch(() => {}), 50);
