@@ -15,6 +15,7 @@ import tasks from './tasks/plugin.json' with { type: 'json' };
 import teamCron from './team-cron/plugin.json' with { type: 'json' };
 import todo from './todo/plugin.json' with { type: 'json' };
 import tui from './tui/plugin.json' with { type: 'json' };
+import web from './web/plugin.json' with { type: 'json' };
 import workspaceGuard from './workspace-guard/plugin.json' with { type: 'json' };
 
 /**
@@ -54,6 +55,7 @@ export const builtinPlugins: BuiltinPlugin[] = [
   },
   { file: 'plugins/todo/plugin.json', manifest: todo, load: () => import('./todo/index.ts') },
   { file: 'plugins/tui/plugin.json', manifest: tui, load: () => import('./tui/index.ts') },
+  { file: 'plugins/web/plugin.json', manifest: web, load: () => import('./web/index.ts') },
   {
     file: 'plugins/workspace-guard/plugin.json',
     manifest: workspaceGuard,

@@ -64,6 +64,7 @@ describe('icode CLI', () => {
       ['tasks', 'active'],
       ['team-cron', 'active'],
       ['commands', 'active'],
+      ['web', 'degraded'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     // Language servers are listed without being started (typescript-language-server is on npm test's PATH).
@@ -94,6 +95,7 @@ describe('icode CLI', () => {
       'TeamCreate',
       'TeamList',
       'TeamDelete',
+      'WebFetch',
     ]);
     expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
       'defaults',
