@@ -14,6 +14,7 @@ import { Command, CommanderError, Option } from 'commander';
 import {
   type BootReport,
   type Env,
+  ErrorCodes,
   IcodeError,
   Kernel,
   loadHarnessManifest,
@@ -68,11 +69,35 @@ interface HeadlessOptions {
   disallowedTools?: string[];
   systemPrompt?: string;
   appendSystemPrompt?: string;
+  jsonSchema?: string;
   mock?: boolean;
   mockScenarios?: string;
   continue?: boolean;
   resume?: string;
   permissionPromptStdin?: boolean;
+}
+
+/** `--json-schema FILE`: the schema, checked before any model request; a bad file names itself. */
+async function readJsonSchema(file: string): Promise<Record<string, unknown>> {
+  let schema: unknown;
+  try {
+    schema = JSON.parse(readFileSync(resolve(file), 'utf8'));
+  } catch (error) {
+    throw new IcodeError(
+      ErrorCodes.CONFIG_INVALID,
+      `--json-schema ${file}: ${error instanceof Error ? error.message : error}`,
+      'give a readable JSON file holding a JSON Schema',
+    );
+  }
+  if (!schema || typeof schema !== 'object' || Array.isArray(schema))
+    throw new IcodeError(
+      ErrorCodes.CONFIG_INVALID,
+      `--json-schema ${file}: a schema is a JSON object`,
+      'e.g. { "type": "object", "properties": { … } }',
+    );
+  const { compileSchema } = await import('../plugins/structured-output/index.ts');
+  compileSchema(schema, `--json-schema ${file}`);
+  return schema as Record<string, unknown>;
 }
 
 function cliSettings(o: GlobalOptions & Partial<HeadlessOptions>): Settings | undefined {
@@ -292,6 +317,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--disallowedTools <rules...>', 'permission rules to deny')
     .option('--system-prompt <text>', "replace icode's system prompt")
     .option('--append-system-prompt <text>', 'add to the system prompt')
+    .option(
+      '--json-schema <file>',
+      'the final answer must be JSON matching this JSON Schema (structured_output)',
+    )
     .option('--permission-prompt-stdin', 'answer permission asks with y/N lines on stdin')
     .option('-c, --continue', "continue this project's latest session")
     .option('-r, --resume <id>', 'continue the session with this id')
@@ -405,6 +434,7 @@ export async function main(argv: string[]): Promise<number> {
           ...(o.maxTurns ? { maxTurns: o.maxTurns } : {}),
           ...(o.systemPrompt ? { systemPrompt: o.systemPrompt } : {}),
           ...(o.appendSystemPrompt ? { appendSystemPrompt: o.appendSystemPrompt } : {}),
+          ...(o.jsonSchema ? { jsonSchema: await readJsonSchema(o.jsonSchema) } : {}),
         });
       } finally {
         await kernel.shutdown();

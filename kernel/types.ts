@@ -227,6 +227,8 @@ export interface SessionInfo {
   cwd: string;
   mode: PermissionMode;
   interactive: boolean;
+  /** The JSON Schema the final answer must match (`--json-schema`), when one was given. */
+  jsonSchema?: Record<string, unknown>;
 }
 
 export interface UserPrompt {

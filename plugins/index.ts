@@ -11,6 +11,7 @@ import parity from './parity/plugin.json' with { type: 'json' };
 import search from './search/plugin.json' with { type: 'json' };
 import session from './session/plugin.json' with { type: 'json' };
 import stdinApproval from './stdin-approval/plugin.json' with { type: 'json' };
+import structuredOutput from './structured-output/plugin.json' with { type: 'json' };
 import tasks from './tasks/plugin.json' with { type: 'json' };
 import teamCron from './team-cron/plugin.json' with { type: 'json' };
 import todo from './todo/plugin.json' with { type: 'json' };
@@ -46,6 +47,11 @@ export const builtinPlugins: BuiltinPlugin[] = [
     file: 'plugins/stdin-approval/plugin.json',
     manifest: stdinApproval,
     load: () => import('./stdin-approval/index.ts'),
+  },
+  {
+    file: 'plugins/structured-output/plugin.json',
+    manifest: structuredOutput,
+    load: () => import('./structured-output/index.ts'),
   },
   { file: 'plugins/tasks/plugin.json', manifest: tasks, load: () => import('./tasks/index.ts') },
   {

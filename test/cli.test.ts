@@ -65,6 +65,7 @@ describe('icode CLI', () => {
       ['team-cron', 'active'],
       ['commands', 'active'],
       ['web', 'degraded'],
+      ['structured-output', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     // Language servers are listed without being started (typescript-language-server is on npm test's PATH).
@@ -96,6 +97,7 @@ describe('icode CLI', () => {
       'TeamList',
       'TeamDelete',
       'WebFetch',
+      'StructuredOutput',
     ]);
     expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
       'defaults',
@@ -407,6 +409,50 @@ describe('icode scenarios run', () => {
     expect(r.stdout).toContain('  result contains\n    expected: Good morning\n    actual:   Hi there.');
     expect(r.stdout).toContain('0 passed, 1 failed');
   });
+});
+
+test('--json-schema: structured_output in the JSON result; a run that never gives one fails; a bad schema is refused', async () => {
+  const w = makeWorld();
+  write(join(w.project, 'answer.schema.json'), {
+    type: 'object',
+    properties: { files: { type: 'integer' }, names: { type: 'array', items: { type: 'string' } } },
+    required: ['files', 'names'],
+    additionalProperties: false,
+  });
+  const ok = await icode(
+    w,
+    '-p',
+    '--mock',
+    '--json-schema',
+    'answer.schema.json',
+    '--output-format',
+    'json',
+    'Count. PARITY_SCENARIO:structured_output_retry',
+  );
+  expect(JSON.parse(ok.stdout)).toMatchObject({
+    is_error: false,
+    structured_output: { files: 3, names: ['a', 'b', 'c'] },
+  });
+  const never = await icode(
+    w,
+    '-p',
+    '--mock',
+    '--json-schema',
+    'answer.schema.json',
+    '--output-format',
+    'json',
+    'Hi. PARITY_SCENARIO:streaming_text',
+  );
+  expect(never.code).toBe(1);
+  expect(JSON.parse(never.stdout)).toMatchObject({
+    is_error: true,
+    error: 'the model ended without a structured output that matches --json-schema',
+    num_turns: 3,
+  });
+  write(join(w.project, 'bad.schema.json'), { type: 'object', properties: { a: { type: 'nonsense' } } });
+  const bad = await icode(w, '-p', '--mock', '--json-schema', 'bad.schema.json', 'x');
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toContain('--json-schema bad.schema.json is not a valid JSON Schema');
 });
 
 test('a scenario whose program is missing is skipped and says so, not failed', async () => {

@@ -48,6 +48,7 @@ export async function runSession(
     cwd: ctx.cwd,
     mode,
     interactive: options.interactive ?? false,
+    ...(options.jsonSchema ? { jsonSchema: options.jsonSchema } : {}),
   };
   const roots = [...ctx.roots];
   const result: SessionResult = {
@@ -295,6 +296,16 @@ export async function runSession(
   if (result.stop_reason === 'max_tokens') result.error = 'the reply was cut off at max_tokens';
   if (result.stop_reason === 'refusal')
     result.error = 'the model declined to continue (stop_reason: refusal)';
+  if (session.jsonSchema && !result.is_error) {
+    // --json-schema: the answer is what StructuredOutput accepted; without one the run failed.
+    const given = (await ctx.services.get('structured-output').catch(() => undefined))?.get(session.id);
+    if (given) result.structured_output = given.value;
+    else
+      Object.assign(result, {
+        is_error: true,
+        error: 'the model ended without a structured output that matches --json-schema',
+      });
+  }
   await ctx.emit.sessionEnd(session);
   const { tool_uses: _u, tool_results: _r, ...summary } = result;
   writer.result(summary);

@@ -47,6 +47,8 @@ export interface SessionResult {
     is_error: boolean;
   }>;
   error?: string;
+  /** The final answer as JSON that matched `--json-schema` (StructuredOutput). */
+  structured_output?: unknown;
   /** Each time older turns were summarised to make room (automatic, or `/compact`). */
   compactions?: CompactionReport[];
 }
@@ -67,6 +69,8 @@ export interface SessionRunOptions {
   tools?: string[];
   /** The permission mode for this run (the UI's /mode and /plan); the settings' default otherwise. */
   permissionMode?: PermissionMode;
+  /** The final answer must match this JSON Schema, given through the StructuredOutput tool (`--json-schema`). */
+  jsonSchema?: Record<string, unknown>;
   /** A person is at the terminal (the UI): hooks and tools may ask. */
   interactive?: boolean;
   /** Messages that arrived while the session runs (TaskUpdate); taken before each model request. */
