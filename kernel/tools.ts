@@ -192,6 +192,7 @@ export class ToolRegistry {
       signal: options.signal ?? new AbortController().signal,
       sessionMode: options.sessionMode,
       ...(options.sessionId ? { sessionId: options.sessionId } : {}),
+      ...(options.setSessionMode ? { setSessionMode: options.setSessionMode } : {}),
     };
     const gate = this.gate;
     if (!gate) return { error: 'No permission gate is configured; refusing to run tools' };

@@ -99,6 +99,8 @@ export interface ToolContext {
   sessionId?: string;
   /** The session's permission mode (bash runs unconfined only in danger-full-access). */
   sessionMode?: PermissionMode;
+  /** Changes the session's permission mode from the next call on (EnterPlanMode, ExitPlanMode). */
+  setSessionMode?(mode: PermissionMode): void;
 }
 
 /** A tool as registered: what {@link defineTool} returns. */

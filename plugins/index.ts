@@ -8,6 +8,7 @@ import lsp from './lsp/plugin.json' with { type: 'json' };
 import mcp from './mcp/plugin.json' with { type: 'json' };
 import mockAnthropic from './mock-anthropic/plugin.json' with { type: 'json' };
 import parity from './parity/plugin.json' with { type: 'json' };
+import plan from './plan/plugin.json' with { type: 'json' };
 import search from './search/plugin.json' with { type: 'json' };
 import session from './session/plugin.json' with { type: 'json' };
 import stdinApproval from './stdin-approval/plugin.json' with { type: 'json' };
@@ -41,6 +42,7 @@ export const builtinPlugins: BuiltinPlugin[] = [
     load: () => import('./mock-anthropic/index.ts'),
   },
   { file: 'plugins/parity/plugin.json', manifest: parity, load: () => import('./parity/index.ts') },
+  { file: 'plugins/plan/plugin.json', manifest: plan, load: () => import('./plan/index.ts') },
   { file: 'plugins/search/plugin.json', manifest: search, load: () => import('./search/index.ts') },
   { file: 'plugins/session/plugin.json', manifest: session, load: () => import('./session/index.ts') },
   {

@@ -66,6 +66,7 @@ describe('icode CLI', () => {
       ['commands', 'active'],
       ['web', 'degraded'],
       ['structured-output', 'active'],
+      ['plan', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     // Language servers are listed without being started (typescript-language-server is on npm test's PATH).
@@ -98,6 +99,8 @@ describe('icode CLI', () => {
       'TeamDelete',
       'WebFetch',
       'StructuredOutput',
+      'EnterPlanMode',
+      'ExitPlanMode',
     ]);
     expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
       'defaults',

@@ -42,7 +42,7 @@ export async function runSession(
   const emit = (event: SessionEvent) => options.onEvent?.(event);
   const model = await ctx.services.get('model');
   const modelId = model.resolveModel(options.model ?? ctx.settings.model ?? 'sonnet');
-  const mode = options.permissionMode ?? ctx.settings.permissions.defaultMode ?? 'prompt';
+  let mode = options.permissionMode ?? ctx.settings.permissions.defaultMode ?? 'prompt';
   const session: SessionInfo = {
     id: options.resume ?? randomUUID(),
     cwd: ctx.cwd,
@@ -195,6 +195,11 @@ export async function runSession(
             { id: use.id, name: use.name, input: use.input },
             {
               sessionMode: mode,
+              setSessionMode: (next) => {
+                mode = next;
+                session.mode = next;
+                emit({ type: 'mode', mode: next });
+              },
               cwd: ctx.cwd,
               roots,
               sessionId: session.id,

@@ -27,6 +27,8 @@ export type SessionEvent =
     }
   | ({ type: 'compaction' } & CompactionReport)
   | { type: 'todos'; todos: unknown[] }
+  /** The permission mode changed during the run (EnterPlanMode, an approved ExitPlanMode). */
+  | { type: 'mode'; mode: PermissionMode }
   | ({ type: 'result' } & SessionResult);
 
 export interface SessionResult {

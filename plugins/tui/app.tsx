@@ -516,6 +516,10 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number): void
         case 'todos':
           setTodos(event.todos as typeof todos);
           break;
+        case 'mode':
+          setMode(event.mode);
+          add({ kind: 'info', text: `Permission mode: ${event.mode}` });
+          break;
         case 'result':
           flush();
           setUsage((u) => ({
