@@ -11,6 +11,7 @@ import parity from './parity/plugin.json' with { type: 'json' };
 import plan from './plan/plugin.json' with { type: 'json' };
 import search from './search/plugin.json' with { type: 'json' };
 import session from './session/plugin.json' with { type: 'json' };
+import skills from './skills/plugin.json' with { type: 'json' };
 import stdinApproval from './stdin-approval/plugin.json' with { type: 'json' };
 import structuredOutput from './structured-output/plugin.json' with { type: 'json' };
 import tasks from './tasks/plugin.json' with { type: 'json' };
@@ -50,6 +51,7 @@ export const builtinPlugins: BuiltinPlugin[] = [
     manifest: stdinApproval,
     load: () => import('./stdin-approval/index.ts'),
   },
+  { file: 'plugins/skills/plugin.json', manifest: skills, load: () => import('./skills/index.ts') },
   {
     file: 'plugins/structured-output/plugin.json',
     manifest: structuredOutput,

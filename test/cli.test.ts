@@ -67,6 +67,7 @@ describe('icode CLI', () => {
       ['web', 'degraded'],
       ['structured-output', 'active'],
       ['plan', 'active'],
+      ['skills', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     // Language servers are listed without being started (typescript-language-server is on npm test's PATH).
@@ -101,6 +102,7 @@ describe('icode CLI', () => {
       'StructuredOutput',
       'EnterPlanMode',
       'ExitPlanMode',
+      'Skill',
     ]);
     expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
       'defaults',

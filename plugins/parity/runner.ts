@@ -140,7 +140,12 @@ function check(
   }
   if (e.requests) {
     const bodies = requests.map(
-      (q) => q.body as { stream?: boolean; tools?: Array<{ name: string }>; messages?: unknown[] },
+      (q) =>
+        q.body as {
+          stream?: boolean;
+          tools?: Array<{ name: string; description?: string }>;
+          messages?: unknown[];
+        },
     );
     eq('requests (count)', e.requests.count, bodies.length);
     if (e.requests.stream !== undefined)
@@ -154,6 +159,12 @@ function check(
       e.requests.toolsOffered,
       bodies[0]?.tools?.map((t) => t.name),
     );
+    for (const [tool, texts] of Object.entries(e.requests.toolDescriptionContains ?? {}))
+      contains(
+        `requests[0] description of ${tool}`,
+        texts,
+        bodies[0]?.tools?.find((t) => t.name === tool)?.description ?? '(not offered)',
+      );
     const sent = JSON.stringify(bodies.map((b) => b.messages));
     contains('tool_result sent to the API', e.requests.toolResultContains, sent);
   }

@@ -62,6 +62,8 @@ export const ExpectSchema = z.strictObject({
       count: z.number().int().optional(),
       stream: z.boolean().optional(),
       toolsOffered: z.array(z.string()).optional(),
+      /** Tool name → texts its description in the first request contains (what the model is told). */
+      toolDescriptionContains: z.record(z.string(), Contains).optional(),
       /** Texts that some tool_result the harness sent contains. */
       toolResultContains: Contains.optional(),
     })
