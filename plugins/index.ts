@@ -1,4 +1,5 @@
 import type { BuiltinPlugin } from '../kernel/host.ts';
+import agents from './agents/plugin.json' with { type: 'json' };
 import anthropic from './anthropic/plugin.json' with { type: 'json' };
 import bash from './bash/plugin.json' with { type: 'json' };
 import commands from './commands/plugin.json' with { type: 'json' };
@@ -26,6 +27,7 @@ import workspaceGuard from './workspace-guard/plugin.json' with { type: 'json' }
  * imported only when it activates, so listing plugins never loads them.
  */
 export const builtinPlugins: BuiltinPlugin[] = [
+  { file: 'plugins/agents/plugin.json', manifest: agents, load: () => import('./agents/index.ts') },
   { file: 'plugins/anthropic/plugin.json', manifest: anthropic, load: () => import('./anthropic/index.ts') },
   { file: 'plugins/commands/plugin.json', manifest: commands, load: () => import('./commands/index.ts') },
   { file: 'plugins/bash/plugin.json', manifest: bash, load: () => import('./bash/index.ts') },

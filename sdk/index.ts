@@ -26,6 +26,7 @@ import type { PluginDefinition } from '../kernel/host.ts';
 import type { Command, Tool } from '../kernel/types.ts';
 
 export type { ResolvedConfig, Settings } from '../kernel/config.ts';
+export { PERMISSION_MODES } from '../kernel/config.ts';
 export { ErrorCodes, IcodeError } from '../kernel/errors.ts';
 export type { HookName, HookTaps, PermissionAnswer, ReadyInfo, ShutdownInfo } from '../kernel/hooks.ts';
 export type { Logger, PluginContext, PluginDefinition } from '../kernel/host.ts';

@@ -68,6 +68,7 @@ describe('icode CLI', () => {
       ['structured-output', 'active'],
       ['plan', 'active'],
       ['skills', 'active'],
+      ['agents', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     // Language servers are listed without being started (typescript-language-server is on npm test's PATH).
@@ -103,6 +104,7 @@ describe('icode CLI', () => {
       'EnterPlanMode',
       'ExitPlanMode',
       'Skill',
+      'Agent',
     ]);
     expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
       'defaults',
