@@ -8,6 +8,7 @@ import hooks from './hooks/plugin.json' with { type: 'json' };
 import lsp from './lsp/plugin.json' with { type: 'json' };
 import mcp from './mcp/plugin.json' with { type: 'json' };
 import mockAnthropic from './mock-anthropic/plugin.json' with { type: 'json' };
+import notebook from './notebook/plugin.json' with { type: 'json' };
 import parity from './parity/plugin.json' with { type: 'json' };
 import plan from './plan/plugin.json' with { type: 'json' };
 import search from './search/plugin.json' with { type: 'json' };
@@ -44,6 +45,7 @@ export const builtinPlugins: BuiltinPlugin[] = [
     manifest: mockAnthropic,
     load: () => import('./mock-anthropic/index.ts'),
   },
+  { file: 'plugins/notebook/plugin.json', manifest: notebook, load: () => import('./notebook/index.ts') },
   { file: 'plugins/parity/plugin.json', manifest: parity, load: () => import('./parity/index.ts') },
   { file: 'plugins/plan/plugin.json', manifest: plan, load: () => import('./plan/index.ts') },
   { file: 'plugins/search/plugin.json', manifest: search, load: () => import('./search/index.ts') },

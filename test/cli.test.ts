@@ -69,6 +69,7 @@ describe('icode CLI', () => {
       ['plan', 'active'],
       ['skills', 'active'],
       ['agents', 'active'],
+      ['notebook', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     // Language servers are listed without being started (typescript-language-server is on npm test's PATH).
@@ -105,6 +106,7 @@ describe('icode CLI', () => {
       'ExitPlanMode',
       'Skill',
       'Agent',
+      'NotebookEdit',
     ]);
     expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
       'defaults',

@@ -2,6 +2,7 @@ import { open, readFile as readBytes } from 'node:fs/promises';
 import { extname } from 'node:path';
 import * as z from 'zod';
 import { defineTool } from '../../sdk/index.ts';
+import { parseNotebook, renderNotebook } from '../notebook/notebook.ts';
 import { checkedTarget, MAX_FILE_BYTES as MAX_BYTES, statTarget, targetPath } from './target.ts';
 
 const MAX_LINE = 2000;
@@ -56,6 +57,14 @@ export const readFile = defineTool({
       await handle.close();
     }
     if (text === '') return `(${path} is empty)`;
+    // A notebook is shown cell by cell (ids for NotebookEdit, sources, outputs), not as its JSON.
+    if (extname(file).toLowerCase() === '.ipynb') {
+      try {
+        return renderNotebook(parseNotebook(text, path));
+      } catch {
+        // Not a notebook after all: shown as text below.
+      }
+    }
     const lines = text.split('\n');
     if (lines.at(-1) === '') lines.pop();
     if (offset > lines.length)
