@@ -70,6 +70,7 @@ describe('icode CLI', () => {
       ['skills', 'active'],
       ['agents', 'active'],
       ['notebook', 'active'],
+      ['repl', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     // Language servers are listed without being started (typescript-language-server is on npm test's PATH).
@@ -107,6 +108,7 @@ describe('icode CLI', () => {
       'Skill',
       'Agent',
       'NotebookEdit',
+      'REPL',
     ]);
     expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
       'defaults',

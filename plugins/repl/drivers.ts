@@ -1,0 +1,59 @@
+/**
+ * The programs that keep a REPL's state. Each reads one JSON request per line on stdin ({ id, code }) and
+ * answers on fd 3 ({ id, output, value, error }), so what the code prints cannot be mistaken for an answer.
+ */
+export const NODE_DRIVER = String.raw`
+const vm = require('node:vm'), util = require('node:util'), fs = require('node:fs'), readline = require('node:readline');
+const out = [];
+const say = (...a) => out.push(util.format(...a));
+const context = vm.createContext({
+  console: { log: say, info: say, warn: say, error: say, debug: say, dir: (o) => out.push(util.inspect(o)) },
+  require, process, Buffer, URL, URLSearchParams, TextEncoder, TextDecoder, fetch, structuredClone,
+  setTimeout, clearTimeout, setInterval, clearInterval, setImmediate, queueMicrotask,
+});
+const queue = [];
+let busy = false;
+async function next() {
+  if (busy || !queue.length) return;
+  busy = true;
+  const { id, code } = queue.shift();
+  out.length = 0;
+  let value, error;
+  try {
+    value = vm.runInContext(code, context, { filename: 'repl' });
+    if (value && typeof value.then === 'function') value = await value;
+  } catch (e) {
+    error = e && e.stack ? String(e.stack).split('\n    at ').slice(0, 3).join('\n    at ') : String(e);
+  }
+  fs.writeSync(3, JSON.stringify({ id, output: out.join('\n'), value: value === undefined ? undefined : util.inspect(value, { depth: 4 }), error }) + '\n');
+  busy = false;
+  next();
+}
+readline.createInterface({ input: process.stdin }).on('line', (line) => { queue.push(JSON.parse(line)); next(); });
+`;
+
+export const PYTHON_DRIVER = String.raw`
+import ast, contextlib, io, json, os, sys, traceback
+scope = {'__name__': '__main__'}
+answers = os.fdopen(3, 'w')
+for line in sys.stdin:
+    request = json.loads(line)
+    buffer = io.StringIO()
+    value = None
+    error = None
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            tree = ast.parse(request['code'], '<repl>', 'exec')
+            last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+            exec(compile(tree, '<repl>', 'exec'), scope)
+            if last is not None:
+                result = eval(compile(ast.Expression(last.value), '<repl>', 'eval'), scope)
+                value = None if result is None else repr(result)
+    except BaseException:
+        # Only the code's own frames: the driver's are noise.
+        te = traceback.TracebackException(*sys.exc_info())
+        te.stack = traceback.StackSummary.from_list([f for f in te.stack if f.filename == '<repl>'])
+        error = ''.join(te.format())
+    answers.write(json.dumps({'id': request['id'], 'output': buffer.getvalue(), 'value': value, 'error': error}) + '\n')
+    answers.flush()
+`;

@@ -1,0 +1,170 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import * as z from 'zod';
+import { capOutput, definePlugin, defineTool, findExecutable } from '../../sdk/index.ts';
+import { cachedProbe, sandboxArgs } from '../bash/sandbox.ts';
+import { NODE_DRIVER, PYTHON_DRIVER } from './drivers.ts';
+
+interface Answer {
+  id: number;
+  output: string;
+  value?: string | null;
+  error?: string | null;
+}
+
+/** One language's interpreter for one session: its variables live as long as the process. */
+class Interpreter {
+  private next = 0;
+  private readonly waiting = new Map<number, (a: Answer) => void>();
+  private stray = '';
+  exited: string | undefined;
+
+  constructor(readonly child: ChildProcess) {
+    createInterface({ input: child.stdio[3] as Readable }).on('line', (line) => {
+      const answer = JSON.parse(line) as Answer;
+      this.waiting.get(answer.id)?.(answer);
+      this.waiting.delete(answer.id);
+    });
+    // Output written around the driver (process.stdout.write, os.write) is kept with the next answer.
+    child.stdout?.on('data', (d) => {
+      this.stray += d;
+    });
+    child.stderr?.on('data', (d) => {
+      this.stray += d;
+    });
+    child.on('exit', (code, signal) => {
+      this.exited = `exited (${signal ?? `code ${code}`})${this.stray ? `: ${this.stray.trim().slice(-500)}` : ''}`;
+      for (const w of this.waiting.values())
+        w({ id: -1, output: '', error: `the interpreter ${this.exited}` });
+      this.waiting.clear();
+    });
+    child.stdin?.on('error', () => {});
+  }
+
+  run(code: string): Promise<Answer & { stray: string }> {
+    const id = ++this.next;
+    return new Promise((resolve) => {
+      this.waiting.set(id, (a) => {
+        const stray = this.stray;
+        this.stray = '';
+        resolve({ ...a, stray });
+      });
+      this.child.stdin?.write(`${JSON.stringify({ id, code })}\n`);
+    });
+  }
+}
+
+export default definePlugin({
+  config: z.strictObject({
+    timeoutMs: z.number().int().positive().default(30_000),
+    maxOutputChars: z.number().int().positive().default(30_000),
+    pythonPath: z.string().default('python3'),
+    /** Network inside the sandbox (off: code cannot reach the network). */
+    network: z.boolean().default(false),
+  }),
+  async activate(ctx) {
+    const probe = await cachedProbe(ctx.env, `${ctx.userDir}/state`);
+    const python = findExecutable(ctx.config.pythonPath, ctx.env);
+    const problems = [
+      ...(probe.bwrap
+        ? []
+        : [`no OS sandbox (${probe.reason}): REPL code needs danger-full-access approval`]),
+      ...(python ? [] : [`${ctx.config.pythonPath} was not found: only node is available`]),
+    ];
+    if (problems.length)
+      ctx.health.degraded(
+        `REPL: ${problems.join('; ')}`,
+        python ? probe.fix : 'install python3 or set plugins.repl.config.pythonPath',
+      );
+    const interpreters = new Map<string, Interpreter>();
+
+    const start = (language: 'node' | 'python', cwd: string): Interpreter => {
+      const [command, args] =
+        language === 'node'
+          ? [process.execPath, ['-e', NODE_DRIVER]]
+          : [python!, ['-u', '-c', PYTHON_DRIVER]];
+      // In the bash sandbox: the workspace writable (its protected paths not), the rest read-only, a private
+      // /tmp, no network unless configured.
+      const [file, argv] = probe.bwrap
+        ? [
+            probe.bwrap,
+            [
+              ...sandboxArgs({
+                roots: [...ctx.roots],
+                writable: true,
+                protectedPaths: ['.git', '.icode', '.claude', '.mcp.json', '.vscode', '.idea'],
+                cwd,
+                network: ctx.config.network,
+              }),
+              command,
+              ...args,
+            ],
+          ]
+        : [command, args];
+      const child = spawn(file, argv, { cwd, env: { ...ctx.env }, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+      return new Interpreter(child);
+    };
+
+    ctx.tools.register(
+      defineTool({
+        name: 'REPL',
+        description:
+          'Run code in a persistent interpreter (node or python): variables, imports and functions survive between calls in this session. The value of the last expression is shown with what the code printed. Runs in the sandbox (the workspace writable, no network); a call that runs past its timeout restarts the interpreter and its state is lost.',
+        input: z.object({
+          code: z.string().min(1),
+          language: z.enum(['node', 'python']).default('python'),
+          timeout_ms: z.number().int().positive().max(600_000).optional(),
+        }),
+        // Arbitrary code: inside the sandbox it is a workspace write; without one it is full access.
+        mode: () => (probe.bwrap ? 'workspace-write' : 'danger-full-access'),
+        async execute({ code, language, timeout_ms }, tctx) {
+          if (language === 'python' && !python)
+            throw new Error(`${ctx.config.pythonPath} is not installed here; use language "node"`);
+          const key = `${tctx.sessionId ?? 'default'}:${language}`;
+          let interpreter = interpreters.get(key);
+          if (!interpreter || interpreter.exited) {
+            interpreter = start(language, tctx.cwd);
+            interpreters.set(key, interpreter);
+          }
+          const limit = timeout_ms ?? ctx.config.timeoutMs;
+          let timer: NodeJS.Timeout | undefined;
+          const stop = (why: string) => {
+            interpreter.child.kill('SIGKILL');
+            interpreters.delete(key);
+            return { id: -1, output: '', stray: '', error: why };
+          };
+          const answer = await Promise.race([
+            interpreter.run(code),
+            new Promise<Answer & { stray: string }>((resolve) => {
+              timer = setTimeout(
+                () =>
+                  resolve(
+                    stop(
+                      `timed out after ${limit} ms; the ${language} interpreter was restarted and its state is lost`,
+                    ),
+                  ),
+                limit,
+              );
+              tctx.signal.addEventListener(
+                'abort',
+                () => resolve(stop('interrupted; the interpreter was restarted and its state is lost')),
+                { once: true },
+              );
+            }),
+          ]).finally(() => clearTimeout(timer));
+          const text = [answer.stray, answer.output, answer.value ?? '']
+            .map((s) => s.replace(/\s+$/, ''))
+            .filter(Boolean)
+            .join('\n');
+          const shown = capOutput(text, ctx.config.maxOutputChars);
+          if (answer.error) throw new Error(`${shown ? `${shown}\n` : ''}${answer.error.trim()}`);
+          return shown || '(no output)';
+        },
+      }),
+    );
+    ctx.onDispose(() => {
+      for (const i of interpreters.values()) i.child.kill('SIGKILL');
+    });
+  },
+});

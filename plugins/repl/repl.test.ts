@@ -1,0 +1,75 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { bootTestKernel, type TestKernel } from '../../sdk/testing.ts';
+import { builtinPlugins } from '../index.ts';
+
+const text = (r: { content: unknown }) => String(r.content);
+
+describe('REPL', () => {
+  let h: TestKernel;
+  beforeAll(async () => {
+    h = await bootTestKernel({
+      include: ['workspace-guard', 'repl'],
+      builtins: builtinPlugins,
+      mode: 'workspace-write',
+      settings: { plugins: { repl: { config: { timeoutMs: 3000, maxOutputChars: 2000 } } } },
+    });
+  });
+  afterAll(() => h.shutdown());
+  const run = (code: string, language: 'node' | 'python', extra: Record<string, unknown> = {}) =>
+    h.callTool('REPL', { code, language, ...extra });
+
+  test('python keeps variables, imports and functions between calls; the last expression is shown', async () => {
+    expect(text(await run('import math\nx = 41\ndef inc(v):\n    return v + 1', 'python'))).toBe(
+      '(no output)',
+    );
+    expect(text(await run('print("hi")\ninc(x)', 'python'))).toBe('hi\n42');
+    expect(text(await run('math.sqrt(16)', 'python'))).toBe('4.0');
+    const err = await run('1/0', 'python');
+    expect(err.isError).toBe(true);
+    expect(text(err)).toContain('ZeroDivisionError: division by zero');
+    expect(text(await run('x', 'python'))).toBe('41'); // an error keeps the state
+  });
+
+  test('node keeps variables between calls, awaits promises, and shows what was logged', async () => {
+    await run('let total = 40; function add(n) { total += n; return total }', 'node');
+    expect(text(await run('console.log("adding"); add(2)', 'node'))).toBe('adding\n42');
+    expect(text(await run('Promise.resolve(total * 2)', 'node'))).toBe('84');
+    expect(text(await run('process.stdout.write("raw\\n"); 1', 'node'))).toBe('raw\n1');
+  });
+
+  test('a call past its timeout restarts the interpreter (state lost); huge output is capped', async () => {
+    await run('kept = 1', 'python');
+    const slow = await run('import time\ntime.sleep(5)', 'python', { timeout_ms: 300 });
+    expect(slow.isError).toBe(true);
+    expect(text(slow)).toContain(
+      'timed out after 300 ms; the python interpreter was restarted and its state is lost',
+    );
+    expect(text(await run('kept', 'python'))).toContain("NameError: name 'kept' is not defined");
+    expect(text(await run('print("y" * 10000)', 'python'))).toMatch(/characters \(\d+ lines\) cut/);
+  });
+
+  test.skipIf(!existsSync('/usr/bin/bwrap'))(
+    'code runs in the sandbox: the workspace is writable, the rest of the disk is not',
+    async () => {
+      expect(
+        text(
+          await run(
+            `open(${JSON.stringify(join(h.project, 'made.txt'))}, 'w').write('ok')\n'done'`,
+            'python',
+          ),
+        ),
+      ).toBe("'done'");
+      expect(existsSync(join(h.project, 'made.txt'))).toBe(true);
+      const outside = await run(
+        `open(${JSON.stringify(join(h.home, 'escape.txt'))}, 'w').write('no')`,
+        'python',
+      );
+      expect(outside.isError).toBe(true);
+      // Outside the workspace the disk is read-only (or, under /tmp, a private empty /tmp).
+      expect(text(outside)).toMatch(/Read-only file system|Permission denied|No such file or directory/);
+      expect(existsSync(join(h.home, 'escape.txt'))).toBe(false);
+    },
+  );
+});
