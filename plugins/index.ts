@@ -5,6 +5,7 @@ import bash from './bash/plugin.json' with { type: 'json' };
 import commands from './commands/plugin.json' with { type: 'json' };
 import fileTools from './file-tools/plugin.json' with { type: 'json' };
 import hooks from './hooks/plugin.json' with { type: 'json' };
+import interaction from './interaction/plugin.json' with { type: 'json' };
 import lsp from './lsp/plugin.json' with { type: 'json' };
 import mcp from './mcp/plugin.json' with { type: 'json' };
 import mockAnthropic from './mock-anthropic/plugin.json' with { type: 'json' };
@@ -39,6 +40,11 @@ export const builtinPlugins: BuiltinPlugin[] = [
     load: () => import('./file-tools/index.ts'),
   },
   { file: 'plugins/hooks/plugin.json', manifest: hooks, load: () => import('./hooks/index.ts') },
+  {
+    file: 'plugins/interaction/plugin.json',
+    manifest: interaction,
+    load: () => import('./interaction/index.ts'),
+  },
   { file: 'plugins/lsp/plugin.json', manifest: lsp, load: () => import('./lsp/index.ts') },
   { file: 'plugins/mcp/plugin.json', manifest: mcp, load: () => import('./mcp/index.ts') },
   {

@@ -71,6 +71,7 @@ describe('icode CLI', () => {
       ['agents', 'active'],
       ['notebook', 'active'],
       ['repl', 'active'],
+      ['interaction', 'active'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     // Language servers are listed without being started (typescript-language-server is on npm test's PATH).
@@ -109,6 +110,10 @@ describe('icode CLI', () => {
       'Agent',
       'NotebookEdit',
       'REPL',
+      'Sleep',
+      'SendUserMessage',
+      'AskUserQuestion',
+      'Config',
     ]);
     expect(report.config.layers.map((l: { name: string }) => l.name)).toEqual([
       'defaults',

@@ -42,5 +42,24 @@ export default definePlugin({
         ? { decision: 'allow', reason: 'approved on stdin' }
         : { decision: 'deny', reason: answer === undefined ? 'no answer on stdin' : 'denied on stdin' };
     });
+    // AskUserQuestion is answered the same way: the next line; a number picks that option.
+    void ctx.services
+      .get('questions')
+      .then((questions) =>
+        questions.setAsker(async (q) => {
+          const choices = q.options.map((o, i) => `  ${i + 1}. ${o}`).join('\n');
+          process.stderr.write(`icode: the model asks: ${q.question}\n${choices ? `${choices}\n` : ''}> `);
+          const line = await next();
+          if (!terminal) process.stderr.write(`${line ?? '(no answer)'}\n`);
+          const picked = line
+            ?.split(/[,\s]+/)
+            .map((n) => q.options[Number(n) - 1])
+            .filter(Boolean);
+          return picked?.length && picked.length === line?.split(/[,\s]+/).filter(Boolean).length
+            ? picked.join(', ')
+            : line;
+        }),
+      )
+      .catch(() => {});
   },
 });

@@ -35,6 +35,12 @@ export interface UiHost {
   /** Rules to write for "allow always", and where they went. */
   allowAlways(rules: string[]): string;
   suggestedRules(request: PermissionRequest): string[];
+  /** Where AskUserQuestion comes from while the UI is up. */
+  onQuestion(
+    ask:
+      | ((q: { question: string; options: string[]; multiSelect: boolean }) => Promise<string | undefined>)
+      | undefined,
+  ): void;
   addRules(rules: string[]): void;
   cwd: string;
   roots: readonly string[];
@@ -72,7 +78,20 @@ const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '
 export function keyArgument(input: unknown): string {
   if (!input || typeof input !== 'object') return '';
   const o = input as Record<string, unknown>;
-  for (const k of ['command', 'path', 'file_path', 'pattern', 'url', 'query', 'action', 'description']) {
+  for (const k of [
+    'command',
+    'path',
+    'file_path',
+    'notebook_path',
+    'pattern',
+    'url',
+    'query',
+    'action',
+    'message',
+    'question',
+    'skill',
+    'description',
+  ]) {
     if (typeof o[k] === 'string') {
       const v = (o[k] as string).replace(/\s+/g, ' ');
       return v.length > 60 ? `${v.slice(0, 59)}…` : v;
@@ -375,6 +394,55 @@ export function PermissionDialog({ ask, onDone }: { ask: AskWithRules; onDone(no
   );
 }
 
+interface QuestionAsk {
+  question: string;
+  options: string[];
+  multiSelect: boolean;
+  resolve(answer: string | undefined): void;
+}
+
+/** AskUserQuestion: a number picks an option (several, comma-separated, when allowed); text is its own answer. */
+export function QuestionDialog({
+  ask,
+  onDone,
+}: {
+  ask: QuestionAsk;
+  onDone(answer: string | undefined): void;
+}) {
+  const [text, setText] = useState('');
+  useInput((input, key) => {
+    if (key.escape) return onDone(undefined);
+    if (key.return) {
+      const picks = text.split(/[,\s]+/).filter(Boolean);
+      const chosen = picks.map((n) => ask.options[Number(n) - 1]);
+      return onDone(picks.length && chosen.every(Boolean) ? chosen.join(', ') : text);
+    }
+    if (!text && !ask.multiSelect && /^[1-9]$/.test(input) && ask.options[Number(input) - 1])
+      return onDone(ask.options[Number(input) - 1]);
+    if (key.backspace || key.delete) return setText(text.slice(0, -1));
+    if (!key.ctrl && !key.meta && input) setText(text + input);
+  });
+  return (
+    <Box flexDirection="column" borderStyle="round" borderColor="magenta" paddingX={1}>
+      <Text bold>{ask.question}</Text>
+      {ask.options.map((o, i) => (
+        <Text key={o}>
+          {i + 1}. {o}
+        </Text>
+      ))}
+      <Text dimColor>
+        {ask.options.length ? (ask.multiSelect ? 'Numbers separated by commas, or' : 'A number, or') : ''}{' '}
+        your own answer; Enter sends, Esc skips
+      </Text>
+      <Text>
+        {chalk.cyan('> ')}
+        {text}
+        {chalk.inverse(' ')}
+      </Text>
+    </Box>
+  );
+}
+
 export interface AskWithRules extends Ask {
   rules: string[];
   allowAlways(rules: string[]): string;
@@ -400,6 +468,7 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number): void
   const [busy, setBusy] = useState<number | undefined>(undefined);
   const [frame, setFrame] = useState(0);
   const [ask, setAsk] = useState<AskWithRules | undefined>(undefined);
+  const [question, setQuestion] = useState<QuestionAsk | undefined>(undefined);
   const [model, setModel] = useState(host.model);
   const [mode, setMode] = useState<PermissionMode>(host.mode);
   const [usage, setUsage] = useState<Usage | undefined>(undefined);
@@ -452,7 +521,11 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number): void
           });
         }),
     );
-    return () => host.onPermission(undefined);
+    host.onQuestion((q) => new Promise((resolve) => setQuestion({ ...q, resolve })));
+    return () => {
+      host.onPermission(undefined);
+      host.onQuestion(undefined);
+    };
   }, [host]);
 
   const leave = useCallback(
@@ -659,7 +732,8 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number): void
   );
 
   useInput((input, key) => {
-    if (key.escape && busy !== undefined && !ask) controller.current?.abort(new Error('interrupted'));
+    if (key.escape && busy !== undefined && !ask && !question)
+      controller.current?.abort(new Error('interrupted'));
     if (key.ctrl && input === 'o' && lastOutput.current) add({ kind: 'info', text: lastOutput.current });
     if (key.ctrl && input === 'c' && (busy !== undefined || ask)) onCtrlC(false);
   });
@@ -695,11 +769,21 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number): void
           ))}
         </Box>
       )}
-      {busy !== undefined && !ask && (
+      {busy !== undefined && !ask && !question && (
         <Text color="cyan">
           {FRAMES[frame % FRAMES.length]} {running.length ? 'running tools' : 'thinking'}…{' '}
           {((Date.now() - busy) / 1000).toFixed(0)}s {chalk.dim('(esc to interrupt)')}
         </Text>
+      )}
+      {question && (
+        <QuestionDialog
+          ask={question}
+          onDone={(answer) => {
+            question.resolve(answer);
+            setQuestion(undefined);
+            add({ kind: 'info', text: `${question.question} → ${answer ?? '(no answer)'}` });
+          }}
+        />
       )}
       {ask && (
         <PermissionDialog
@@ -711,7 +795,7 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number): void
         />
       )}
       <PromptInput
-        active={busy === undefined && !ask}
+        active={busy === undefined && !ask && !question}
         history={history}
         onSubmit={(t) => void submit(t)}
         complete={complete}

@@ -65,6 +65,12 @@ export default definePlugin({
       onPermission: (fn) => {
         asker = fn;
       },
+      onQuestion: (fn) => {
+        void ctx.services
+          .get('questions')
+          .then((q) => q.setAsker(fn))
+          .catch(() => {});
+      },
       allowAlways: (rules) => {
         const file = settingsPath('local', ctx.projectRoot, ctx.userDir);
         for (const rule of rules) addPermissionRule(file, 'allow', rule);
