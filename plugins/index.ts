@@ -12,6 +12,7 @@ import mockAnthropic from './mock-anthropic/plugin.json' with { type: 'json' };
 import notebook from './notebook/plugin.json' with { type: 'json' };
 import parity from './parity/plugin.json' with { type: 'json' };
 import plan from './plan/plugin.json' with { type: 'json' };
+import powershell from './powershell/plugin.json' with { type: 'json' };
 import repl from './repl/plugin.json' with { type: 'json' };
 import search from './search/plugin.json' with { type: 'json' };
 import session from './session/plugin.json' with { type: 'json' };
@@ -55,6 +56,11 @@ export const builtinPlugins: BuiltinPlugin[] = [
   { file: 'plugins/notebook/plugin.json', manifest: notebook, load: () => import('./notebook/index.ts') },
   { file: 'plugins/parity/plugin.json', manifest: parity, load: () => import('./parity/index.ts') },
   { file: 'plugins/plan/plugin.json', manifest: plan, load: () => import('./plan/index.ts') },
+  {
+    file: 'plugins/powershell/plugin.json',
+    manifest: powershell,
+    load: () => import('./powershell/index.ts'),
+  },
   { file: 'plugins/repl/plugin.json', manifest: repl, load: () => import('./repl/index.ts') },
   { file: 'plugins/search/plugin.json', manifest: search, load: () => import('./search/index.ts') },
   { file: 'plugins/session/plugin.json', manifest: session, load: () => import('./session/index.ts') },

@@ -72,6 +72,7 @@ describe('icode CLI', () => {
       ['notebook', 'active'],
       ['repl', 'active'],
       ['interaction', 'active'],
+      ['powershell', 'degraded'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
     // Language servers are listed without being started (typescript-language-server is on npm test's PATH).

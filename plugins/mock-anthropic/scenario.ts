@@ -92,6 +92,22 @@ export const ScenarioSchema = z.strictObject({
   /** How the parity runner drives the harness, and what it expects (validated by the parity plugin). */
   run: z.record(z.string(), z.unknown()).optional(),
   expect: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * Web pages the mock serves at `/__mock/pages/<scenario>/<path>` for WebFetch scenarios; tool inputs
+   * write the mock's address as `{{base_url}}`.
+   */
+  pages: z
+    .record(
+      z.string().startsWith('/'),
+      z.strictObject({
+        status: z.number().int().default(200),
+        contentType: z.string().default('text/html; charset=utf-8'),
+        body: z.string().default(''),
+        /** A redirect target (`{{base_url}}` allowed). */
+        location: z.string().optional(),
+      }),
+    )
+    .optional(),
 });
 export type Scenario = z.output<typeof ScenarioSchema>;
 

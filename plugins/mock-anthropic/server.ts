@@ -165,15 +165,16 @@ function choose(messages: Message[], header: string | undefined, scenarios: Map<
  * `{{match:REGEX}}` in a scripted tool input becomes the first match of REGEX in the latest tool results:
  * how a script refers to an id a tool made up (a task id, a background command's id).
  */
-function withMatches(value: unknown, toolResults: string): unknown {
+function withMatches(value: unknown, toolResults: string, baseUrl: string): unknown {
   if (typeof value === 'string')
-    return value.replace(
-      /\{\{match:(.+?)\}\}/g,
-      (whole, re: string) => new RegExp(re).exec(toolResults)?.[0] ?? whole,
-    );
-  if (Array.isArray(value)) return value.map((v) => withMatches(v, toolResults));
+    return value
+      .replace(/\{\{match:(.+?)\}\}/g, (whole, re: string) => new RegExp(re).exec(toolResults)?.[0] ?? whole)
+      .replaceAll('{{base_url}}', baseUrl);
+  if (Array.isArray(value)) return value.map((v) => withMatches(v, toolResults, baseUrl));
   if (value && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withMatches(v, toolResults)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, withMatches(v, toolResults, baseUrl)]),
+    );
   return value;
 }
 
@@ -193,6 +194,7 @@ function build(
   model: string,
   inputTokens: number,
   toolResults: string,
+  baseUrl: string,
 ): Built {
   const events: Built['events'] = [];
   const content: Record<string, unknown>[] = [];
@@ -213,7 +215,7 @@ function build(
       outputChars += text.length;
     } else if (b.type === 'tool_use') {
       const id = b.id ?? ids.tool(index);
-      const input = withMatches(b.input, toolResults);
+      const input = withMatches(b.input, toolResults, baseUrl);
       const chunks = b.partialJson ?? split(JSON.stringify(input), b.chunks);
       events.push([
         'content_block_start',
@@ -338,6 +340,7 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
         JSON.stringify(body.messages) + JSON.stringify(body.system ?? '') + JSON.stringify(body.tools ?? ''),
       ),
       chosen?.toolResults ?? '',
+      baseUrl,
     );
     if (body.stream !== true) {
       if (fault?.type === 'cut') return void req.socket.destroy();
@@ -373,6 +376,8 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
     res.end();
   };
 
+  // Known once listening; scripted tool inputs and redirects refer to it as {{base_url}}.
+  let baseUrl = '';
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -380,6 +385,16 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
       const path = (req.url ?? '/').split('?')[0]!;
       const raw = Buffer.concat(chunks).toString('utf8');
       if (path === '/__mock/requests' && req.method === 'GET') return send(res, 200, requests);
+      const page = /^\/__mock\/pages\/([a-z0-9_]+)(\/.*)$/.exec(path);
+      if (page && req.method === 'GET') {
+        const found = options.scenarios.get(page[1]!)?.pages?.[page[2]!];
+        if (!found) return send(res, 404, { error: `no page ${page[2]} in scenario ${page[1]}` });
+        res.writeHead(found.status, {
+          'content-type': found.contentType,
+          ...(found.location ? { location: found.location.replaceAll('{{base_url}}', baseUrl) } : {}),
+        });
+        return res.end(found.body);
+      }
       if (path === '/__mock/reset' && req.method === 'POST') {
         requests.length = 0;
         attempts.clear();
@@ -433,6 +448,7 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve);
   });
   const { port } = server.address() as AddressInfo;
+  baseUrl = `http://${options.host ?? '127.0.0.1'}:${port}`;
   return {
     url: `http://${options.host ?? '127.0.0.1'}:${port}`,
     port,

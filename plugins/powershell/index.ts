@@ -1,0 +1,72 @@
+import { execa } from 'execa';
+import * as z from 'zod';
+import { capOutput, definePlugin, defineTool, findExecutable } from '../../sdk/index.ts';
+import { cachedProbe, sandboxArgs } from '../bash/sandbox.ts';
+
+export default definePlugin({
+  config: z.strictObject({
+    pwshPath: z.string().default('pwsh'),
+    timeoutMs: z.number().int().positive().default(120_000),
+    maxOutputChars: z.number().int().positive().default(30_000),
+  }),
+  async activate(ctx) {
+    const pwsh = findExecutable(ctx.config.pwshPath, ctx.env);
+    if (!pwsh) {
+      ctx.health.degraded(
+        `PowerShell is off: ${ctx.config.pwshPath} was not found`,
+        'install PowerShell 7 (Linux: Microsoft\'s package repository, "apt install powershell"; macOS: brew install powershell; Windows: winget install Microsoft.PowerShell) or set plugins.powershell.config.pwshPath',
+      );
+      return;
+    }
+    const probe = await cachedProbe(ctx.env, `${ctx.userDir}/state`);
+    ctx.tools.register(
+      defineTool({
+        name: 'PowerShell',
+        description:
+          'Run a PowerShell command with pwsh (no profile, non-interactive) in the working folder, inside the OS sandbox (the workspace writable, no network). Prefer bash for ordinary shell work.',
+        input: z.object({
+          command: z.string().min(1),
+          timeout_ms: z.number().int().positive().max(600_000).optional(),
+        }),
+        // icode parses bash commands to judge them; PowerShell is not parsed, so it is judged as a whole:
+        // sandboxed it is a workspace write, without a sandbox full access (asked unless allowed).
+        mode: () => (probe.bwrap ? 'workspace-write' : 'danger-full-access'),
+        subjects: ({ command }) => ({ kind: 'command', values: [command] }),
+        async execute({ command, timeout_ms }, tctx) {
+          const args = ['-NoProfile', '-NonInteractive', '-Command', command];
+          const [file, argv] = probe.bwrap
+            ? [
+                probe.bwrap,
+                [
+                  ...sandboxArgs({
+                    roots: [...tctx.roots],
+                    writable: true,
+                    protectedPaths: ['.git', '.icode', '.claude', '.mcp.json', '.vscode', '.idea'],
+                    cwd: tctx.cwd,
+                    network: false,
+                  }),
+                  pwsh,
+                  ...args,
+                ],
+              ]
+            : [pwsh, args];
+          const r = await execa(file, argv, {
+            cwd: tctx.cwd,
+            env: { ...ctx.env },
+            extendEnv: false,
+            all: true,
+            reject: false,
+            timeout: timeout_ms ?? ctx.config.timeoutMs,
+            cancelSignal: tctx.signal,
+            stdin: 'ignore',
+          });
+          const out = capOutput(String(r.all ?? '').replace(/\n$/, ''), ctx.config.maxOutputChars);
+          if (r.timedOut)
+            throw new Error(`${out}\n[timed out after ${timeout_ms ?? ctx.config.timeoutMs} ms]`.trim());
+          if (r.exitCode !== 0) throw new Error(`${out}\n[exit code ${r.exitCode}]`.trim());
+          return out || '(no output)';
+        },
+      }),
+    );
+  },
+});
