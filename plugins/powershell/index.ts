@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import * as z from 'zod';
 import { capOutput, definePlugin, defineTool, findExecutable } from '../../sdk/index.ts';
 import { cachedProbe, sandboxArgs } from '../bash/sandbox.ts';
@@ -50,6 +49,7 @@ export default definePlugin({
                 ],
               ]
             : [pwsh, args];
+          const { execa } = await import('execa');
           const r = await execa(file, argv, {
             cwd: tctx.cwd,
             env: { ...ctx.env },

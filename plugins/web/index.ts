@@ -1,6 +1,5 @@
 import * as z from 'zod';
 import { definePlugin, defineTool } from '../../sdk/index.ts';
-import { fetchPage } from './fetch.ts';
 import { SearchConfig, search, searchProblem, underDomain } from './search.ts';
 
 const hostOf = (url: string) => {
@@ -72,6 +71,8 @@ export default definePlugin({
           let text: string;
           if (hit && Date.now() - hit.at < ctx.config.cacheTtlMs) text = hit.text;
           else {
+            // turndown (and its DOM) loads with the first fetch, not at start-up.
+            const { fetchPage } = await import('./fetch.ts');
             const page = await fetchPage(parsed.href, limits, tctx.signal);
             if (page.kind === 'redirect')
               return `REDIRECT: ${page.from} answered ${page.status} and redirects to another host: ${page.to}\nIt was not followed. To read it, call WebFetch with url "${page.to}" (its domain, ${hostOf(page.to)}, needs its own permission).`;
