@@ -20,6 +20,7 @@ import {
   loadHarnessManifest,
   PERMISSION_MODES,
   type PermissionMode,
+  parseSlashCommand,
   type ResolvedConfig,
   readInstalled,
   type Settings,
@@ -95,7 +96,7 @@ async function readJsonSchema(file: string): Promise<Record<string, unknown>> {
       `--json-schema ${file}: a schema is a JSON object`,
       'e.g. { "type": "object", "properties": { … } }',
     );
-  const { compileSchema } = await import('../plugins/structured-output/index.ts');
+  const { compileSchema } = await import('../plugins/structured-output/schema.ts');
   compileSchema(schema, `--json-schema ${file}`);
   return schema as Record<string, unknown>;
 }
@@ -399,9 +400,9 @@ export async function main(argv: string[]): Promise<number> {
         // gives (a custom command, /init, /compact) goes to the model.
         let run = prompt;
         let model: string | undefined;
-        const slash = /^\/([a-zA-Z0-9_:-]+)(?:\s+([\s\S]*))?$/.exec(prompt.trim());
-        if (slash && kernel.commands.list().some((c) => c.name === slash[1])) {
-          const outcome = await kernel.commands.run(slash[1]!, slash[2] ?? '', {
+        const slash = parseSlashCommand(prompt);
+        if (slash && kernel.commands.list().some((c) => c.name === slash.name)) {
+          const outcome = await kernel.commands.run(slash.name, slash.args, {
             cwd: process.cwd(),
             session: {
               ...(resume ? { id: resume } : {}),
@@ -414,7 +415,7 @@ export async function main(argv: string[]): Promise<number> {
               (outcome.isError ? process.stderr : process.stdout).write(`${outcome.output}\n`);
             else
               process.stdout.write(
-                `${JSON.stringify({ type: 'command', command: slash[1], output: outcome.output, is_error: outcome.isError })}\n`,
+                `${JSON.stringify({ type: 'command', command: slash.name, output: outcome.output, is_error: outcome.isError })}\n`,
               );
             code = outcome.isError ? 1 : 0;
             return;
@@ -423,7 +424,7 @@ export async function main(argv: string[]): Promise<number> {
           model = outcome.model;
           if (outcome.allowedTools?.length)
             kernel.gate.addRules(
-              outcome.allowedTools.map((rule) => ({ rule, effect: 'allow', layer: `/${slash[1]}` })),
+              outcome.allowedTools.map((rule) => ({ rule, effect: 'allow', layer: `/${slash.name}` })),
             );
         }
         code = await runHeadless(session, {

@@ -1,5 +1,6 @@
 import type { BootReport, LayerReport, PluginStatus, Problem, ResolvedConfig } from '../kernel/index.ts';
 import { formatProblem } from '../kernel/index.ts';
+import { settingLines } from '../sdk/settings.ts';
 
 const MARK: Record<PluginStatus['state'], string> = {
   active: 'ok',
@@ -60,17 +61,9 @@ export function renderDoctor(
 
 /** Flattens settings into `key = value  (layer)` lines for `icode config show`. */
 export function renderConfig(config: ResolvedConfig): string {
-  const lines: string[] = [];
-  const walk = (value: unknown, path: string[]) => {
-    if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length) {
-      for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
-      return;
-    }
-    const key = path.join('.');
-    if (/^permissions\.(allow|ask|deny)$/.test(key)) return;
-    lines.push(`${key} = ${JSON.stringify(value)}  (${config.origins[key] ?? 'defaults'})`);
-  };
-  walk(config.settings, []);
+  const lines = settingLines(config.settings, config.origins, (key) =>
+    /^permissions\.(allow|ask|deny)$/.test(key),
+  );
   lines.push('', 'permission rules (deny beats ask beats allow, from any layer):');
   if (!config.rules.length) lines.push('  (none)');
   for (const r of config.rules)

@@ -102,6 +102,12 @@ export class CommandRegistry {
   }
 }
 
+/** `/name args` as typed (in the UI, or as a headless prompt): the command's name and its arguments. */
+export function parseSlashCommand(text: string): { name: string; args: string } | undefined {
+  const m = /^\/([a-zA-Z0-9_:-]+)(?:\s+([\s\S]*))?$/.exec(text.trim());
+  return m ? { name: m[1]!, args: m[2] ?? '' } : undefined;
+}
+
 /** What running a command gave: its text, and what it asks of the caller (see {@link CommandResult}). */
 export type CommandOutcome = Omit<CommandResult, 'output'> & { output: string; isError: boolean };
 

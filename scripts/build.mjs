@@ -43,7 +43,18 @@ await build({
   banner: { js: "var __icodeMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   // The CLI never loads TypeScript configs (cosmiconfig imports it only for .ts files); the Anthropic
   // SDK is half a megabyte that only a model request needs: it is bundled apart (below) and loaded on first use.
-  external: ['typescript', '@anthropic-ai/sdk', 'node-fetch', 'web-tree-sitter', '@modelcontextprotocol/sdk'],
+  // Libraries only some runs use load from node_modules when first needed (LSP, WebFetch's HTML, JSON
+  // Schema), keeping the bundle every start reads small.
+  external: [
+    'typescript',
+    '@anthropic-ai/sdk',
+    'node-fetch',
+    'web-tree-sitter',
+    '@modelcontextprotocol/sdk',
+    'vscode-languageserver-protocol',
+    'turndown',
+    'ajv',
+  ],
 });
 await build({
   ...common,

@@ -36,10 +36,17 @@ export { importModule } from '../kernel/modules.ts';
 export { isInside, resolveReal } from '../kernel/paths.ts';
 export { suggestedRules } from '../kernel/permissions.ts';
 export type { CommandOutcome, Services } from '../kernel/registries.ts';
+export { parseSlashCommand } from '../kernel/registries.ts';
 export type * from '../kernel/types.ts';
 export { ProjectApprovals } from './approvals.ts';
 export { capOutput, findExecutable } from './process.ts';
-export { addPermissionRule, editSettings, type SettingsScope, settingsPath } from './settings.ts';
+export {
+  addPermissionRule,
+  editSettings,
+  type SettingsScope,
+  settingLines,
+  settingsPath,
+} from './settings.ts';
 
 /**
  * Declares a plugin module. The plugin's identity (name, version, engines, what it contributes) lives in

@@ -34,3 +34,25 @@ export function addPermissionRule(file: string, effect: 'allow' | 'ask' | 'deny'
   editSettings(file, ['permissions', effect, rules.length], rule);
   return true;
 }
+
+/**
+ * Settings as `key = value  (layer)` lines, leaves only (`icode config show`, `/config`); `skip` leaves
+ * out keys shown another way (the permission rules).
+ */
+export function settingLines(
+  settings: unknown,
+  origins: Readonly<Record<string, string>>,
+  skip: (key: string) => boolean = () => false,
+): string[] {
+  const lines: string[] = [];
+  const walk = (value: unknown, path: string[]) => {
+    if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length) {
+      for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
+      return;
+    }
+    const key = path.join('.');
+    if (!skip(key)) lines.push(`${key} = ${JSON.stringify(value)}  (${origins[key] ?? 'defaults'})`);
+  };
+  walk(settings, []);
+  return lines;
+}

@@ -5,7 +5,7 @@ import * as z from 'zod';
 import { definePlugin, defineTool, isInside, type ToolContext, type ToolMode } from '../../sdk/index.ts';
 import { analyzeBash, type BashVerdict } from './analyze.ts';
 import { killGroup, runCommand, startBackground } from './run.ts';
-import { cachedProbe, type SandboxProbe, sandboxArgs } from './sandbox.ts';
+import { cachedProbe, PROTECTED_PATHS, type SandboxProbe, sandboxArgs } from './sandbox.ts';
 
 export const BashConfig = z.strictObject({
   /** Default timeout of a command, in ms (the model may ask for up to maxTimeoutMs). */
@@ -18,7 +18,7 @@ export const BashConfig = z.strictObject({
   /** Network inside the sandbox. */
   network: z.boolean().default(true),
   /** Paths, relative to each workspace root, that commands may not write without approval. */
-  protectedPaths: z.array(z.string()).default(['.git', '.icode', '.claude', '.mcp.json', '.vscode', '.idea']),
+  protectedPaths: z.array(z.string()).default(PROTECTED_PATHS),
 });
 
 const SECRETS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'];

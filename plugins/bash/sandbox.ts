@@ -97,6 +97,29 @@ export function sandboxArgs(options: {
   return args;
 }
 
+/** The paths inside the workspace that sandboxed code may not change (icode's and git's own). */
+export const PROTECTED_PATHS = ['.git', '.icode', '.claude', '.mcp.json', '.vscode', '.idea'];
+
+/**
+ * A program to spawn, wrapped in bwrap when the probe found a sandbox: the workspace writable (its
+ * protected paths not), the rest read-only, a private /tmp, the network only when asked for. Without a
+ * sandbox the program runs as it is (callers then ask for full access).
+ */
+export function sandboxed(
+  probe: SandboxProbe,
+  program: { file: string; args: string[]; roots: readonly string[]; cwd: string; network: boolean },
+): [string, string[]] {
+  if (!probe.bwrap) return [program.file, program.args];
+  const args = sandboxArgs({
+    roots: [...program.roots],
+    writable: true,
+    protectedPaths: PROTECTED_PATHS,
+    cwd: program.cwd,
+    network: program.network,
+  });
+  return [probe.bwrap, [...args, program.file, ...program.args]];
+}
+
 /**
  * {@link probeSandbox}, remembered under the user's icode directory for as long as the same bwrap binary
  * runs on the same kernel: spawning bwrap on every start would cost each `icode` run ~10-20 ms.

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, relative, sep } from 'node:path';
-import { load } from 'js-yaml';
 
 /** A command written as markdown: `.icode/commands/NAME.md` (or `sub/NAME.md` → `/sub:NAME`). */
 export interface CustomCommand {
@@ -23,7 +23,8 @@ export function parseFrontmatter(
   if (!match) return { data: {}, body: text };
   let data: unknown;
   try {
-    data = load(match[1]!);
+    // js-yaml loads with the first file that has frontmatter, not at every start.
+    data = (createRequire(import.meta.url)('js-yaml') as typeof import('js-yaml')).load(match[1]!);
   } catch (error) {
     throw new Error(
       `${file}: invalid frontmatter: ${error instanceof Error ? error.message.split('\n')[0] : error}`,

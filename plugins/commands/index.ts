@@ -10,6 +10,7 @@ import {
   definePlugin,
   type MessageParam,
   type PermissionMode,
+  settingLines,
   settingsPath,
 } from '../../sdk/index.ts';
 import { CONTEXT_FILES, contextFiles } from '../session/context.ts';
@@ -90,16 +91,7 @@ export default definePlugin({
         name: 'config',
         description: 'The settings in effect and which file set each',
         run: () => {
-          const lines: string[] = [];
-          const walk = (value: unknown, path: string[]) => {
-            if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length) {
-              for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
-              return;
-            }
-            const key = path.join('.');
-            lines.push(`${key} = ${JSON.stringify(value)}  (${ctx.origins[key] ?? 'defaults'})`);
-          };
-          walk(ctx.settings, []);
+          const lines = settingLines(ctx.settings, ctx.origins);
           return `${lines.join('\n')}\n\nEdit .icode/settings.json (project), .icode/settings.local.json (yours, not committed) or ~/.icode/settings.json.`;
         },
       },

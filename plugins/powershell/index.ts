@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { capOutput, definePlugin, defineTool, findExecutable } from '../../sdk/index.ts';
-import { cachedProbe, sandboxArgs } from '../bash/sandbox.ts';
+import { cachedProbe, sandboxed } from '../bash/sandbox.ts';
 
 export default definePlugin({
   config: z.strictObject({
@@ -33,22 +33,13 @@ export default definePlugin({
         subjects: ({ command }) => ({ kind: 'command', values: [command] }),
         async execute({ command, timeout_ms }, tctx) {
           const args = ['-NoProfile', '-NonInteractive', '-Command', command];
-          const [file, argv] = probe.bwrap
-            ? [
-                probe.bwrap,
-                [
-                  ...sandboxArgs({
-                    roots: [...tctx.roots],
-                    writable: true,
-                    protectedPaths: ['.git', '.icode', '.claude', '.mcp.json', '.vscode', '.idea'],
-                    cwd: tctx.cwd,
-                    network: false,
-                  }),
-                  pwsh,
-                  ...args,
-                ],
-              ]
-            : [pwsh, args];
+          const [file, argv] = sandboxed(probe, {
+            file: pwsh,
+            args,
+            roots: tctx.roots,
+            cwd: tctx.cwd,
+            network: false,
+          });
           const { execa } = await import('execa');
           const r = await execa(file, argv, {
             cwd: tctx.cwd,

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import * as z from 'zod';
 import { capOutput, definePlugin, defineTool, findExecutable } from '../../sdk/index.ts';
-import { cachedProbe, sandboxArgs } from '../bash/sandbox.ts';
+import { cachedProbe, sandboxed } from '../bash/sandbox.ts';
 import { NODE_DRIVER, PYTHON_DRIVER } from './drivers.ts';
 
 interface Answer {
@@ -84,24 +84,13 @@ export default definePlugin({
         language === 'node'
           ? [process.execPath, ['-e', NODE_DRIVER]]
           : [python!, ['-u', '-c', PYTHON_DRIVER]];
-      // In the bash sandbox: the workspace writable (its protected paths not), the rest read-only, a private
-      // /tmp, no network unless configured.
-      const [file, argv] = probe.bwrap
-        ? [
-            probe.bwrap,
-            [
-              ...sandboxArgs({
-                roots: [...ctx.roots],
-                writable: true,
-                protectedPaths: ['.git', '.icode', '.claude', '.mcp.json', '.vscode', '.idea'],
-                cwd,
-                network: ctx.config.network,
-              }),
-              command,
-              ...args,
-            ],
-          ]
-        : [command, args];
+      const [file, argv] = sandboxed(probe, {
+        file: command,
+        args,
+        roots: ctx.roots,
+        cwd,
+        network: ctx.config.network,
+      });
       const child = spawn(file, argv, { cwd, env: { ...ctx.env }, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
       return new Interpreter(child);
     };

@@ -1,6 +1,6 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import * as z from 'zod';
-import { definePlugin, defineTool, ErrorCodes, IcodeError, type SessionInfo } from '../../sdk/index.ts';
+import { definePlugin, defineTool, type SessionInfo } from '../../sdk/index.ts';
 
 /** The `structured-output` service: what a session gave through StructuredOutput. */
 export interface StructuredOutputService {
@@ -18,18 +18,7 @@ const NAME = 'StructuredOutput';
 const DESCRIPTION =
   'Give your final answer as JSON matching the required schema. Call this once you are done; if it reports errors, fix the JSON and call it again.';
 
-/** Compiles a JSON Schema, or says what is wrong with it (for --json-schema FILE). */
-export function compileSchema(schema: unknown, where: string): ValidateFunction {
-  try {
-    return new Ajv({ allErrors: true, strict: false }).compile(schema as object);
-  } catch (error) {
-    throw new IcodeError(
-      ErrorCodes.CONFIG_INVALID,
-      `${where} is not a valid JSON Schema: ${error instanceof Error ? error.message : error}`,
-      'fix the schema (see https://json-schema.org), e.g. { "type": "object", "properties": { … }, "required": [ … ] }',
-    );
-  }
-}
+export { compileSchema } from './schema.ts';
 
 export default definePlugin({
   config: z.strictObject({
@@ -45,20 +34,22 @@ export default definePlugin({
     const wrapped = (schema: Record<string, unknown>) => schema.type === 'object';
 
     // A session asks for structured output through its info (the tool list is built before it starts).
-    const state = (session: SessionInfo | undefined) => {
+    // ajv loads only for a run that asks for structured output.
+    const state = async (session: SessionInfo | undefined) => {
       if (!session?.jsonSchema) return undefined;
       let s = sessions.get(session.id);
       if (!s) {
+        const { compileSchema } = await import('./schema.ts');
         s = { validate: compileSchema(session.jsonSchema, '--json-schema'), schema: session.jsonSchema };
         sessions.set(session.id, s);
       }
       return s;
     };
     ctx.hooks.sessionStart.tap(async (session) => {
-      state(session);
+      await state(session);
     });
     ctx.hooks.toolDefinitions.tap(async (defs, session) => {
-      const s = state(session);
+      const s = await state(session);
       const rest = defs.filter((d) => d.name !== NAME);
       if (!s) return rest;
       const schema = wrapped(s.schema)
@@ -67,7 +58,7 @@ export default definePlugin({
       return [...rest, { name: NAME, description: DESCRIPTION, input_schema: schema }];
     });
     ctx.hooks.stop.tap(async ({ session, continuations }) => {
-      const s = state(session);
+      const s = await state(session);
       if (!s || s.value || continuations >= ctx.config.retries) return undefined;
       return {
         continueWith: `You have not given the final answer through the ${NAME} tool yet. Call ${NAME} with JSON that matches the schema.`,

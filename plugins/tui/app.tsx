@@ -4,6 +4,7 @@ import chalk from 'chalk';
 import { Box, render, Static, Text, useApp, useInput } from 'ink';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { isInside, resolveReal } from '../../kernel/paths.ts';
+import { parseSlashCommand } from '../../kernel/registries.ts';
 import type {
   CommandContext,
   CommandOutcome,
@@ -665,9 +666,9 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number): void
       return next;
     });
     add({ kind: 'user', text });
-    const slash = /^\/([a-zA-Z0-9_:-]+)(?:\s+([\s\S]*))?$/.exec(text);
-    if (slash && host.commands.list().some((c) => c.name === slash[1])) {
-      const outcome = await host.commands.run(slash[1]!, slash[2] ?? '', commandContext());
+    const slash = parseSlashCommand(text);
+    if (slash && host.commands.list().some((c) => c.name === slash.name)) {
+      const outcome = await host.commands.run(slash.name, slash.args, commandContext());
       if (outcome.output) add({ kind: 'info', text: outcome.output, error: outcome.isError });
       const effect = outcome.effect;
       if (effect?.type === 'exit') return leave(0);

@@ -10,6 +10,7 @@ import {
   type PermissionDecision,
   type PermissionMode,
   type PermissionRequest,
+  parseSlashCommand,
   settingsPath,
   suggestedRules,
 } from '../../sdk/index.ts';
@@ -124,9 +125,9 @@ async function plain(
     const text = raw.trim();
     if (!text) continue;
     let prompt = text;
-    const slash = /^\/([a-zA-Z0-9_:-]+)(?:\s+([\s\S]*))?$/.exec(text);
-    if (slash && ui.commands.list().some((c) => c.name === slash[1])) {
-      const outcome = await ui.commands.run(slash[1]!, slash[2] ?? '', {
+    const slash = parseSlashCommand(text);
+    if (slash && ui.commands.list().some((c) => c.name === slash.name)) {
+      const outcome = await ui.commands.run(slash.name, slash.args, {
         cwd: ui.cwd,
         session: { ...(session ? { id: session } : {}), model, permissionMode: mode },
       });
