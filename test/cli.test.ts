@@ -436,30 +436,14 @@ test('--json-schema: structured_output in the JSON result; a run that never give
     required: ['files', 'names'],
     additionalProperties: false,
   });
-  const ok = await icode(
-    w,
-    '-p',
-    '--mock',
-    '--json-schema',
-    'answer.schema.json',
-    '--output-format',
-    'json',
-    'Count. PARITY_SCENARIO:structured_output_retry',
-  );
+  const structured = (prompt: string) =>
+    icode(w, '-p', '--mock', '--json-schema', 'answer.schema.json', '--output-format', 'json', prompt);
+  const ok = await structured('Count. PARITY_SCENARIO:structured_output_retry');
   expect(JSON.parse(ok.stdout)).toMatchObject({
     is_error: false,
     structured_output: { files: 3, names: ['a', 'b', 'c'] },
   });
-  const never = await icode(
-    w,
-    '-p',
-    '--mock',
-    '--json-schema',
-    'answer.schema.json',
-    '--output-format',
-    'json',
-    'Hi. PARITY_SCENARIO:streaming_text',
-  );
+  const never = await structured('Hi. PARITY_SCENARIO:streaming_text');
   expect(never.code).toBe(1);
   expect(JSON.parse(never.stdout)).toMatchObject({
     is_error: true,

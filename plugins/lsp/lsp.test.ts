@@ -185,83 +185,87 @@ describe('LSP degraded mode', () => {
     }
   }, 30_000);
 
-  test('a server that crashes: the request in flight gets an error, the server restarts with backoff', async () => {
-    const marker = join(h0(), `crash-${process.pid}-${Date.now()}`);
-    const h = await bootTestKernel({
-      include: ['workspace-guard', 'lsp'],
-      builtins: builtinPlugins,
-      files: { 'b.fk': 'y' },
-      settings: { plugins: { lsp: { config: { servers: { fake: server('crash-once', 'fk', marker) } } } } },
-    });
-    try {
-      const first = await h.callTool('LSP', { action: 'hover', path: 'b.fk', line: 1, character: 1 });
-      expect(first.isError).toBe(true);
-      expect(text(first)).toMatch(
-        /fake stopped while answering textDocument\/hover: exited \(code 1\); stderr: fake-server: crashing on hover/,
-      );
-      expect(existsSync(marker)).toBe(true);
-      const status = (await h.kernel.services.get('lsp')).list().find((s) => s.name === 'fake');
-      expect(status).toMatchObject({ state: 'crashed', restarts: 1 });
-      const second = await h.callTool('LSP', { action: 'hover', path: 'b.fk', line: 1, character: 1 });
-      expect(text(second)).toBe('fake hover (crash-once)');
-      expect((await h.kernel.services.get('lsp')).list().find((s) => s.name === 'fake')).toMatchObject({
-        state: 'running',
-        restarts: 1,
-      });
-    } finally {
-      await h.shutdown();
-    }
-  }, 30_000);
+  test(
+    'a server that crashes: the request in flight gets an error, the server restarts with backoff',
+    () =>
+      withFake('crash-once', {}, async (h, marker) => {
+        const first = await h.callTool('LSP', { action: 'hover', path: 'b.fk', line: 1, character: 1 });
+        expect(first.isError).toBe(true);
+        expect(text(first)).toMatch(
+          /fake stopped while answering textDocument\/hover: exited \(code 1\); stderr: fake-server: crashing on hover/,
+        );
+        expect(existsSync(marker)).toBe(true);
+        expect(await fakeStatus(h)).toMatchObject({ state: 'crashed', restarts: 1 });
+        const second = await h.callTool('LSP', { action: 'hover', path: 'b.fk', line: 1, character: 1 });
+        expect(text(second)).toBe('fake hover (crash-once)');
+        expect(await fakeStatus(h)).toMatchObject({ state: 'running', restarts: 1 });
+      }),
+    30_000,
+  );
 
-  test('a server that hangs: the request times out, the server is restarted', async () => {
-    const marker = join(h0(), `hang-${process.pid}-${Date.now()}`);
-    const h = await bootTestKernel({
-      include: ['workspace-guard', 'lsp'],
-      builtins: builtinPlugins,
-      files: { 'b.fk': 'y' },
-      settings: {
-        plugins: {
-          lsp: { config: { requestTimeoutMs: 500, servers: { fake: server('hang-once', 'fk', marker) } } },
+  test(
+    'a server that hangs: the request times out, the server is restarted',
+    () =>
+      withFake('hang-once', { requestTimeoutMs: 500 }, async (h) => {
+        const first = await h.callTool('LSP', { action: 'hover', path: 'b.fk', line: 1, character: 1 });
+        expect(text(first)).toContain(
+          'fake did not answer textDocument/hover within 500 ms; it was stopped and restarts',
+        );
+        const second = await h.callTool('LSP', { action: 'hover', path: 'b.fk', line: 1, character: 1 });
+        expect(text(second)).toBe('fake hover (hang-once)');
+        expect(await fakeStatus(h)).toMatchObject({ state: 'running', restarts: 1 });
+      }),
+    30_000,
+  );
+
+  test(
+    'a server that cannot start at all is reported with its stderr, then stopped after repeated crashes',
+    () =>
+      withFake('exit', {}, async (h) => {
+        const first = await h.callTool('LSP', { action: 'diagnostics', path: 'b.fk' });
+        expect(first.isError).toBe(true);
+        expect(text(first)).toContain('fake exited (code 3); stderr: fake-server: cannot start here');
+        for (let i = 0; i < 4; i++) await h.callTool('LSP', { action: 'diagnostics', path: 'b.fk' });
+        expect(await fakeStatus(h)).toMatchObject({ state: 'failed', restarts: 5 });
+        const last = await h.callTool('LSP', { action: 'diagnostics', path: 'b.fk' });
+        expect(text(last)).toContain('fake is stopped after 5 crashes');
+      }),
+    30_000,
+  );
+});
+
+/** Boots the lsp plugin with one fake server (mode, marker) and runs `fn`, shutting down after. */
+async function withFake(
+  mode: string,
+  config: Record<string, unknown>,
+  fn: (h: TestKernel, marker: string) => Promise<void>,
+): Promise<void> {
+  const marker = join(h0(), `${mode}-${process.pid}-${Date.now()}`);
+  const fake = join(root, 'test', 'fixtures', 'lsp', 'fake-server.mjs');
+  const h = await bootTestKernel({
+    include: ['workspace-guard', 'lsp'],
+    builtins: builtinPlugins,
+    files: { 'b.fk': 'y' },
+    settings: {
+      plugins: {
+        lsp: {
+          config: {
+            ...config,
+            servers: { fake: { command: process.execPath, args: [fake, mode, marker], extensions: ['fk'] } },
+          },
         },
       },
-    });
-    try {
-      const first = await h.callTool('LSP', { action: 'hover', path: 'b.fk', line: 1, character: 1 });
-      expect(text(first)).toContain(
-        'fake did not answer textDocument/hover within 500 ms; it was stopped and restarts',
-      );
-      const second = await h.callTool('LSP', { action: 'hover', path: 'b.fk', line: 1, character: 1 });
-      expect(text(second)).toBe('fake hover (hang-once)');
-      expect((await h.kernel.services.get('lsp')).list().find((s) => s.name === 'fake')).toMatchObject({
-        state: 'running',
-        restarts: 1,
-      });
-    } finally {
-      await h.shutdown();
-    }
-  }, 30_000);
+    },
+  });
+  try {
+    await fn(h, marker);
+  } finally {
+    await h.shutdown();
+  }
+}
 
-  test('a server that cannot start at all is reported with its stderr, then stopped after repeated crashes', async () => {
-    const h = await bootTestKernel({
-      include: ['workspace-guard', 'lsp'],
-      builtins: builtinPlugins,
-      files: { 'b.fk': 'y' },
-      settings: { plugins: { lsp: { config: { servers: { fake: server('exit', 'fk') } } } } },
-    });
-    try {
-      const first = await h.callTool('LSP', { action: 'diagnostics', path: 'b.fk' });
-      expect(first.isError).toBe(true);
-      expect(text(first)).toContain('fake exited (code 3); stderr: fake-server: cannot start here');
-      for (let i = 0; i < 4; i++) await h.callTool('LSP', { action: 'diagnostics', path: 'b.fk' });
-      const status = (await h.kernel.services.get('lsp')).list().find((s) => s.name === 'fake');
-      expect(status).toMatchObject({ state: 'failed', restarts: 5 });
-      const last = await h.callTool('LSP', { action: 'diagnostics', path: 'b.fk' });
-      expect(text(last)).toContain('fake is stopped after 5 crashes');
-    } finally {
-      await h.shutdown();
-    }
-  }, 30_000);
-});
+const fakeStatus = async (h: TestKernel) =>
+  (await h.kernel.services.get('lsp')).list().find((s) => s.name === 'fake');
 
 /** A fresh folder for marker files. */
 function h0(): string {
