@@ -32,6 +32,18 @@ function scenarios(dir: string): string {
     { content: [{ type: 'tool_use', name: 'bash', input: { command: 'touch made.txt' } }] },
     { content: [{ type: 'text', text: 'Made it: {{tool_results}}' }] },
   ]);
+  write('ui_ask', [
+    {
+      content: [
+        {
+          type: 'tool_use',
+          name: 'AskUserQuestion',
+          input: { question: 'Which database?', options: ['Postgres', 'SQLite'] },
+        },
+      ],
+    },
+    { content: [{ type: 'text', text: 'Noted: {{tool_results}}' }] },
+  ]);
   write('ui_slow', [
     { delayMs: 300, content: [{ type: 'text', deltas: Array.from({ length: 40 }, (_, i) => `word${i} `) }] },
   ]);
@@ -90,6 +102,14 @@ describe.skipIf(!existsSync('/usr/bin/tmux'))('the terminal UI in tmux, on the m
       await tmux('send-keys', '-t', s, 'Enter');
       now = await waitFor(s, /Input \d+ tokens, output \d+/);
 
+      // AskUserQuestion is a dialog; a number picks an option.
+      await tmux('send-keys', '-t', s, '-l', 'Pick one PARITY_SCENARIO:ui_ask');
+      await tmux('send-keys', '-t', s, 'Enter');
+      now = await waitFor(s, '2. SQLite');
+      expect(now).toContain('Which database?');
+      await tmux('send-keys', '-t', s, '2');
+      await waitFor(s, 'Noted: The user answered: SQLite');
+
       await tmux('send-keys', '-t', s, '-l', 'Go slowly PARITY_SCENARIO:ui_slow');
       await tmux('send-keys', '-t', s, 'Enter');
       await waitFor(s, 'esc to interrupt');
@@ -108,7 +128,12 @@ describe.skipIf(!existsSync('/usr/bin/tmux'))('the terminal UI in tmux, on the m
       const files = readdirSync(folder).filter((f) => f.endsWith('.jsonl'));
       expect(files).toHaveLength(1);
       const log = readFileSync(join(folder, files[0]!), 'utf8');
-      for (const p of ['PARITY_SCENARIO:ui_hello', 'PARITY_SCENARIO:ui_bash', 'PARITY_SCENARIO:ui_slow'])
+      for (const p of [
+        'PARITY_SCENARIO:ui_hello',
+        'PARITY_SCENARIO:ui_bash',
+        'PARITY_SCENARIO:ui_ask',
+        'PARITY_SCENARIO:ui_slow',
+      ])
         expect(log).toContain(p);
       // The history is kept for the next start.
       expect(readdirSync(join(w.userDir, 'history'))).toHaveLength(1);
