@@ -70,6 +70,15 @@ describe.skipIf(!existsSync('/usr/bin/tmux'))('the terminal UI in tmux, on the m
     await tmux('new-session', '-d', '-s', s, '-x', '80', '-y', '40', '-c', w.project, command);
     try {
       await waitFor(s, 'Ctrl-C twice exits');
+      // A bracketed paste keeps its line breaks, even a final one: nothing is sent until Enter.
+      await tmux('send-keys', '-t', s, '-l', '\u001B[200~first pasted line\rsecond pasted line\r\u001B[201~');
+      const pasted = await waitFor(s, 'second pasted line');
+      expect(pasted).toContain('│ > first pasted line');
+      expect(pasted).not.toContain('\n> first pasted line');
+      await tmux('send-keys', '-t', s, 'C-u');
+      for (let i = 0; i < 40; i++) await tmux('send-keys', '-t', s, 'BSpace');
+      await waitFor(s, /│ > +│/);
+
       await tmux('send-keys', '-t', s, '-l', 'Greet me PARITY_SCENARIO:ui_hello');
       await tmux('send-keys', '-t', s, 'Enter');
       // Markdown is rendered: the heading and bold lose their marks, the list gets bullets, code a gutter.

@@ -205,9 +205,24 @@ export function PromptInput(props: {
     rerender((n) => n + 1);
   };
   const setCursor = (c: number) => set(edit.current.text, c);
+  // Bracketed paste (the terminal marks a paste with ESC[200~ … ESC[201~): everything between the marks is
+  // text, its line breaks included, so a pasted line ending in a newline is not sent by itself.
+  const pasting = useRef(false);
   useInput(
     (input, key) => {
       const { text, cursor } = edit.current;
+      if (input === '[200~' || input === '\u001B[200~') {
+        pasting.current = true;
+        return;
+      }
+      if (input === '[201~' || input === '\u001B[201~') {
+        pasting.current = false;
+        return;
+      }
+      if (pasting.current) {
+        const chunk = key.return ? '\n' : input.replace(/\r\n?/g, '\n');
+        return set(text.slice(0, cursor) + chunk + text.slice(cursor), cursor + chunk.length);
+      }
       if (key.ctrl && input === 'c') {
         props.onCtrlC(text.length > 0);
         set('');
@@ -855,6 +870,12 @@ export async function runUi(host: UiHost): Promise<number> {
     />,
     { exitOnCtrlC: false, patchConsole: false },
   );
-  await instance.waitUntilExit();
+  const bracketed = process.stdout.isTTY;
+  if (bracketed) process.stdout.write('\u001B[?2004h');
+  try {
+    await instance.waitUntilExit();
+  } finally {
+    if (bracketed) process.stdout.write('\u001B[?2004l');
+  }
   return code;
 }
