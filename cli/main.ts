@@ -71,6 +71,8 @@ interface HeadlessOptions {
   systemPrompt?: string;
   appendSystemPrompt?: string;
   jsonSchema?: string;
+  /** False in the UI: it reads the terminal itself, so the stdin y/N prompt stays off. */
+  stdinApproval?: boolean;
   mock?: boolean;
   mockScenarios?: string;
   continue?: boolean;
@@ -114,6 +116,7 @@ function cliSettings(o: GlobalOptions & Partial<HeadlessOptions>): Settings | un
     };
   }
   if (o.permissionPromptStdin) s.plugins = { 'stdin-approval': { config: { enabled: true } } };
+  if (o.stdinApproval === false) s.plugins = { 'stdin-approval': { config: { enabled: false } } };
   return Object.keys(s).length ? s : undefined;
 }
 
@@ -352,7 +355,7 @@ export async function main(argv: string[]): Promise<number> {
         };
       }
       if (!o.print) {
-        const kernel = await createKernel(o, env, { signals: false });
+        const kernel = await createKernel({ ...o, stdinApproval: false }, env, { signals: false });
         try {
           await kernel.boot();
           if (!kernel.services.owner('ui')) {
