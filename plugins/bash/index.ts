@@ -5,7 +5,7 @@ import * as z from 'zod';
 import { definePlugin, defineTool, isInside, type ToolContext, type ToolMode } from '../../sdk/index.ts';
 import { analyzeBash, type BashVerdict } from './analyze.ts';
 import { killGroup, runCommand, startBackground } from './run.ts';
-import { cachedProbe, PROTECTED_PATHS, type SandboxProbe, sandboxArgs } from './sandbox.ts';
+import { PROTECTED_PATHS, type SandboxProbe, sandboxArgs, sharedProbe } from './sandbox.ts';
 
 export const BashConfig = z.strictObject({
   /** Default timeout of a command, in ms (the model may ask for up to maxTimeoutMs). */
@@ -43,7 +43,7 @@ export default definePlugin({
             reason: 'the sandbox is switched off in config (plugins.bash.config.sandbox)',
             fix: 'set it to "auto"',
           }
-        : await cachedProbe(ctx.env, join(ctx.userDir, 'state'));
+        : await sharedProbe(ctx.env, join(ctx.userDir, 'state'));
     if (!probe.bwrap)
       ctx.health.degraded(
         `no OS sandbox: ${probe.reason}; every command that is not read-only needs approval`,

@@ -124,6 +124,18 @@ export function sandboxed(
  * {@link probeSandbox}, remembered under the user's icode directory for as long as the same bwrap binary
  * runs on the same kernel: spawning bwrap on every start would cost each `icode` run ~10-20 ms.
  */
+/** {@link cachedProbe} once per process: bash, REPL and PowerShell all ask at start-up. */
+export function sharedProbe(env: NodeJS.ProcessEnv, cacheDir: string): Promise<SandboxProbe> {
+  const key = `${cacheDir}\0${env.PATH ?? ''}`;
+  let probe = probes.get(key);
+  if (!probe) {
+    probe = cachedProbe(env, cacheDir);
+    probes.set(key, probe);
+  }
+  return probe;
+}
+const probes = new Map<string, Promise<SandboxProbe>>();
+
 export async function cachedProbe(env: NodeJS.ProcessEnv, cacheDir: string): Promise<SandboxProbe> {
   const bwrap = findExecutable('bwrap', env);
   const key = JSON.stringify([

@@ -1,6 +1,7 @@
+import { join } from 'node:path';
 import * as z from 'zod';
 import { capOutput, definePlugin, defineTool, findExecutable } from '../../sdk/index.ts';
-import { cachedProbe, sandboxed } from '../bash/sandbox.ts';
+import { sandboxed, sharedProbe } from '../bash/sandbox.ts';
 
 export default definePlugin({
   config: z.strictObject({
@@ -17,7 +18,7 @@ export default definePlugin({
       );
       return;
     }
-    const probe = await cachedProbe(ctx.env, `${ctx.userDir}/state`);
+    const probe = await sharedProbe(ctx.env, join(ctx.userDir, 'state'));
     ctx.tools.register(
       defineTool({
         name: 'PowerShell',

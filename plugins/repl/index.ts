@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import * as z from 'zod';
 import { capOutput, definePlugin, defineTool, findExecutable } from '../../sdk/index.ts';
-import { cachedProbe, sandboxed } from '../bash/sandbox.ts';
+import { sandboxed, sharedProbe } from '../bash/sandbox.ts';
 import { NODE_DRIVER, PYTHON_DRIVER } from './drivers.ts';
 
 interface Answer {
@@ -64,7 +65,7 @@ export default definePlugin({
     network: z.boolean().default(false),
   }),
   async activate(ctx) {
-    const probe = await cachedProbe(ctx.env, `${ctx.userDir}/state`);
+    const probe = await sharedProbe(ctx.env, join(ctx.userDir, 'state'));
     const python = findExecutable(ctx.config.pythonPath, ctx.env);
     const problems = [
       ...(probe.bwrap
