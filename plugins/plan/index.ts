@@ -13,7 +13,7 @@ export default definePlugin({
 
     // Leaving plan mode is the user's call: always asked (a deny keeps the session planning).
     ctx.hooks.permissionRequest.tap(async (request) => {
-      if (request.tool !== 'ExitPlanMode') return undefined;
+      if (request.tool !== 'ExitPlanMode' || request.sessionMode !== 'plan') return undefined;
       const plan = String((request.input as { plan?: unknown }).plan ?? '');
       return { decision: 'ask', reason: `approve this plan and leave plan mode?\n\n${plan}` };
     });
@@ -44,8 +44,8 @@ export default definePlugin({
         }),
         mode: 'read-only',
         execute(_, tctx) {
-          if (!tctx.setSessionMode) throw new Error('plan mode is only available inside a session');
           if (tctx.sessionMode !== 'plan') return 'Not in plan mode; go ahead.';
+          if (!tctx.setSessionMode) throw new Error('plan mode is only available inside a session');
           const next = (tctx.sessionId && before.get(tctx.sessionId)) || fallback();
           if (tctx.sessionId) before.delete(tctx.sessionId);
           tctx.setSessionMode(next);

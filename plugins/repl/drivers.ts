@@ -1,6 +1,7 @@
 /**
  * The programs that keep a REPL's state. Each reads one JSON request per line on stdin ({ id, code }) and
- * answers on fd 3 ({ id, output, value, error }), so what the code prints cannot be mistaken for an answer.
+ * answers on fd 3 ({ id, output, value, error }), so what the code prints cannot be mistaken for an answer;
+ * then it prints an end mark on stdout, so what the code wrote there directly is attributed to its request.
  */
 export const NODE_DRIVER = String.raw`
 const vm = require('node:vm'), util = require('node:util'), fs = require('node:fs'), readline = require('node:readline');
@@ -26,6 +27,7 @@ async function next() {
     error = e && e.stack ? String(e.stack).split('\n    at ').slice(0, 3).join('\n    at ') : String(e);
   }
   fs.writeSync(3, JSON.stringify({ id, output: out.join('\n'), value: value === undefined ? undefined : util.inspect(value, { depth: 4 }), error }) + '\n');
+  fs.writeSync(1, '\u0000icode-repl-end-' + id + '\u0000\n');
   busy = false;
   next();
 }
@@ -56,4 +58,6 @@ for line in sys.stdin:
         error = ''.join(te.format())
     answers.write(json.dumps({'id': request['id'], 'output': buffer.getvalue(), 'value': value, 'error': error}) + '\n')
     answers.flush()
+    sys.stdout.flush()
+    os.write(1, ('\0icode-repl-end-%d\0\n' % request['id']).encode())
 `;

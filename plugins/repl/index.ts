@@ -14,22 +14,35 @@ interface Answer {
   error?: string | null;
 }
 
+/** The line the drivers print on stdout after each request: what came before it belongs to that request. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the end mark is fenced by NULs no code prints by accident
+const END = /\u0000icode-repl-end-(\d+)\u0000\n/;
+
 /** One language's interpreter for one session: its variables live as long as the process. */
 class Interpreter {
   private next = 0;
-  private readonly waiting = new Map<number, (a: Answer) => void>();
+  private readonly answers = new Map<number, Answer>();
+  private readonly printed = new Map<number, string>();
+  private readonly waiting = new Map<number, (a: Answer & { stray: string }) => void>();
   private stray = '';
   exited: string | undefined;
 
   constructor(readonly child: ChildProcess) {
     createInterface({ input: child.stdio[3] as Readable }).on('line', (line) => {
       const answer = JSON.parse(line) as Answer;
-      this.waiting.get(answer.id)?.(answer);
-      this.waiting.delete(answer.id);
+      this.answers.set(answer.id, answer);
+      this.settle(answer.id);
     });
-    // Output written around the driver (process.stdout.write, os.write) is kept with the next answer.
+    // What the code writes around the driver (process.stdout.write, os.write) arrives on another pipe than
+    // the answer, in any order: it belongs to the request whose end mark follows it.
     child.stdout?.on('data', (d) => {
       this.stray += d;
+      for (let m = END.exec(this.stray); m; m = END.exec(this.stray)) {
+        const id = Number(m[1]);
+        this.printed.set(id, this.stray.slice(0, m.index));
+        this.stray = this.stray.slice(m.index + m[0].length);
+        this.settle(id);
+      }
     });
     child.stderr?.on('data', (d) => {
       this.stray += d;
@@ -37,20 +50,26 @@ class Interpreter {
     child.on('exit', (code, signal) => {
       this.exited = `exited (${signal ?? `code ${code}`})${this.stray ? `: ${this.stray.trim().slice(-500)}` : ''}`;
       for (const w of this.waiting.values())
-        w({ id: -1, output: '', error: `the interpreter ${this.exited}` });
+        w({ id: -1, output: '', stray: '', error: `the interpreter ${this.exited}` });
       this.waiting.clear();
     });
     child.stdin?.on('error', () => {});
   }
 
+  private settle(id: number): void {
+    const answer = this.answers.get(id);
+    const printed = this.printed.get(id);
+    if (!answer || printed === undefined) return;
+    this.answers.delete(id);
+    this.printed.delete(id);
+    this.waiting.get(id)?.({ ...answer, stray: printed });
+    this.waiting.delete(id);
+  }
+
   run(code: string): Promise<Answer & { stray: string }> {
     const id = ++this.next;
     return new Promise((resolve) => {
-      this.waiting.set(id, (a) => {
-        const stray = this.stray;
-        this.stray = '';
-        resolve({ ...a, stray });
-      });
+      this.waiting.set(id, resolve);
       this.child.stdin?.write(`${JSON.stringify({ id, code })}\n`);
     });
   }
