@@ -409,7 +409,7 @@ export async function main(argv: string[]): Promise<number> {
             cwd: process.cwd(),
             session: {
               ...(resume ? { id: resume } : {}),
-              model: String(kernel.config.settings.model ?? ''),
+              model: String(kernel.config.settings.model ?? 'sonnet'),
               permissionMode: String(kernel.config.settings.permissions?.defaultMode ?? 'prompt'),
             },
           });

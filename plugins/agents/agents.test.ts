@@ -26,3 +26,15 @@ test('custom agents from the project and the user are offered with the built-in 
   expect(unknown.content).toContain('no agent type "nope"; available: general, explore, plan, reviewer');
   await h.shutdown();
 });
+
+test("an agent's tools list keeps rules with spaces whole, like a command's allowed-tools", async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { loadAgents } = await import('./index.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'icode-agents-'));
+  writeFileSync(join(dir, 'diff.md'), '---\ndescription: d\ntools: read_file, Bash(git diff:*)\n---\nx\n');
+  const problems: string[] = [];
+  expect(loadAgents(dir, 'project', problems)[0]?.tools).toEqual(['read_file', 'Bash(git diff:*)']);
+  expect(problems).toEqual([]);
+});

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { definePlugin, defineTool, PERMISSION_MODES, type PermissionMode } from '../../sdk/index.ts';
-import { parseFrontmatter } from '../commands/custom.ts';
+import { listOf, parseFrontmatter } from '../commands/custom.ts';
 
 export interface AgentType {
   name: string;
@@ -72,11 +72,7 @@ export function loadAgents(dir: string, source: string, problems: string[]): Age
         );
       if (typeof data.description !== 'string')
         throw new Error(`${file}: the frontmatter needs a description`);
-      const tools = Array.isArray(data.tools)
-        ? data.tools.map(String)
-        : typeof data.tools === 'string'
-          ? data.tools.split(/[,\s]+/).filter(Boolean)
-          : undefined;
+      const tools = data.tools === undefined ? undefined : listOf(data.tools);
       out.push({
         name: typeof data.name === 'string' ? data.name : entry.slice(0, -3),
         description: data.description,

@@ -35,7 +35,8 @@ export function parseFrontmatter(
   return { data: (data ?? {}) as Record<string, unknown>, body: match[2]! };
 }
 
-const list = (v: unknown): string[] =>
+/** A frontmatter list: YAML array, or one string separated by commas or spaces (not inside `( )`). */
+export const listOf = (v: unknown): string[] =>
   Array.isArray(v)
     ? v.map(String)
     : typeof v === 'string'
@@ -65,7 +66,7 @@ export function loadCommands(dir: string, scope: 'project' | 'user', problems: s
                 ? data.description
                 : (body.trim().split('\n')[0] ?? '').slice(0, 80) || `${scope} command`,
             ...(typeof data['argument-hint'] === 'string' ? { argumentHint: data['argument-hint'] } : {}),
-            allowedTools: list(data['allowed-tools']),
+            allowedTools: listOf(data['allowed-tools']),
             ...(typeof data.model === 'string' ? { model: data.model } : {}),
             body,
             file,

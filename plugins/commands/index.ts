@@ -8,6 +8,7 @@ import {
   type Command,
   type CommandContext,
   definePlugin,
+  editSettings,
   type MessageParam,
   type PermissionMode,
   settingLines,
@@ -192,7 +193,6 @@ export default definePlugin({
         run: async (args) => {
           const m = /^(enable|disable)\s+(\S+)$/.exec(args.trim());
           if (m) {
-            const { editSettings } = await import('../../sdk/settings.ts');
             editSettings(local, ['plugins', m[2]!, 'enabled'], m[1] === 'enable');
             return `${m[2]} ${m[1]}d in ${local}; it takes effect in the next session.`;
           }

@@ -20,27 +20,21 @@ declare module '../../kernel/registries.ts' {
 }
 
 /** Settings the model may read and change with Config: harmless ones; never permissions or hooks. */
-const SETTINGS: Record<string, { schema: z.ZodType; read(s: Record<string, unknown>): unknown }> = {
-  model: { schema: z.string().min(1), read: (s) => s.model },
-  'plugins.session.config.maxTurns': {
-    schema: z.number().int().positive(),
-    read: (s) =>
-      (s.plugins as Record<string, { config?: Record<string, unknown> }> | undefined)?.session?.config
-        ?.maxTurns,
-  },
-  'plugins.session.config.autoCompactTokens': {
-    schema: z.number().int().positive(),
-    read: (s) =>
-      (s.plugins as Record<string, { config?: Record<string, unknown> }> | undefined)?.session?.config
-        ?.autoCompactTokens,
-  },
-  'plugins.lsp.config.editDiagnosticsTimeoutMs': {
-    schema: z.number().int().min(0),
-    read: (s) =>
-      (s.plugins as Record<string, { config?: Record<string, unknown> }> | undefined)?.lsp?.config
-        ?.editDiagnosticsTimeoutMs,
-  },
+const SETTINGS: Record<string, z.ZodType> = {
+  model: z.string().min(1),
+  'plugins.session.config.maxTurns': z.number().int().positive(),
+  'plugins.session.config.autoCompactTokens': z.number().int().positive(),
+  'plugins.lsp.config.editDiagnosticsTimeoutMs': z.number().int().min(0),
 };
+
+/** The value at a dotted key path of the settings. */
+const at = (settings: unknown, key: string) =>
+  key
+    .split('.')
+    .reduce<unknown>(
+      (v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined),
+      settings,
+    );
 
 export default definePlugin({
   config: z.strictObject({}),
@@ -131,9 +125,8 @@ export default definePlugin({
             throw new Error(
               `"${setting}" cannot be read or changed here; settings: ${Object.keys(SETTINGS).join(', ')}`,
             );
-          if (value === undefined)
-            return `${setting} = ${JSON.stringify(known.read(ctx.settings as Record<string, unknown>) ?? null)}`;
-          const parsed = known.schema.safeParse(value);
+          if (value === undefined) return `${setting} = ${JSON.stringify(at(ctx.settings, setting) ?? null)}`;
+          const parsed = known.safeParse(value);
           if (!parsed.success) throw new Error(`${setting}: ${z.prettifyError(parsed.error)}`);
           const file = settingsPath('local', ctx.projectRoot, ctx.userDir);
           editSettings(file, setting.split('.'), parsed.data);

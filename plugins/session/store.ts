@@ -31,7 +31,8 @@ type Line =
   /** The conversation from here on is these messages (a summary and the turns kept after it). */
   | { type: 'compaction'; messages: MessageParam[]; at: string; [key: string]: unknown };
 
-const slug = (projectRoot: string) => projectRoot.replace(/[^A-Za-z0-9]/g, '-');
+/** A project root as a file name (sessions, the UI's prompt history). */
+export const slug = (projectRoot: string) => projectRoot.replace(/[^A-Za-z0-9]/g, '-');
 
 /** Secrets never reach the disk: API keys, bearer tokens, and the values of the credential variables. */
 export function redactor(secrets: Array<string | undefined>): (text: string) => string {

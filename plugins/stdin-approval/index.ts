@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import * as z from 'zod';
 import { definePlugin } from '../../sdk/index.ts';
+import { pickAnswer } from '../interaction/answer.ts';
 
 /**
  * Answers permission asks at a prompt: each ask is written to stderr — the tool, what it wants to do (the
@@ -51,13 +52,7 @@ export default definePlugin({
           process.stderr.write(`icode: the model asks: ${q.question}\n${choices ? `${choices}\n` : ''}> `);
           const line = await next();
           if (!terminal) process.stderr.write(`${line ?? '(no answer)'}\n`);
-          const picked = line
-            ?.split(/[,\s]+/)
-            .map((n) => q.options[Number(n) - 1])
-            .filter(Boolean);
-          return picked?.length && picked.length === line?.split(/[,\s]+/).filter(Boolean).length
-            ? picked.join(', ')
-            : line;
+          return line === undefined ? undefined : pickAnswer(line, q.options);
         }),
       )
       .catch(() => {});

@@ -15,6 +15,7 @@ import type {
   PluginStatus,
   Usage,
 } from '../../sdk/index.ts';
+import { pickAnswer } from '../interaction/answer.ts';
 import type { SessionEvent, SessionService } from '../session/types.ts';
 import { colourDiff, loadHighlighter, renderMarkdown, splitComplete } from './markdown.ts';
 
@@ -429,9 +430,7 @@ export function QuestionDialog({
   useInput((input, key) => {
     if (key.escape) return onDone(undefined);
     if (key.return) {
-      const picks = text.split(/[,\s]+/).filter(Boolean);
-      const chosen = picks.map((n) => ask.options[Number(n) - 1]);
-      return onDone(picks.length && chosen.every(Boolean) ? chosen.join(', ') : text);
+      return onDone(pickAnswer(text, ask.options));
     }
     if (!text && !ask.multiSelect && /^[1-9]$/.test(input) && ask.options[Number(input) - 1])
       return onDone(ask.options[Number(input) - 1]);

@@ -14,7 +14,9 @@ import {
   settingsPath,
   suggestedRules,
 } from '../../sdk/index.ts';
+import { slug } from '../session/store.ts';
 import { transcript } from '../session/transcript.ts';
+import type { SessionService } from '../session/types.ts';
 import type { UiHost } from './app.tsx';
 
 declare const __ICODE_TUI_BUNDLE__: string | undefined;
@@ -52,8 +54,8 @@ export default definePlugin({
       asker ? asker(request, decision) : undefined,
     );
 
-    const host = (options: UiRunOptions): UiHost => ({
-      session: undefined as never,
+    const host = (options: UiRunOptions, session: SessionService): UiHost => ({
+      session,
       commands: {
         list: () => ctx.commands.list(),
         run: (name, args, cctx) => ctx.commands.run(name, args, cctx),
@@ -81,7 +83,7 @@ export default definePlugin({
       addRules: options.addRules,
       cwd: ctx.cwd,
       roots: ctx.roots,
-      historyFile: join(ctx.userDir, 'history', `${ctx.projectRoot.replace(/[^A-Za-z0-9]/g, '-')}.json`),
+      historyFile: join(ctx.userDir, 'history', `${slug(ctx.projectRoot)}.json`),
       model: options.model,
       mode: options.mode,
       ...(options.resume ? { resume: options.resume } : {}),
@@ -90,7 +92,7 @@ export default definePlugin({
 
     const service: UiService = {
       async run(options) {
-        const ui = { ...host(options), session: await ctx.services.get('session') };
+        const ui = host(options, await ctx.services.get('session'));
         const stdout = options.stdout ?? process.stdout;
         if (!stdout.isTTY) return plain(ui, options.stdin ?? process.stdin, stdout);
         // NO_COLOR (any value) turns colour off everywhere, the UI's libraries included.
