@@ -66,7 +66,8 @@ describe.skipIf(!existsSync('/usr/bin/tmux'))('the terminal UI in tmux, on the m
     const w = makeWorld();
     const dir = scenarios(join(w.root, 'scenarios'));
     const s = `icode-tui-${process.pid}`;
-    const command = `HOME=${w.home} ICODE_CONFIG_DIR=${w.userDir} NO_COLOR=1 ${process.execPath} ${bin} --mock --mock-scenarios ${dir}; echo EXIT=$?; sleep 30`;
+    // CI=true: the UI must draw every frame even where CI is set (ink would draw only the last one).
+    const command = `CI=true HOME=${w.home} ICODE_CONFIG_DIR=${w.userDir} NO_COLOR=1 ${process.execPath} ${bin} --mock --mock-scenarios ${dir}; echo EXIT=$?; sleep 30`;
     await tmux('new-session', '-d', '-s', s, '-x', '80', '-y', '40', '-c', w.project, command);
     try {
       await waitFor(s, 'Ctrl-C twice exits');

@@ -97,10 +97,12 @@ export default definePlugin({
         if (!stdout.isTTY) return plain(ui, options.stdin ?? process.stdin, stdout);
         // NO_COLOR (any value) turns colour off everywhere, the UI's libraries included.
         if (ctx.env.NO_COLOR) process.env.FORCE_COLOR = '0';
-        const app = await importModule<typeof import('./app.tsx')>(
-          typeof __ICODE_TUI_BUNDLE__ === 'string'
-            ? new URL(__ICODE_TUI_BUNDLE__, import.meta.url).href
-            : new URL('./app.tsx', import.meta.url).href,
+        const app = await outsideCi(() =>
+          importModule<typeof import('./app.tsx')>(
+            typeof __ICODE_TUI_BUNDLE__ === 'string'
+              ? new URL(__ICODE_TUI_BUNDLE__, import.meta.url).href
+              : new URL('./app.tsx', import.meta.url).href,
+          ),
         );
         return app.runUi(ui);
       },
@@ -108,6 +110,23 @@ export default definePlugin({
     ctx.services.provide('ui', service);
   },
 });
+
+const CI_MARKERS = ['CI', 'CONTINUOUS_INTEGRATION'];
+
+/**
+ * ink draws only the final frame when it believes it runs in CI (CI or CONTINUOUS_INTEGRATION set, read
+ * once when it loads): a prompt that never shows. A terminal on stdout means someone is at it, so the UI
+ * loads with both unset; they are put back at once, so the tools' processes still see them.
+ */
+async function outsideCi<T>(load: () => Promise<T>): Promise<T> {
+  const saved = CI_MARKERS.map((key) => [key, process.env[key]] as const);
+  for (const [key] of saved) delete process.env[key];
+  try {
+    return await load();
+  } finally {
+    for (const [key, value] of saved) if (value !== undefined) process.env[key] = value;
+  }
+}
 
 /**
  * Without a terminal on stdout: prompts are lines on stdin, the transcript is plain lines, commands work,
