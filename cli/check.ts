@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline';
 import type { Kernel } from '../kernel/index.ts';
 import { resolveReal } from '../kernel/paths.ts';
 import type { PermissionMode } from '../kernel/types.ts';
@@ -62,6 +61,7 @@ export async function checkOne(
 
 /** `--jsonl`: one query per stdin line, one verdict per stdout line, in order. */
 export async function checkLines(kernel: Kernel, defaults: CheckQuery): Promise<void> {
+  const { createInterface } = await import('node:readline');
   const lines = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   for await (const line of lines) {
     if (!line.trim()) continue;

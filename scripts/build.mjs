@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -24,6 +25,44 @@ const common = {
   sourcemap: 'linked',
 };
 
+/**
+ * Node's own modules that most runs never touch (a hash, a child process, an HTTP server) cost 1-5 ms each
+ * to load, and libraries require them at the top (commander: child_process; cosmiconfig: crypto). In the
+ * CLI bundle each of these is a stand-in that loads the real module on first use of one of its exports.
+ * Its export names are read here, from the Node that builds (the one that runs it: `npm ci` builds), so
+ * copying them (esbuild's ESM interop, `import *`) does not load the module; a name this Node lacks is
+ * looked up in the real module.
+ */
+const LAZY_BUILTINS = ['child_process', 'crypto', 'fs/promises', 'http', 'https', 'readline', 'zlib'];
+const require = createRequire(import.meta.url);
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|').replace('/', '\\/')})$`);
+    b.onResolve({ filter }, (args) => ({ path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      contents: `const id = ${JSON.stringify(`node:${args.path}`)};
+let real;
+const load = () => (real ??= require(id));
+const names = ${JSON.stringify(Object.keys(require(`node:${args.path}`)).filter((k) => k !== 'default'))};
+const stand = {};
+for (const name of [...names, 'default'])
+  Object.defineProperty(stand, name, {
+    get: () => (name === 'default' ? load() : load()[name]),
+    set: (value) => { load()[name] = value; },
+    enumerable: true,
+    configurable: true,
+  });
+module.exports = new Proxy(stand, {
+  // Interop helpers ask for __esModule before anything else: a built-in never has it.
+  get: (t, key) => (key in t ? t[key] : key === '__esModule' ? undefined : Reflect.get(load(), key)),
+  has: (t, key) => key in t || key in load(),
+});`,
+      loader: 'js',
+    }));
+  },
+};
+
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 // The CLI is one CommonJS file (plugins included, evaluated only when they activate), so a V8 code cache
 // can cover all of it; see cli/code-cache.ts.
@@ -41,6 +80,7 @@ await build({
     __ICODE_TUI_BUNDLE__: JSON.stringify('./tui.mjs'),
   },
   banner: { js: "var __icodeMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [lazyBuiltins],
   // The CLI never loads TypeScript configs (cosmiconfig imports it only for .ts files); the Anthropic
   // SDK is half a megabyte that only a model request needs: it is bundled apart (below) and loaded on first use.
   // Libraries only some runs use load from node_modules when first needed (LSP, WebFetch's HTML, JSON

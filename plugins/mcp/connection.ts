@@ -1,6 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { importModule, type ToolResultBlock } from '../../sdk/index.ts';
-import { authFile, awaitRedirect, FileOAuthProvider } from './oauth.ts';
+// OAuth (and the HTTP server and hashing it brings) loads with the first remote server, not at start-up.
+import type { FileOAuthProvider } from './oauth.ts';
 import { expandVars, type ServerEntry } from './servers.ts';
 
 export type ServerState = 'connecting' | 'connected' | 'failed' | 'disabled' | 'unapproved' | 'lazy';
@@ -135,6 +136,7 @@ export class McpConnection {
     if ('url' in config) {
       const requestInit = { headers: config.headers };
       // Remote servers may need OAuth: the SDK uses the provider only when the server answers 401.
+      const { authFile, FileOAuthProvider } = await import('./oauth.ts');
       this.oauth ??= new FileOAuthProvider(authFile(this.hooks.userDir, this.entry.name, config.url));
       await this.oauth.port();
       const authProvider = this.oauth;
@@ -314,6 +316,7 @@ export class McpConnection {
     const { auth } = await importModule<typeof import('@modelcontextprotocol/sdk/client/auth.js')>(
       '@modelcontextprotocol/sdk/client/auth.js',
     );
+    const { authFile, awaitRedirect, FileOAuthProvider } = await import('./oauth.ts');
     this.oauth ??= new FileOAuthProvider(authFile(this.hooks.userDir, this.entry.name, config.url));
     const redirect = awaitRedirect(await this.oauth.port(), timeoutMs);
     try {

@@ -1,7 +1,6 @@
 import * as z from 'zod';
 import { definePlugin, defineTool, ProjectApprovals, type ToolMode } from '../../sdk/index.ts';
 import { McpConnection, type McpPrompt, type McpTool, type ServerStatus } from './connection.ts';
-import { openBrowser } from './oauth.ts';
 import { renderStatus } from './render.ts';
 import { collectServers, type ServerEntry, ServerSchema } from './servers.ts';
 import { deferMcpTools } from './tool-search.ts';
@@ -260,7 +259,7 @@ export default definePlugin({
       authorize: (name, open) =>
         server(name).authorize((url) => {
           open?.(url);
-          openBrowser(url, ctx.env);
+          void import('./oauth.ts').then(({ openBrowser }) => openBrowser(url, ctx.env));
         }, ctx.config.authTimeoutMs),
       approveProject: () => {
         approvals.approve(ctx.projectRoot, fingerprint);

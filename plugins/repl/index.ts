@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import * as z from 'zod';
 import { capOutput, definePlugin, defineTool, findExecutable } from '../../sdk/index.ts';
@@ -27,7 +26,10 @@ class Interpreter {
   private stray = '';
   exited: string | undefined;
 
-  constructor(readonly child: ChildProcess) {
+  constructor(
+    readonly child: ChildProcess,
+    createInterface: typeof import('node:readline').createInterface,
+  ) {
     createInterface({ input: child.stdio[3] as Readable }).on('line', (line) => {
       const answer = JSON.parse(line) as Answer;
       this.answers.set(answer.id, answer);
@@ -99,7 +101,11 @@ export default definePlugin({
       );
     const interpreters = new Map<string, Interpreter>();
 
-    const start = (language: 'node' | 'python', cwd: string): Interpreter => {
+    const start = (
+      language: 'node' | 'python',
+      cwd: string,
+      createInterface: typeof import('node:readline').createInterface,
+    ): Interpreter => {
       const [command, args] =
         language === 'node'
           ? [process.execPath, ['-e', NODE_DRIVER]]
@@ -112,7 +118,7 @@ export default definePlugin({
         network: ctx.config.network,
       });
       const child = spawn(file, argv, { cwd, env: { ...ctx.env }, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
-      return new Interpreter(child);
+      return new Interpreter(child, createInterface);
     };
 
     ctx.tools.register(
@@ -130,10 +136,12 @@ export default definePlugin({
         async execute({ code, language, timeout_ms }, tctx) {
           if (language === 'python' && !python)
             throw new Error(`${ctx.config.pythonPath} is not installed here; use language "node"`);
+          // Loaded with the first call (not at start-up), before the lookup: no await between get and set.
+          const { createInterface } = await import('node:readline');
           const key = `${tctx.sessionId ?? 'default'}:${language}`;
           let interpreter = interpreters.get(key);
           if (!interpreter || interpreter.exited) {
-            interpreter = start(language, tctx.cwd);
+            interpreter = start(language, tctx.cwd, createInterface);
             interpreters.set(key, interpreter);
           }
           const limit = timeout_ms ?? ctx.config.timeoutMs;

@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline';
 import * as z from 'zod';
 import { definePlugin } from '../../sdk/index.ts';
 import { pickAnswer } from '../interaction/answer.ts';
@@ -12,9 +11,11 @@ import { pickAnswer } from '../interaction/answer.ts';
  */
 export default definePlugin({
   config: z.strictObject({ enabled: z.union([z.boolean(), z.literal('auto')]).default('auto') }),
-  activate(ctx) {
+  async activate(ctx) {
     const terminal = Boolean(process.stdin.isTTY && process.stderr.isTTY);
     if (ctx.config.enabled === false || (ctx.config.enabled === 'auto' && !terminal)) return;
+    // Loaded only when on: most runs (scripts, the UI) never read answers here.
+    const { createInterface } = await import('node:readline');
     const lines: string[] = [];
     const waiting: Array<(line: string | undefined) => void> = [];
     let ended = false;

@@ -18,8 +18,6 @@ const NAME = 'StructuredOutput';
 const DESCRIPTION =
   'Give your final answer as JSON matching the required schema. Call this once you are done; if it reports errors, fix the JSON and call it again.';
 
-export { compileSchema } from './schema.ts';
-
 export default definePlugin({
   config: z.strictObject({
     /** How many times the model is sent back when it ends without a valid StructuredOutput call. */

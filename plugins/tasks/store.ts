@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { slug } from '../session/store.ts';
 
 export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'stopped' | 'interrupted';
 
@@ -27,8 +27,8 @@ export class TaskStore {
   readonly dir: string;
 
   constructor(userDir: string, projectRoot: string) {
-    const key = createHash('sha256').update(projectRoot).digest('hex').slice(0, 16);
-    this.dir = join(userDir, 'tasks', key);
+    // Named like the project's sessions folder (~/.icode/projects/<slug>).
+    this.dir = join(userDir, 'tasks', slug(projectRoot));
   }
 
   save(task: TaskRecord): void {

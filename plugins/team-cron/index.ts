@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { definePlugin, defineTool } from '../../sdk/index.ts';
+import { slug } from '../session/store.ts';
 import type { TaskRecord } from '../tasks/store.ts';
 
 interface CronJob {
@@ -34,8 +35,7 @@ const FORMS =
 export default definePlugin({
   async activate(ctx) {
     const tasks = await ctx.services.get('tasks');
-    const key = createHash('sha256').update(ctx.projectRoot).digest('hex').slice(0, 16);
-    const file = join(ctx.userDir, 'cron', `${key}.json`);
+    const file = join(ctx.userDir, 'cron', `${slug(ctx.projectRoot)}.json`);
     const load = (): CronJob[] => {
       try {
         return JSON.parse(readFileSync(file, 'utf8')) as CronJob[];

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { bootTestKernel } from '../../sdk/testing.ts';
 import { builtinPlugins } from '../index.ts';
 import { loadScenarios } from '../mock-anthropic/scenario.ts';
 import { type MockServer, startMockServer } from '../mock-anthropic/server.ts';
+import { slug } from '../session/store.ts';
 
 const scenarios = mkdtempSync(join(tmpdir(), 'icode-cron-scenarios-'));
 const scenario = (name: string, steps: unknown[]) =>
@@ -76,9 +76,8 @@ describe('cron', () => {
     const dir = join(h.home, '.icode', 'cron');
     mkdirSync(dir, { recursive: true });
     const tenMinutesAgo = new Date(Date.now() - 10 * 60_000 - 1000).toISOString();
-    const key = createHash('sha256').update(h.project).digest('hex').slice(0, 16);
     writeFileSync(
-      join(dir, `${key}.json`),
+      join(dir, `${slug(h.project)}.json`),
       JSON.stringify([
         {
           id: 'cron_old',

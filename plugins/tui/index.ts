@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import * as z from 'zod';
 import {
   addPermissionRule,
@@ -141,6 +140,7 @@ async function plain(
   let model = ui.model;
   let mode = ui.mode;
   ui.onPermission(undefined);
+  const { createInterface } = await import('node:readline');
   const lines = createInterface({ input: stdin, terminal: false });
   for await (const raw of lines) {
     const text = raw.trim();
