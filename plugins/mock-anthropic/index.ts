@@ -1,5 +1,5 @@
 import { definePlugin } from '../../sdk/index.ts';
-import { loadScenarios } from './scenario.ts';
+import { scenarioFolder } from './scenario.ts';
 import { type MockServer, startMockServer } from './server.ts';
 
 /** The `mock-anthropic` service: starts mock API servers, closed when the plugin deactivates. */
@@ -19,7 +19,7 @@ export default definePlugin({
     ctx.services.provide('mock-anthropic', {
       async start({ scenariosDir, port }) {
         const server = await startMockServer({
-          scenarios: loadScenarios(scenariosDir),
+          scenarios: scenarioFolder(scenariosDir),
           ...(port ? { port } : {}),
         });
         servers.add(server);

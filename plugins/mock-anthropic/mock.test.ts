@@ -1,7 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadScenarios } from './scenario.ts';
+import { loadScenarios, scenarioFolder } from './scenario.ts';
 import { type MockServer, startMockServer } from './server.ts';
 
 const scenariosDir = join(import.meta.dirname, '..', '..', 'scenarios');
@@ -207,5 +209,29 @@ describe('mock Anthropic API errors', () => {
       status: 529,
       type: 'overloaded_error',
     });
+  });
+});
+
+describe('a scenario folder read on demand', () => {
+  test('the server starts with a broken file in the folder; choosing it is a 400 naming the file and key, the others work', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'icode-scenarios-'));
+    writeFileSync(
+      join(dir, 'good.json'),
+      JSON.stringify({ name: 'good', steps: [{ content: [{ type: 'text', text: 'fine' }] }] }),
+    );
+    writeFileSync(join(dir, 'broken.json'), '{\n  "name": "broken",\n  "steps": "none"\n}\n');
+    const server = await startMockServer({ scenarios: scenarioFolder(dir) });
+    try {
+      const sdk = new Anthropic({ apiKey: 'k', baseURL: server.url, maxRetries: 0 });
+      const good = await sdk.messages.create(ask('PARITY_SCENARIO:good'));
+      expect(good.content).toEqual([{ type: 'text', text: 'fine' }]);
+      const error = await sdk.messages.create(ask('PARITY_SCENARIO:broken')).catch((e: unknown) => e);
+      expect(error).toMatchObject({ status: 400 });
+      expect(String((error as Error).message)).toMatch(/broken\.json:3:\d+.*steps/);
+      const unknown = await sdk.messages.create(ask('PARITY_SCENARIO:absent')).catch((e: unknown) => e);
+      expect(String((unknown as Error).message)).toContain('known: broken, good');
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -111,24 +111,56 @@ export const ScenarioSchema = z.strictObject({
 });
 export type Scenario = z.output<typeof ScenarioSchema>;
 
-/** Reads every `*.json` scenario in a folder; a bad file is an error naming its line and key. */
-export function loadScenarios(dir: string): Map<string, Scenario> {
-  const scenarios = new Map<string, Scenario>();
-  for (const file of readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .sort()) {
-    const path = join(dir, file);
-    const scenario = loadJsonFile(readFileSync(path, 'utf8'), path, ScenarioSchema);
-    if (`${scenario.name}.json` !== file) {
-      throw new IcodeError(
-        ErrorCodes.FILE_INVALID,
-        `${path}: the scenario is named "${scenario.name}", but the file is ${file}`,
-        `rename the file to ${scenario.name}.json, or change "name"`,
-      );
-    }
-    scenarios.set(scenario.name, scenario);
+/** The scenarios the mock answers from: looked up by name. */
+export interface Scenarios {
+  get(name: string): Scenario | undefined;
+  keys(): Iterable<string>;
+}
+
+/** Reads one scenario file; a bad file is an error naming its line and key. */
+function loadScenarioFile(dir: string, file: string): Scenario {
+  const path = join(dir, file);
+  const scenario = loadJsonFile(readFileSync(path, 'utf8'), path, ScenarioSchema);
+  if (`${scenario.name}.json` !== file) {
+    throw new IcodeError(
+      ErrorCodes.FILE_INVALID,
+      `${path}: the scenario is named "${scenario.name}", but the file is ${file}`,
+      `rename the file to ${scenario.name}.json, or change "name"`,
+    );
   }
-  return scenarios;
+  return scenario;
+}
+
+const scenarioFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+
+/** Reads every `*.json` scenario in a folder (the parity runner, which checks them all). */
+export function loadScenarios(dir: string): Map<string, Scenario> {
+  return new Map(
+    scenarioFiles(dir).map((file) => {
+      const scenario = loadScenarioFile(dir, file);
+      return [scenario.name, scenario];
+    }),
+  );
+}
+
+/**
+ * The scenarios of a folder, each read when first asked for: a mock server starts without parsing
+ * every file (a one-turn `icode -p --mock` used the one it needs). A bad file is an error when chosen.
+ */
+export function scenarioFolder(dir: string): Scenarios {
+  const names = scenarioFiles(dir).map((f) => f.slice(0, -'.json'.length));
+  const read = new Map<string, Scenario>();
+  return {
+    keys: () => names,
+    get(name) {
+      if (!names.includes(name)) return undefined;
+      if (!read.has(name)) read.set(name, loadScenarioFile(dir, `${name}.json`));
+      return read.get(name);
+    },
+  };
 }
 
 /** Splits a string into `n` pieces of nearly equal length (never empty unless the string is). */

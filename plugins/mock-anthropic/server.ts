@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Fault, type Scenario, type ScriptedBlock, type Step, split } from './scenario.ts';
+import { IcodeError } from '../../sdk/index.ts';
+import {
+  type Fault,
+  type Scenario,
+  type Scenarios,
+  type ScriptedBlock,
+  type Step,
+  split,
+} from './scenario.ts';
 
 /** A request as the mock received it, for tests that assert what a client really sent. */
 export interface CapturedRequest {
@@ -23,7 +31,7 @@ export interface MockServer {
 export interface MockServerOptions {
   port?: number;
   host?: string;
-  scenarios: Map<string, Scenario>;
+  scenarios: Scenarios;
 }
 
 const STATUS: Record<string, number> = {
@@ -126,7 +134,7 @@ function validate(body: Body): Message[] {
 }
 
 /** Which scenario and step answer this conversation. */
-function choose(messages: Message[], header: string | undefined, scenarios: Map<string, Scenario>) {
+function choose(messages: Message[], header: string | undefined, scenarios: Scenarios) {
   let start = -1;
   let name = header;
   messages.forEach((m, i) => {
@@ -137,7 +145,14 @@ function choose(messages: Message[], header: string | undefined, scenarios: Map<
     }
   });
   if (!name) return undefined;
-  const scenario = scenarios.get(name);
+  let scenario: Scenario | undefined;
+  try {
+    scenario = scenarios.get(name);
+  } catch (e) {
+    // A broken scenario file: a client error (not retried) that says what to fix.
+    const text = e instanceof IcodeError ? e.describe().replace(/\n\s*/g, '; ') : String(e);
+    throw new RequestError('invalid_request_error', `scenario "${name}": ${text}`);
+  }
   if (!scenario) {
     const known = [...scenarios.keys()].join(', ');
     throw new RequestError('invalid_request_error', `unknown mock scenario "${name}"; known: ${known}`);
@@ -274,7 +289,7 @@ function build(
   return { events, message };
 }
 
-const noScenario = (scenarios: Map<string, Scenario>): Step => ({
+const noScenario = (scenarios: Scenarios): Step => ({
   content: [
     {
       type: 'text',
