@@ -87,6 +87,7 @@ export class Kernel {
       home,
       hooks: this.hooks,
       canonicalTool: (name) => this.tools.canonical(name),
+      ruleNames: (tool) => this.tools.ruleNames(tool),
     });
     this.tools.setGate(this.gate);
   }

@@ -49,6 +49,8 @@ export interface GateOptions {
   hooks: KernelHooks;
   /** Maps an alias (`Bash`, `Read`) to the registered tool name (`bash`, `read_file`). */
   canonicalTool: (name: string) => string;
+  /** The names whose rules judge a tool: its own, and those it is covered by (`Edit` for write_file). */
+  ruleNames?: (tool: string) => readonly string[];
 }
 
 interface CompiledRule extends RuleSource {
@@ -114,7 +116,9 @@ export class PermissionGate {
     // Aliases resolve at judgement time: a rule may name a tool (`Bash`) whose plugin loads later.
     const toolMatches = rule.toolGlob
       ? rule.toolGlob(request.tool)
-      : this.options.canonicalTool(rule.tool) === request.tool;
+      : (this.options.ruleNames?.(request.tool) ?? [request.tool]).includes(
+          this.options.canonicalTool(rule.tool),
+        );
     if (!toolMatches) return false;
     if (!rule.specifier) return true;
     if (value === undefined || !request.subjects) return false;

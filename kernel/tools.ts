@@ -116,6 +116,12 @@ export class ToolRegistry {
     return this.aliases.get(name) ?? name;
   }
 
+  /** The tool's own name and the names whose rules also cover it (`write_file` → also `edit_file`). */
+  ruleNames(name: string): string[] {
+    const tool = this.entries.get(name)?.tool;
+    return [name, ...(tool?.coveredBy ?? []).map((n) => this.canonical(n))];
+  }
+
   has(name: string): boolean {
     return this.entries.has(this.canonical(name));
   }

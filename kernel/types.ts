@@ -107,6 +107,11 @@ export interface ToolContext {
 export interface Tool<S extends z.ZodType = z.ZodType> {
   name: string;
   aliases?: string[];
+  /**
+   * Rules that name these tools also judge this one, as Claude Code's do: `Edit(...)` covers every tool
+   * that edits files (write_file, NotebookEdit), `Read(...)` every tool that reads them (grep, glob, LSP).
+   */
+  coveredBy?: string[];
   description: string;
   input: S;
   /** The mode a call needs; a function may judge the input (bash: `ls` is read-only, `rm` is not). */

@@ -99,6 +99,43 @@ describe('rule matching', () => {
     denied(await h.call('Read', { path: 'docs/link/secret.ts' }), 'deny rule "Read(./src/**)"');
   });
 
+  test('Edit(...) rules cover every tool that edits files, Read(...) every tool that reads them', async () => {
+    const w = makeWorld();
+    write(join(w.project, 'secrets', 'key.txt'), 'token');
+    const notebook = { cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 };
+    write(join(w.project, 'secrets', 'nb.ipynb'), JSON.stringify(notebook));
+    write(join(w.project, 'src', 'a.txt'), 'token');
+    const { kernel } = await boot(w, {
+      plugins: ['workspace-guard', 'file-tools', 'search', 'notebook'],
+      config: {
+        permissions: { defaultMode: 'workspace-write', deny: ['Edit(./secrets/**)', 'Read(./secrets)'] },
+      },
+    });
+    let n = 0;
+    const call = (name: string, input: unknown) => kernel.callTool({ id: `c${++n}`, name, input });
+    const edit = 'deny rule "Edit(./secrets/**)"';
+    denied(await call('write_file', { path: 'secrets/key.txt', content: 'x' }), edit);
+    denied(await call('Write', { path: 'secrets/new.txt', content: 'x' }), edit);
+    denied(
+      await call('NotebookEdit', {
+        notebook_path: 'secrets/nb.ipynb',
+        new_source: 'x',
+        cell_type: 'code',
+        edit_mode: 'insert',
+      }),
+      edit,
+    );
+    const read = 'deny rule "Read(./secrets)"';
+    denied(await call('grep_search', { pattern: 'token', path: 'secrets' }), read);
+    denied(await call('Glob', { pattern: '*', path: 'secrets' }), read);
+    // The other places stay open to the same tools.
+    const wrote = await call('write_file', { path: 'src/b.txt', content: 'x' });
+    expect(wrote.isError).toBe(false);
+    const found = await call('grep_search', { pattern: 'token', path: 'src' });
+    expect(found.isError).toBe(false);
+    expect(found.content).toContain('a.txt');
+  });
+
   test('ProbeEdit(/abs/path), an alias rule, allows that file only', async () => {
     const w = makeWorld();
     const file = write(join(w.project, 'notes.md'), '');

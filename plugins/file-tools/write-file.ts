@@ -6,6 +6,7 @@ import { checkedTarget, statTarget, targetPath, writeAtomic } from './target.ts'
 export const writeFile = defineTool({
   name: 'write_file',
   aliases: ['Write'],
+  coveredBy: ['Edit'],
   description:
     'Write a file in the workspace, replacing it if it exists and creating parent folders. Prefer edit_file for changes to an existing file.',
   input: z.object({

@@ -159,6 +159,7 @@ export default definePlugin({
     ctx.tools.register(
       defineTool({
         name: 'LSP',
+        coveredBy: ['Read'],
         description:
           "Ask the project's language servers (TypeScript, Python, Go, Rust, C/C++ when installed) about code: diagnostics, hover (type and docs), definition, references, completion, symbols of a file, workspace_symbols. Lines and characters are 1-based; locations come back as path:line:col.",
         input: Input,

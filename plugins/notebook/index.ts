@@ -9,6 +9,7 @@ export default definePlugin({
     ctx.tools.register(
       defineTool({
         name: 'NotebookEdit',
+        coveredBy: ['Edit'],
         description:
           'Edit a Jupyter notebook (.ipynb) cell by its id (read_file shows each cell with its id): replace its source, insert a new cell after it (or first, without cell_id), or delete it. The notebook stays valid nbformat with its metadata; a replaced code cell loses its stale outputs.',
         input: z.object({

@@ -41,6 +41,7 @@ export function globSearchTool(rg: string | undefined) {
   return defineTool({
     name: 'glob_search',
     aliases: ['Glob'],
+    coveredBy: ['Read'],
     description:
       'Find files by glob pattern (e.g. "src/**/*.ts") under a folder of the workspace. Returns paths, most recently modified first; files ignored by .gitignore are left out.',
     input: z.object({

@@ -151,6 +151,7 @@ export function grepSearchTool(rg: string | undefined) {
   return defineTool({
     name: 'grep_search',
     aliases: ['Grep'],
+    coveredBy: ['Read'],
     description:
       'Search file contents with a regular expression (ripgrep), honouring .gitignore. output_mode files_with_matches (default) lists paths, content shows matching lines with context, count counts matches per file.',
     input: Input,
