@@ -13,6 +13,9 @@ const COLOUR = /\u001B\[(3|9)[0-7](;\d+)*m/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: styles are stripped to measure the width
 const SGR = /\u001B\[[\d;]*m/g;
 
+// A paragraph four lines long at 80 columns: the UI must wrap it between words (the terminal would cut one).
+const WORDS = Array.from({ length: 40 }, (_, i) => `alpha${String(i).padStart(2, '0')}`);
+
 /** Scenarios for the UI: a reply, a bash call that needs approval, and a reply slow enough to interrupt. */
 function scenarios(dir: string): string {
   mkdirSync(dir, { recursive: true });
@@ -23,7 +26,13 @@ function scenarios(dir: string): string {
       content: [
         {
           type: 'text',
-          deltas: ['# Plan\n\n', 'Hello **there**.\n\n', '```js\nconst x = 1;\n```\n', '\n- one\n- two'],
+          deltas: [
+            '# Plan\n\n',
+            'Hello **there**.\n\n',
+            `${WORDS.join(' ')}\n\n`,
+            '```js\nconst x = 1;\n```\n',
+            '\n- one\n- two',
+          ],
         },
       ],
     },
@@ -104,9 +113,13 @@ describe.skipIf(!existsSync('/usr/bin/tmux'))('the terminal UI in tmux, on the m
       expect(now).toContain('Always allowed: bash(touch:*)');
 
       // NO_COLOR: no colour escapes anywhere on the screen (styles like inverse for the cursor may stay).
-      const raw = (await tmux('capture-pane', '-ept', s)).stdout;
+      const raw = (await tmux('capture-pane', '-ept', s, '-S', '-200')).stdout;
       expect(raw).not.toMatch(COLOUR);
-      expect(raw.split('\n').every((line) => line.replace(SGR, '').length <= 80)).toBe(true);
+      // 80 columns: the UI laid out for this width, so the terminal never had to wrap a line itself —
+      // every word of the long paragraph is whole, and the prompt box's top border ends on its own line.
+      const plain = raw.replace(SGR, '');
+      for (const word of WORDS) expect(plain).toMatch(new RegExp(`(^|\\s)${word}(\\s|$)`, 'm'));
+      expect(plain).toMatch(/^╭─+╮$/m);
 
       await tmux('send-keys', '-t', s, '-l', '/cost');
       await tmux('send-keys', '-t', s, 'Enter');
