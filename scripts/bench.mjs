@@ -24,6 +24,7 @@ const cases = [
   { name: 'icode doctor', args: [bin, 'doctor'] },
   { name: 'icode doctor --json', args: [bin, 'doctor', '--json'] },
   { name: 'icode doctor, no code cache', args: [bin, 'doctor'], env: { ICODE_NO_CODE_CACHE: '1' } },
+  { name: 'icode -p hi --mock (one turn, mock in process)', args: [bin, '-p', 'hi', '--mock'] },
 ];
 
 // Peak memory is read by the process itself at exit; a separate pass keeps this out of the timings.
