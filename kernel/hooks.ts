@@ -7,6 +7,7 @@ import type {
   PermissionEvidence,
   PermissionRequest,
   PluginStatus,
+  SessionEndReason,
   SessionInfo,
   StopRequest,
   StopVerdict,
@@ -46,7 +47,7 @@ export function createHooks() {
     // session
     sessionStart: new AsyncSeriesHook<[SessionInfo]>(['session']),
     userPrompt: new AsyncSeriesWaterfallHook<[UserPrompt]>(['prompt']),
-    sessionEnd: new AsyncSeriesHook<[SessionInfo]>(['session']),
+    sessionEnd: new AsyncSeriesHook<[SessionInfo, SessionEndReason]>(['session', 'reason']),
     /** The model replied without tool calls; a tap may send it back to work (a Stop hook). */
     stop: new AsyncSeriesBailHook<[StopRequest], StopVerdict | undefined>(['request']),
     /** Older turns are about to be summarised. */

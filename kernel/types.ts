@@ -234,9 +234,14 @@ export interface SessionInfo {
   cwd: string;
   mode: PermissionMode;
   interactive: boolean;
+  /** Why the session started: a new conversation, or one resumed from its file. */
+  source?: 'startup' | 'resume';
   /** The JSON Schema the final answer must match (`--json-schema`), when one was given. */
   jsonSchema?: Record<string, unknown>;
 }
+
+/** Why a session ended (Claude Code's SessionEnd reasons): /clear, the user left the UI, anything else. */
+export type SessionEndReason = 'clear' | 'prompt_input_exit' | 'other';
 
 export interface UserPrompt {
   text: string;

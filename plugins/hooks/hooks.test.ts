@@ -134,7 +134,7 @@ test('SessionStart, SessionEnd, PreCompact and Notification hooks run with their
   await h.kernel.hooks.preCompact.promise(session, 'auto');
   // An ask that no one answers (headless) still notifies.
   await h.callTool('bash', { command: 'rm -rf .' });
-  await h.kernel.hooks.sessionEnd.promise(session);
+  await h.kernel.hooks.sessionEnd.promise(session, 'clear');
   const events = readFileSync(join(h.project, 'events.jsonl'), 'utf8')
     .trim()
     .split('\n')
@@ -145,6 +145,35 @@ test('SessionStart, SessionEnd, PreCompact and Notification hooks run with their
     'Notification',
     'SessionEnd',
   ]);
+  expect(events[0]).toMatchObject({ source: 'startup', session_id: 's1' });
   expect(events[1]).toMatchObject({ trigger: 'auto', session_id: 's1' });
+  expect(events[3]).toMatchObject({ reason: 'clear' });
   expect(events[2]).toMatchObject({ message: 'icode needs your permission to use bash' });
+});
+
+test("SessionStart's output goes to the model with the session's first prompt, once; matchers test the source", async () => {
+  const h = await boot({
+    SessionStart: [
+      { matcher: 'startup', hooks: [{ type: 'command', command: 'echo "sprint 42 is frozen"' }] },
+      { matcher: 'resume', hooks: [{ type: 'command', command: 'echo "welcome back"' }] },
+      {
+        matcher: '',
+        hooks: [
+          {
+            type: 'command',
+            command: `echo '{"hookSpecificOutput":{"hookEventName":"SessionStart","additionalContext":"main is protected"}}'`,
+          },
+        ],
+      },
+    ],
+  });
+  await h.kernel.hooks.sessionStart.promise({ ...session, source: 'startup' });
+  const first = await h.kernel.hooks.userPrompt.promise({ text: 'hello', session });
+  expect(first.text).toBe('hello\n\nsprint 42 is frozen\n\nmain is protected');
+  expect((await h.kernel.hooks.userPrompt.promise({ text: 'again', session })).text).toBe('again');
+
+  const resumed = { ...session, id: 's2', source: 'resume' as const };
+  await h.kernel.hooks.sessionStart.promise(resumed);
+  const back = await h.kernel.hooks.userPrompt.promise({ text: 'hi', session: resumed });
+  expect(back.text).toBe('hi\n\nwelcome back\n\nmain is protected');
 });

@@ -60,6 +60,12 @@ interface Configured {
 
 const text = (o: HookOutcome) => o.stderr || o.stdout || `exit ${o.exitCode}`;
 const specific = (o: HookOutcome) => (o.json?.hookSpecificOutput ?? {}) as Record<string, unknown>;
+/** What a hook that succeeded gives the model: its additionalContext, or its plain (non-JSON) stdout. */
+const contextOf = (o: HookOutcome): string | undefined => {
+  if (o.exitCode !== 0) return undefined;
+  const extra = specific(o).additionalContext ?? (o.json ? undefined : o.stdout);
+  return typeof extra === 'string' && extra ? extra : undefined;
+};
 
 export default definePlugin({
   activate(ctx) {
@@ -99,6 +105,8 @@ export default definePlugin({
       );
     const active = configured.filter((c) => !c.fromProject || projectApproved);
 
+    /** SessionStart hooks' context for each session, until its first prompt takes it. */
+    const startContext = new Map<string, string[]>();
     const matching = (event: HookEvent, tool?: string) =>
       active.filter((c) => {
         if (c.event !== event) return false;
@@ -185,16 +193,19 @@ export default definePlugin({
     });
 
     // UserPromptSubmit: can block the prompt, or add context to it.
+    // SessionStart context (below) comes first, once, with the session's first prompt.
     ctx.hooks.userPrompt.tap(async (prompt) => {
-      let text_ = prompt.text;
+      const started = startContext.get(prompt.session.id) ?? [];
+      startContext.delete(prompt.session.id);
+      let text_ = [prompt.text, ...started].join('\n\n');
       for (const c of matching('UserPromptSubmit')) {
         const o = await run(c, { ...base('UserPromptSubmit', prompt.session), prompt: prompt.text });
         if (o.exitCode === 2) return { ...prompt, blocked: text(o) };
         if (o.exitCode !== 0) continue;
         if (o.json?.decision === 'block')
           return { ...prompt, blocked: String(o.json.reason ?? 'blocked by a hook') };
-        const extra = specific(o).additionalContext ?? (o.json ? undefined : o.stdout);
-        if (typeof extra === 'string' && extra) text_ += `\n\n${extra}`;
+        const extra = contextOf(o);
+        if (extra) text_ += `\n\n${extra}`;
       }
       return { ...prompt, text: text_ };
     });
@@ -221,8 +232,20 @@ export default definePlugin({
       Promise.all(matching(event).map((c) => run(c, { ...base(event, session), ...extra }))).then(
         () => undefined,
       );
-    ctx.hooks.sessionStart.tap((session) => notify('SessionStart', { source: 'startup' }, session));
-    ctx.hooks.sessionEnd.tap((session) => notify('SessionEnd', { reason: 'other' }, session));
+    // SessionStart (matchers test the source: startup or resume): what the hooks print, or give as
+    // additionalContext, goes to the model with the session's first prompt, as in Claude Code.
+    ctx.hooks.sessionStart.tap(async (session) => {
+      const source = session.source ?? 'startup';
+      const outcomes = await Promise.all(
+        matching('SessionStart', source).map((c) => run(c, { ...base('SessionStart', session), source })),
+      );
+      const notes = outcomes.map(contextOf).filter((n): n is string => n !== undefined);
+      if (notes.length) startContext.set(session.id, notes);
+    });
+    ctx.hooks.sessionEnd.tap(async (session, reason) => {
+      startContext.delete(session.id);
+      await notify('SessionEnd', { reason }, session);
+    });
     ctx.hooks.preCompact.tap((session, trigger) => notify('PreCompact', { trigger }, session));
     ctx.hooks.permissionPrompt.tap(async (request) => {
       await notify('Notification', { message: `icode needs your permission to use ${request.tool}` });

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { definePlugin } from '../../sdk/index.ts';
+import { definePlugin, type SessionEndReason, type SessionInfo } from '../../sdk/index.ts';
 import { runSession } from './loop.ts';
 import { redactor, SessionStore } from './store.ts';
 import type {} from './types.ts';
@@ -16,10 +16,22 @@ export default definePlugin({
   activate(ctx) {
     const secrets = redactor([ctx.env.ANTHROPIC_API_KEY, ctx.env.ANTHROPIC_AUTH_TOKEN]);
     const store = new SessionStore(ctx.userDir, ctx.projectRoot, secrets);
+    const open = new Map<string, SessionInfo>();
+    const end = async (id: string, reason: SessionEndReason) => {
+      const session = open.get(id);
+      if (!session) return;
+      open.delete(id);
+      await ctx.emit.sessionEnd(session, reason);
+    };
     ctx.services.provide('session', {
-      run: (options) => runSession(ctx, ctx.config, store, options),
+      run: (options) => runSession(ctx, ctx.config, store, open, options),
       list: () => store.list(),
       messages: (id) => store.messages(id),
+      end,
+    });
+    // Sessions still open when icode shuts down (the UI was killed, a script forgot) end too.
+    ctx.hooks.shutdown.tap(async () => {
+      for (const id of [...open.keys()]) await end(id, 'other');
     });
   },
 });

@@ -37,6 +37,8 @@ export async function runSession(
   ctx: PluginContext,
   config: LoopConfig,
   store: SessionStore,
+  /** Sessions kept open across runs (the UI's: one run per prompt), by id, until SessionService.end. */
+  open: Map<string, SessionInfo>,
   options: SessionRunOptions,
 ): Promise<SessionResult> {
   const emit = (event: SessionEvent) => options.onEvent?.(event);
@@ -48,6 +50,7 @@ export async function runSession(
     cwd: ctx.cwd,
     mode,
     interactive: options.interactive ?? false,
+    source: options.resume ? 'resume' : 'startup',
     ...(options.jsonSchema ? { jsonSchema: options.jsonSchema } : {}),
   };
   const roots = [...ctx.roots];
@@ -77,7 +80,15 @@ export async function runSession(
     tools: tools.map((t) => t.name),
     permission_mode: mode,
   });
-  await ctx.emit.sessionStart(session);
+  // Start and end reach the hooks once per conversation: a run that continues a session kept open in
+  // this process (the UI's next prompt) is no new start, and a kept-open one ends when the UI says so.
+  if (!open.has(session.id)) await ctx.emit.sessionStart(session);
+  if (options.keepOpen) open.set(session.id, session);
+  const finish = async () => {
+    if (options.keepOpen) return;
+    open.delete(session.id);
+    await ctx.emit.sessionEnd(session, 'other');
+  };
   const system = await systemPrompt({
     projectRoot: ctx.projectRoot,
     cwd: ctx.cwd,
@@ -97,6 +108,7 @@ export async function runSession(
       error: (error as Error).message,
       num_turns: 0,
     });
+    await finish();
     emit({ type: 'result', ...result });
     return result;
   }
@@ -130,6 +142,7 @@ export async function runSession(
     } catch (error) {
       Object.assign(result, { is_error: true, stop_reason: 'error', error: (error as Error).message });
     }
+    await finish();
     writer.close();
     emit({ type: 'result', ...result });
     return result;
@@ -142,7 +155,7 @@ export async function runSession(
       stop_reason: 'blocked',
       error: `prompt blocked: ${prompt.blocked}`,
     });
-    await ctx.emit.sessionEnd(session);
+    await finish();
     writer.close();
     emit({ type: 'result', ...result });
     return result;
@@ -311,7 +324,7 @@ export async function runSession(
         error: 'the model ended without a structured output that matches --json-schema',
       });
   }
-  await ctx.emit.sessionEnd(session);
+  await finish();
   const { tool_uses: _u, tool_results: _r, ...summary } = result;
   writer.result(summary);
   writer.close();

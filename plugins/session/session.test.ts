@@ -260,3 +260,42 @@ describe('sessions on disk', () => {
     expect(existsSync(lock)).toBe(false);
   });
 });
+
+describe('session lifecycle for hooks', () => {
+  test('a kept-open session (the UI) starts once over many runs and ends when told; a headless run starts and ends', async () => {
+    const log = 'cat >> "$ICODE_PROJECT_DIR/events.jsonl"; echo >> "$ICODE_PROJECT_DIR/events.jsonl"';
+    const on = (command: string) => [{ matcher: '', hooks: [{ type: 'command', command }] }];
+    const h = await bootTestKernel({
+      include: ['anthropic', 'session', 'hooks'],
+      builtins: builtinPlugins,
+      env: {
+        ANTHROPIC_BASE_URL: mock.url,
+        ANTHROPIC_API_KEY: 'sk-test',
+        ICODE_SETTINGS: JSON.stringify({ hooks: { SessionStart: on(log), SessionEnd: on(log) } }),
+      },
+    });
+    const service = await h.kernel.services.get('session');
+    const events = () =>
+      existsSync(join(h.project, 'events.jsonl'))
+        ? readFileSync(join(h.project, 'events.jsonl'), 'utf8')
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as { hook_event_name: string; source?: string; reason?: string })
+            .map((e) => `${e.hook_event_name}:${e.source ?? e.reason}`)
+        : [];
+    const first = await service.run({ prompt: 'PARITY_SCENARIO:streaming_text', keepOpen: true });
+    await service.run({ prompt: 'PARITY_SCENARIO:streaming_text', keepOpen: true, resume: first.session_id });
+    expect(events()).toEqual(['SessionStart:startup']);
+    await service.end(first.session_id, 'clear');
+    await service.end(first.session_id, 'clear');
+    expect(events()).toEqual(['SessionStart:startup', 'SessionEnd:clear']);
+
+    await service.run({ prompt: 'PARITY_SCENARIO:streaming_text', resume: first.session_id });
+    expect(events().slice(2)).toEqual(['SessionStart:resume', 'SessionEnd:other']);
+
+    // Still open when icode shuts down: it ends then.
+    await service.run({ prompt: 'PARITY_SCENARIO:streaming_text', keepOpen: true });
+    await h.shutdown();
+    expect(events().slice(4)).toEqual(['SessionStart:startup', 'SessionEnd:other']);
+  });
+});

@@ -1,4 +1,10 @@
-import type { MessageParam, PermissionMode, ToolResultBlock, Usage } from '../../sdk/index.ts';
+import type {
+  MessageParam,
+  PermissionMode,
+  SessionEndReason,
+  ToolResultBlock,
+  Usage,
+} from '../../sdk/index.ts';
 import type { CompactionReport } from './compact.ts';
 import type { SessionSummary } from './store.ts';
 
@@ -75,6 +81,11 @@ export interface SessionRunOptions {
   jsonSchema?: Record<string, unknown>;
   /** A person is at the terminal (the UI): hooks and tools may ask. */
   interactive?: boolean;
+  /**
+   * The conversation goes on after this run (the UI: one run per prompt): its SessionEnd waits for
+   * {@link SessionService.end}, and later runs that resume it are no new SessionStart.
+   */
+  keepOpen?: boolean;
   /** Messages that arrived while the session runs (TaskUpdate); taken before each model request. */
   inbox?(): string[];
 }
@@ -86,6 +97,8 @@ export interface SessionService {
   list(): SessionSummary[];
   /** A session's conversation as it would be resumed (after its last compaction). */
   messages(id: string): MessageParam[];
+  /** Ends a session kept open (`keepOpen`): its SessionEnd, with the reason. Nothing if it is not open. */
+  end(id: string, reason: SessionEndReason): Promise<void>;
 }
 
 declare module '../../kernel/registries.ts' {

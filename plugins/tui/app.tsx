@@ -463,7 +463,7 @@ export interface AskWithRules extends Ask {
   allowAlways(rules: string[]): string;
 }
 
-export function App({ host, onExit }: { host: UiHost; onExit(code: number): void }) {
+export function App({ host, onExit }: { host: UiHost; onExit(code: number, session?: string): void }) {
   const { exit } = useApp();
   const nextId = useRef(0);
   const [items, setItems] = useState<Item[]>(() => [
@@ -546,7 +546,7 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number): void
   const leave = useCallback(
     (code = 0) => {
       controller.current?.abort(new Error('interrupted'));
-      onExit(code);
+      onExit(code, sessionId.current);
       exit();
     },
     [exit, onExit],
@@ -640,6 +640,8 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number): void
           model: opts.model ?? model,
           permissionMode: mode,
           interactive: true,
+          // One run per prompt: the session's SessionEnd waits for /clear, /resume or leaving the UI.
+          keepOpen: true,
           signal: ctl.signal,
           onEvent,
           ...(sessionId.current ? { resume: sessionId.current } : {}),
@@ -687,6 +689,7 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number): void
       const effect = outcome.effect;
       if (effect?.type === 'exit') return leave(0);
       if (effect?.type === 'clear') {
+        if (sessionId.current) await host.session.end(sessionId.current, 'clear');
         sessionId.current = undefined;
         setUsage(undefined);
         setCost(0);
@@ -694,6 +697,8 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number): void
         add({ kind: 'info', text: 'New conversation.' });
       }
       if (effect?.type === 'resume') {
+        if (sessionId.current && sessionId.current !== effect.id)
+          await host.session.end(sessionId.current, 'other');
         sessionId.current = effect.id;
         showEarlier(effect.id);
       }
@@ -860,11 +865,13 @@ function ItemView({ item }: { item: Item }) {
 /** Mounts the UI on the terminal; resolves with the exit code when the user leaves. */
 export async function runUi(host: UiHost): Promise<number> {
   let code = 0;
+  let session: string | undefined;
   const instance = render(
     <App
       host={host}
-      onExit={(c) => {
+      onExit={(c, id) => {
         code = c;
+        session = id;
       }}
     />,
     { exitOnCtrlC: false, patchConsole: false },
@@ -876,5 +883,6 @@ export async function runUi(host: UiHost): Promise<number> {
   } finally {
     if (bracketed) process.stdout.write('\u001B[?2004l');
   }
+  if (session) await host.session.end(session, 'prompt_input_exit');
   return code;
 }

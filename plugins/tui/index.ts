@@ -154,7 +154,10 @@ async function plain(
       });
       if (outcome.output) stdout.write(`${outcome.output}\n`);
       const effect = outcome.effect;
-      if (effect?.type === 'exit') return 0;
+      if (effect?.type === 'exit') break;
+      if (effect?.type === 'clear' && session) await ui.session.end(session, 'clear');
+      if (effect?.type === 'resume' && session && session !== effect.id)
+        await ui.session.end(session, 'other');
       if (effect?.type === 'clear') session = undefined;
       if (effect?.type === 'resume') session = effect.id;
       if (effect?.type === 'model') model = effect.model;
@@ -167,6 +170,7 @@ async function plain(
       prompt,
       model,
       permissionMode: mode,
+      keepOpen: true,
       ...(session ? { resume: session } : {}),
       onEvent: (event) => {
         if (event.type === 'session_start') session = event.session_id;
@@ -175,5 +179,6 @@ async function plain(
     });
     session = result.session_id;
   }
+  if (session) await ui.session.end(session, 'prompt_input_exit');
   return 0;
 }
