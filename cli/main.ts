@@ -366,7 +366,7 @@ export async function main(argv: string[]): Promise<number> {
             return;
           }
           const session = await kernel.services.get('session');
-          const resume = o.resume ?? (o.continue ? session.list()[0]?.id : undefined);
+          const resume = o.resume ?? (o.continue ? session.latest() : undefined);
           code = await (await kernel.services.get('ui')).run({
             ...(resume ? { resume } : {}),
             model: String(kernel.config.settings.model ?? 'sonnet'),
@@ -396,7 +396,7 @@ export async function main(argv: string[]): Promise<number> {
       try {
         await kernel.boot();
         const session = await kernel.services.get('session');
-        const resume = o.resume ?? (o.continue ? session.list()[0]?.id : undefined);
+        const resume = o.resume ?? (o.continue ? session.latest() : undefined);
         if (o.continue && !resume)
           throw new CommanderError(2, 'icode.usage', 'no session to continue in this project');
         // `/name args`: a command of the harness runs here; what it prints is the answer, and a prompt it

@@ -146,6 +146,18 @@ export const KERNEL_VERSION = '0.1.0';
 
 const LIVE = new Set(['active', 'degraded']);
 
+/** semver.satisfies (prereleases included), remembered: most plugins ask the same question (`^0.1.0`). */
+const answers = new Map<string, boolean>();
+function satisfies(version: string, range: string): boolean {
+  const key = `${version} ${range}`;
+  let yes = answers.get(key);
+  if (yes === undefined) {
+    yes = semver.satisfies(version, range, { includePrerelease: true });
+    answers.set(key, yes);
+  }
+  return yes;
+}
+
 /**
  * Owns every plugin's lifecycle: resolve → validate → engines and dependency ranges → order → activate
  * under a timeout → health. One plugin failing never stops another; shutdown runs in reverse order.
@@ -282,7 +294,7 @@ export class PluginHost {
     const m = r.manifest;
     if (!m || r.status.state !== 'active') return false;
     const { name } = r.status;
-    if (!semver.satisfies(m.version, r.entry.version, { includePrerelease: true })) {
+    if (!satisfies(m.version, r.entry.version)) {
       return this.fail(
         r,
         ErrorCodes.PLUGIN_VERSION,
@@ -290,7 +302,7 @@ export class PluginHost {
         `install a version of ${name} in ${r.entry.version}, or widen the range in the harness manifest`,
       );
     }
-    if (!semver.satisfies(KERNEL_VERSION, m.engines.icode, { includePrerelease: true })) {
+    if (!satisfies(KERNEL_VERSION, m.engines.icode)) {
       return this.fail(
         r,
         ErrorCodes.ENGINE_MISMATCH,
@@ -310,7 +322,7 @@ export class PluginHost {
           d ? `fix "${dep}" first (see its entry)` : `add "${dep}" to the harness manifest's plugins`,
         );
       }
-      if (!semver.satisfies(d.manifest.version, range, { includePrerelease: true })) {
+      if (!satisfies(d.manifest.version, range)) {
         return this.fail(
           r,
           ErrorCodes.DEPENDENCY_RANGE,

@@ -18,10 +18,19 @@ const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 const PluginName = z
   .string()
   .regex(NAME, 'must be a lowercase npm-style name such as "file-tools" or "@acme/lint"');
-const Version = z.string().refine((v) => semver.valid(v) !== null, 'must be a semver version such as 1.0.0');
+// Every built-in manifest says `^0.1.0` and `0.1.0`: each string is parsed once per process.
+const known = new Map<string, boolean>();
+const once = (kind: string, v: string, check: () => boolean) => {
+  const key = `${kind}:${v}`;
+  if (!known.has(key)) known.set(key, check());
+  return known.get(key)!;
+};
+const Version = z
+  .string()
+  .refine((v) => once('v', v, () => semver.valid(v) !== null), 'must be a semver version such as 1.0.0');
 const Range = z
   .string()
-  .refine((v) => semver.validRange(v) !== null, 'must be a semver range such as ^1.2.0');
+  .refine((v) => once('r', v, () => semver.validRange(v) !== null), 'must be a semver range such as ^1.2.0');
 const ToolMode = z.enum(['read-only', 'workspace-write', 'danger-full-access']);
 
 const ContributedTool = z.strictObject({

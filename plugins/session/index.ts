@@ -26,6 +26,7 @@ export default definePlugin({
     ctx.services.provide('session', {
       run: (options) => runSession(ctx, ctx.config, store, open, options),
       list: () => store.list(),
+      latest: () => store.latest(),
       messages: (id) => store.messages(id),
       end,
     });

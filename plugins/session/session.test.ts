@@ -1,5 +1,13 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -7,6 +15,7 @@ import { bootTestKernel } from '../../sdk/testing.ts';
 import { builtinPlugins } from '../index.ts';
 import { loadScenarios } from '../mock-anthropic/scenario.ts';
 import { type MockServer, startMockServer } from '../mock-anthropic/server.ts';
+import { SessionStore } from './store.ts';
 import type { SessionEvent } from './types.ts';
 
 let mock: MockServer;
@@ -298,4 +307,21 @@ describe('session lifecycle for hooks', () => {
     await h.shutdown();
     expect(events().slice(4)).toEqual(['SessionStart:startup', 'SessionEnd:other']);
   });
+});
+
+test('latest() (--continue) is the session written last, found from file times without reading any session', () => {
+  const home = mkdtempSync(join(tmpdir(), 'icode-latest-'));
+  const store = new SessionStore(home, '/some/project', (s) => s);
+  expect(store.latest()).toBeUndefined();
+  for (const id of ['aaa', 'bbb', 'ccc']) store.open(id, { cwd: '/some/project', model: 'm' }).close();
+  const file = (id: string) => store.file(id);
+  utimesSync(file('aaa'), new Date(3_000_000), new Date(3_000_000));
+  utimesSync(file('bbb'), new Date(1_000_000), new Date(1_000_000));
+  utimesSync(file('ccc'), new Date(2_000_000), new Date(2_000_000));
+  // A file that is not a session's JSON lines is read by nobody: latest never parses.
+  writeFileSync(file('aaa'), 'not json at all\n');
+  utimesSync(file('aaa'), new Date(3_000_000), new Date(3_000_000));
+  expect(store.latest()).toBe('aaa');
+  utimesSync(file('bbb'), new Date(4_000_000), new Date(4_000_000));
+  expect(store.latest()).toBe('bbb');
 });

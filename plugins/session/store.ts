@@ -130,8 +130,16 @@ export class SessionStore {
     return out;
   }
 
+  /** The most recently written session (--continue): file times only, no session is read. */
   latest(): string | undefined {
-    return this.list()[0]?.id;
+    if (!existsSync(this.dir)) return undefined;
+    let best: { id: string; at: number } | undefined;
+    for (const f of readdirSync(this.dir)) {
+      if (!f.endsWith('.jsonl')) continue;
+      const at = statSync(join(this.dir, f)).mtimeMs;
+      if (!best || at > best.at) best = { id: f.slice(0, -'.jsonl'.length), at };
+    }
+    return best?.id;
   }
 
   /** Takes the session's lock for this process; a second process gets an error naming the holder. */

@@ -95,6 +95,8 @@ export interface SessionService {
   run(options: SessionRunOptions): Promise<SessionResult>;
   /** This project's sessions, newest first. */
   list(): SessionSummary[];
+  /** The id of this project's latest session (`--continue`), without reading every session. */
+  latest(): string | undefined;
   /** A session's conversation as it would be resumed (after its last compaction). */
   messages(id: string): MessageParam[];
   /** Ends a session kept open (`keepOpen`): its SessionEnd, with the reason. Nothing if it is not open. */
