@@ -53,6 +53,10 @@ function scenarios(dir: string): string {
     },
     { content: [{ type: 'text', text: 'Noted: {{tool_results}}' }] },
   ]);
+  write('ui_long', [
+    { content: [{ type: 'tool_use', name: 'bash', input: { command: 'seq 7001 7030' } }] },
+    { content: [{ type: 'text', text: 'Counted.' }] },
+  ]);
   write('ui_slow', [
     { delayMs: 300, content: [{ type: 'text', deltas: Array.from({ length: 40 }, (_, i) => `word${i} `) }] },
   ]);
@@ -133,6 +137,17 @@ describe.skipIf(!existsSync('/usr/bin/tmux'))('the terminal UI in tmux, on the m
       await tmux('send-keys', '-t', s, '2');
       await waitFor(s, 'Noted: The user answered: SQLite');
 
+      // A long result is folded to its first lines; Ctrl-O prints the last result whole.
+      await tmux('send-keys', '-t', s, '-l', 'Count PARITY_SCENARIO:ui_long');
+      await tmux('send-keys', '-t', s, 'Enter');
+      now = await waitFor(s, 'Counted.');
+      expect(now).toContain('… 27 more lines (ctrl+o shows the last result in full)');
+      expect(now).toContain('7003');
+      expect(now).not.toMatch(/^\s*7030\s*$/m);
+      await tmux('send-keys', '-t', s, 'C-o');
+      now = await waitFor(s, /^\s*7030\s*$/m);
+      expect(now).toMatch(/^\s*7029\s*$/m);
+
       await tmux('send-keys', '-t', s, '-l', 'Go slowly PARITY_SCENARIO:ui_slow');
       await tmux('send-keys', '-t', s, 'Enter');
       await waitFor(s, 'esc to interrupt');
@@ -177,8 +192,8 @@ describe.skipIf(!existsSync('/usr/bin/tmux'))('the terminal UI in tmux, on the m
         command.replace('--mock ', '--continue --mock '),
       );
       now = await waitFor(s, 'Ctrl-C twice exits');
-      expect(now).toContain('> Make a file PARITY_SCENARIO:ui_bash');
-      expect(now).toContain('Made it: (no output)');
+      expect(now).toContain('> Count PARITY_SCENARIO:ui_long');
+      expect(now).toContain('Counted.');
       await tmux('send-keys', '-t', s, 'Up');
       await waitFor(s, '│ > Go slowly PARITY_SCENARIO:ui_slow');
     } finally {
