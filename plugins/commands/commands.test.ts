@@ -15,13 +15,16 @@ describe('custom command text', () => {
     expect(expand('Review the diff.', 'focus on tests')).toBe('Review the diff.\n\nfocus on tests');
     expect(expand('Only $3', 'a b')).toBe('Only ');
   });
-  test('frontmatter is YAML; a broken one names the file', () => {
+  test('frontmatter is YAML; a broken one names the file and the line in it', () => {
     expect(parseFrontmatter('---\ndescription: D\nallowed-tools: [read_file]\n---\nBody', 'f.md')).toEqual({
       data: { description: 'D', 'allowed-tools': ['read_file'] },
       body: 'Body',
     });
     expect(() => parseFrontmatter('---\na: [\n---\nx', '/p/f.md')).toThrow(
-      /^\/p\/f\.md: invalid frontmatter/,
+      /^\/p\/f\.md:\d+:\d+: invalid frontmatter/,
+    );
+    expect(() => parseFrontmatter('---\nname: ok\ndescription: "open\n---\nx', '/p/g.md')).toThrow(
+      /^\/p\/g\.md:4:1: invalid frontmatter: unexpected end of the stream within a double quoted scalar$/,
     );
   });
 });
@@ -71,7 +74,7 @@ describe('the commands plugin', () => {
     expect((await run('git:log', 'v1.0')).prompt).toBe('Summarise the git log since v1.0');
     const status = h.report.plugins.find((p) => p.name === 'commands')!;
     expect(status.state).toBe('degraded');
-    expect(status.reason).toContain('broken.md: invalid frontmatter');
+    expect(status.reason).toContain('broken.md:3:1: invalid frontmatter');
     expect(status.reason).toContain('/help is already a command');
     expect((await run('help')).output).toMatch(/^\/review\s+Review a file \(project\)$/m);
     expect(await run('clear')).toMatchObject({ effect: { type: 'clear' } });

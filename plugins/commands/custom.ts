@@ -26,9 +26,10 @@ export function parseFrontmatter(
     // js-yaml loads with the first file that has frontmatter, not at every start.
     data = (createRequire(import.meta.url)('js-yaml') as typeof import('js-yaml')).load(match[1]!);
   } catch (error) {
-    throw new Error(
-      `${file}: invalid frontmatter: ${error instanceof Error ? error.message.split('\n')[0] : error}`,
-    );
+    // js-yaml's mark is 0-based within the frontmatter, which starts on the file's second line.
+    const e = error as { reason?: string; mark?: { line: number; column: number }; message?: string };
+    const where = e.mark ? `${file}:${e.mark.line + 2}:${e.mark.column + 1}` : file;
+    throw new Error(`${where}: invalid frontmatter: ${e.reason ?? e.message?.split('\n')[0] ?? error}`);
   }
   if (data !== undefined && data !== null && (typeof data !== 'object' || Array.isArray(data)))
     throw new Error(`${file}: the frontmatter must be key: value lines`);
