@@ -27,10 +27,10 @@ import type { Command, Tool } from '../kernel/types.ts';
 
 export type { ResolvedConfig, Settings } from '../kernel/config.ts';
 export { PERMISSION_MODES } from '../kernel/config.ts';
-export { ErrorCodes, IcodeError } from '../kernel/errors.ts';
+export { ErrorCodes, formatLocation, IcodeError } from '../kernel/errors.ts';
 export type { HookName, HookTaps, PermissionAnswer, ReadyInfo, ShutdownInfo } from '../kernel/hooks.ts';
 export type { Logger, PluginContext, PluginDefinition } from '../kernel/host.ts';
-export { loadJsonFile } from '../kernel/json.ts';
+export { loadJsonFile, parseJsonDocument } from '../kernel/json.ts';
 export type { PluginManifest } from '../kernel/manifest.ts';
 export { importModule } from '../kernel/modules.ts';
 export { isInside, resolveReal } from '../kernel/paths.ts';

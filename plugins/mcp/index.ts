@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { definePlugin, defineTool, ProjectApprovals, type ToolMode } from '../../sdk/index.ts';
 import { McpConnection, type McpPrompt, type McpTool, type ServerStatus } from './connection.ts';
 import { renderStatus } from './render.ts';
-import { collectServers, type ServerEntry, ServerSchema } from './servers.ts';
+import { checkServer, collectServers, type ServerEntry } from './servers.ts';
 import { deferMcpTools } from './tool-search.ts';
 
 /** The `mcp` service: what `icode mcp` and `/mcp` show, and project approval. */
@@ -122,13 +122,13 @@ export default definePlugin({
       registered.set(server, names);
     };
 
-    for (const { name, raw, source, fromProject } of found.entries) {
-      const parsed = ServerSchema.safeParse(raw);
-      if (!parsed.success) {
-        problems.push(`${name} (${source}): ${z.prettifyError(parsed.error).replace(/\n/g, ' ')}`);
+    for (const { name, raw, source, fromProject, where } of found.entries) {
+      const checked = checkServer(raw);
+      if ('problems' in checked) {
+        for (const p of checked.problems) problems.push(`${name}: ${where(p.path)}: ${p.message}`);
         continue;
       }
-      const entry: ServerEntry = { name, config: parsed.data, source, fromProject };
+      const entry: ServerEntry = { name, config: checked.config, source, fromProject };
       const connection = new McpConnection(entry, {
         env: ctx.env,
         userDir: ctx.userDir,
@@ -144,7 +144,7 @@ export default definePlugin({
       });
       connections.set(name, connection);
       statuses.set(name, connection.status);
-      if (parsed.data.enabled === false) connection.status.state = 'disabled';
+      if (checked.config.enabled === false) connection.status.state = 'disabled';
       else if (fromProject && !projectApproved) connection.status.state = 'unapproved';
     }
     ctx.onDispose(() => Promise.all([...connections.values()].map((c) => c.close())));

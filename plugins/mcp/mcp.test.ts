@@ -207,7 +207,9 @@ describe('MCP lifecycle and degraded mode', () => {
     expect(byName.missing).toMatchObject({ state: 'failed', error: expect.stringMatching(/ENOENT|closed/) });
     const health = mcpHealth(h);
     expect(health?.state).toBe('degraded');
-    expect(health?.reason).toContain('typo (env settings)');
+    expect(health?.reason).toContain(
+      'typo: env settings (key "mcpServers.typo.args"): Invalid input: expected array, received string',
+    );
     expect((await h.callTool('mcp__good__shout', { text: 'ok' })).isError).toBe(false);
     await h.shutdown();
   });
@@ -231,6 +233,30 @@ describe('MCP lifecycle and degraded mode', () => {
 });
 
 describe("a project's own servers", () => {
+  test('a bad entry in .mcp.json is reported at its line and key, and skips only itself', async () => {
+    const mcpJson = `{
+  "mcpServers": {
+    "fixture": ${JSON.stringify(stdio(FIXTURE))},
+    "broken": { "command": 12 },
+    "remote": { "type": "http", "url": "" }
+  }
+}
+`;
+    const h = await bootTestKernel({
+      include: ['mcp'],
+      builtins: builtinPlugins,
+      files: { '.mcp.json': mcpJson },
+    });
+    const file = join(h.project, '.mcp.json');
+    const reason = mcpHealth(h)?.reason ?? '';
+    expect(reason).toContain(
+      `broken: ${file}:4:17 (key "mcpServers.broken.command"): Invalid input: expected string, received number`,
+    );
+    expect(reason).toContain(`remote: ${file}:5:33 (key "mcpServers.remote.url"): Too small`);
+    expect((await status(h)).map((s) => s.name)).toEqual(['fixture']);
+    await h.shutdown();
+  });
+
   test('.mcp.json servers do not start until the user approves them, and editing the file asks again', async () => {
     const mcpJson = JSON.stringify({ mcpServers: { fixture: stdio(FIXTURE) } });
     const h = await bootTestKernel({

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { loadJsonFile } from '../../sdk/index.ts';
+import { ErrorCodes, formatLocation, loadJsonFile, parseJsonDocument } from '../../sdk/index.ts';
 
 const Common = {
   /** false: configured but not started. */
@@ -12,24 +12,37 @@ const Common = {
   timeoutMs: z.number().int().positive().optional(),
 };
 
+const Stdio = z.object({
+  type: z.literal('stdio').optional(),
+  command: z.string().min(1),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  cwd: z.string().optional(),
+  ...Common,
+});
+const Remote = z.object({
+  type: z.enum(['http', 'sse']),
+  url: z.string().min(1),
+  headers: z.record(z.string(), z.string()).default({}),
+  ...Common,
+});
 /** A server entry, in the format Claude Code users already have (extra keys are ignored). */
-export const ServerSchema = z.union([
-  z.object({
-    type: z.literal('stdio').optional(),
-    command: z.string().min(1),
-    args: z.array(z.string()).default([]),
-    env: z.record(z.string(), z.string()).default({}),
-    cwd: z.string().optional(),
-    ...Common,
-  }),
-  z.object({
-    type: z.enum(['http', 'sse']),
-    url: z.string().min(1),
-    headers: z.record(z.string(), z.string()).default({}),
-    ...Common,
-  }),
-]);
+export const ServerSchema = z.union([Stdio, Remote]);
 export type ServerConfig = z.output<typeof ServerSchema>;
+
+/**
+ * Checks an entry against the form it means to be — remote when it has a `url` or an http/sse type,
+ * stdio otherwise — so a mistake is reported at its key ("command: expected string"), not as a union
+ * that matched nothing.
+ */
+export function checkServer(
+  raw: Record<string, unknown>,
+): { config: ServerConfig } | { problems: Array<{ path: PropertyKey[]; message: string }> } {
+  const remote = 'url' in raw || raw.type === 'http' || raw.type === 'sse';
+  const parsed = (remote ? Remote : Stdio).safeParse(raw);
+  if (parsed.success) return { config: parsed.data };
+  return { problems: parsed.error.issues.map((i) => ({ path: i.path, message: i.message })) };
+}
 
 export interface ServerEntry {
   name: string;
@@ -69,22 +82,43 @@ export function collectServers(
   settings: Record<string, Record<string, unknown>> | undefined,
   origins: Readonly<Record<string, string>>,
   projectRoot: string,
-): {
-  entries: Array<{ name: string; raw: Record<string, unknown>; source: string; fromProject: boolean }>;
-  mcpJson?: string;
-} {
-  const entries = Object.entries(settings ?? {}).map(([name, raw]) => {
+): { entries: CollectedServer[]; mcpJson?: string } {
+  const entries = Object.entries(settings ?? {}).map(([name, raw]): CollectedServer => {
     const layer =
       origins[`mcpServers.${name}`] ??
       Object.entries(origins).find(([k]) => k.startsWith(`mcpServers.${name}.`))?.[1] ??
       'settings';
-    return { name, raw, source: `${layer} settings`, fromProject: layer === 'project' };
+    const source = `${layer} settings`;
+    return {
+      name,
+      raw,
+      source,
+      fromProject: layer === 'project',
+      where: (path) => `${source} (key "${['mcpServers', name, ...path].map(String).join('.')}")`,
+    };
   });
   const file = join(projectRoot, '.mcp.json');
   if (!existsSync(file)) return { entries };
   const text = readFileSync(file, 'utf8');
   const parsed = loadJsonFile(text, file, McpJson);
+  const doc = parseJsonDocument(text, file, ErrorCodes.FILE_INVALID);
   for (const [name, raw] of Object.entries(parsed.mcpServers))
-    if (!entries.some((e) => e.name === name)) entries.push({ name, raw, source: file, fromProject: true });
+    if (!entries.some((e) => e.name === name))
+      entries.push({
+        name,
+        raw,
+        source: file,
+        fromProject: true,
+        where: (path) => formatLocation(doc.locate(['mcpServers', name, ...path])),
+      });
   return { entries, mcpJson: text };
+}
+
+export interface CollectedServer {
+  name: string;
+  raw: Record<string, unknown>;
+  source: string;
+  fromProject: boolean;
+  /** Where a key of this entry is written: `file:line:column (key "…")`, or the settings layer and key. */
+  where(path: readonly PropertyKey[]): string;
 }
