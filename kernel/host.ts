@@ -5,7 +5,14 @@ import semver from 'semver';
 import * as z from 'zod';
 import { withCommandTools } from './command-tools.ts';
 import type { Env, ResolvedConfig } from './config.ts';
-import { type ErrorCode, ErrorCodes, errorMessage, formatLocation, IcodeError } from './errors.ts';
+import {
+  type ErrorCode,
+  ErrorCodes,
+  errorMessage,
+  formatLocation,
+  IcodeError,
+  type SourceLocation,
+} from './errors.ts';
 import {
   createHookEmitter,
   createHookTaps,
@@ -54,6 +61,8 @@ export interface PluginContext<C = Record<string, unknown>> {
   readonly settings: ResolvedConfig['settings'];
   /** Which config layer each settings key path came from (`mcpServers.github` → `project`). */
   readonly origins: Readonly<ResolvedConfig['origins']>;
+  /** Where a setting is written (file, line, column, key) — for errors about a plugin's own settings. */
+  locate(path: readonly string[]): SourceLocation;
   readonly cwd: string;
   readonly projectRoot: string;
   /** The workspace: the project root and permissions.additionalDirectories, symlinks resolved. */
@@ -613,6 +622,7 @@ export class PluginHost {
       config,
       settings: deps.config.settings,
       origins: deps.config.origins,
+      locate: (path: readonly string[]) => deps.config.locate(path),
       cwd: deps.cwd,
       projectRoot: deps.config.projectRoot,
       roots: deps.roots,

@@ -27,6 +27,7 @@ import type { Command, Tool } from '../kernel/types.ts';
 
 export type { ResolvedConfig, Settings } from '../kernel/config.ts';
 export { PERMISSION_MODES } from '../kernel/config.ts';
+export type { SourceLocation } from '../kernel/errors.ts';
 export { ErrorCodes, formatLocation, IcodeError } from '../kernel/errors.ts';
 export type { HookName, HookTaps, PermissionAnswer, ReadyInfo, ShutdownInfo } from '../kernel/hooks.ts';
 export type { Logger, PluginContext, PluginDefinition } from '../kernel/host.ts';

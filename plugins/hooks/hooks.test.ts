@@ -177,3 +177,17 @@ test("SessionStart's output goes to the model with the session's first prompt, o
   const back = await h.kernel.hooks.userPrompt.promise({ text: 'hi', session: resumed });
   expect(back.text).toBe('hi\n\nwelcome back\n\nmain is protected');
 });
+
+test('a mistake in the hooks settings names the file, line and key', async () => {
+  const h = await bootTestKernel({
+    include: ['hooks'],
+    builtins: builtinPlugins,
+    settings: { hooks: { PreToolUse: [{ matcher: 'Bash', hooks: [{ type: 'command', command: 12 }] }] } },
+  });
+  const status = h.kernel.host.statuses().find((p) => p.name === 'hooks');
+  expect(status?.state).toBe('degraded');
+  expect(status?.reason).toMatch(
+    /\.icode\/settings\.json:\d+:\d+ \(key "hooks\.PreToolUse\.0\.hooks\.0\.command"\): Invalid input: expected string, received number/,
+  );
+  await h.shutdown();
+});

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import {
   definePlugin,
+  formatLocation,
   type PermissionEvidence,
   ProjectApprovals,
   type ToolResultBlock,
@@ -75,7 +76,10 @@ export default definePlugin({
     if (raw !== undefined) {
       const parsed = HooksSchema.safeParse(raw);
       if (!parsed.success)
-        problems.push(`settings "hooks": ${z.prettifyError(parsed.error).replace(/\n/g, ' ')}`);
+        for (const issue of parsed.error.issues)
+          problems.push(
+            `${formatLocation(ctx.locate(['hooks', ...issue.path.map(String)]))}: ${issue.message}`,
+          );
       for (const [event, matchers] of Object.entries(parsed.data ?? {}) as Array<
         [HookEvent, z.output<typeof Matcher>[]]
       >) {

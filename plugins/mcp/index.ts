@@ -42,7 +42,7 @@ export default definePlugin({
     const problems: string[] = [];
     let found: ReturnType<typeof collectServers> = { entries: [] };
     try {
-      found = collectServers(ctx.settings.mcpServers, ctx.origins, ctx.projectRoot);
+      found = collectServers(ctx.settings.mcpServers, ctx.origins, ctx.projectRoot, ctx.locate);
     } catch (error) {
       problems.push(error instanceof Error ? error.message : String(error));
     }

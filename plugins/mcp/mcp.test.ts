@@ -207,8 +207,8 @@ describe('MCP lifecycle and degraded mode', () => {
     expect(byName.missing).toMatchObject({ state: 'failed', error: expect.stringMatching(/ENOENT|closed/) });
     const health = mcpHealth(h);
     expect(health?.state).toBe('degraded');
-    expect(health?.reason).toContain(
-      'typo: env settings (key "mcpServers.typo.args"): Invalid input: expected array, received string',
+    expect(health?.reason).toMatch(
+      /typo: ICODE_SETTINGS:1:\d+ \(key "mcpServers\.typo\.args"\): Invalid input: expected array, received string/,
     );
     expect((await h.callTool('mcp__good__shout', { text: 'ok' })).isError).toBe(false);
     await h.shutdown();

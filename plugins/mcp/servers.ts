@@ -1,7 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { ErrorCodes, formatLocation, loadJsonFile, parseJsonDocument } from '../../sdk/index.ts';
+import {
+  ErrorCodes,
+  formatLocation,
+  loadJsonFile,
+  parseJsonDocument,
+  type SourceLocation,
+} from '../../sdk/index.ts';
 
 const Common = {
   /** false: configured but not started. */
@@ -82,6 +88,8 @@ export function collectServers(
   settings: Record<string, Record<string, unknown>> | undefined,
   origins: Readonly<Record<string, string>>,
   projectRoot: string,
+  /** Where a setting is written (the plugin context's locate). */
+  locate: (path: readonly string[]) => SourceLocation,
 ): { entries: CollectedServer[]; mcpJson?: string } {
   const entries = Object.entries(settings ?? {}).map(([name, raw]): CollectedServer => {
     const layer =
@@ -94,7 +102,7 @@ export function collectServers(
       raw,
       source,
       fromProject: layer === 'project',
-      where: (path) => `${source} (key "${['mcpServers', name, ...path].map(String).join('.')}")`,
+      where: (path) => formatLocation(locate(['mcpServers', name, ...path.map(String)])),
     };
   });
   const file = join(projectRoot, '.mcp.json');
