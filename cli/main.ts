@@ -60,6 +60,7 @@ interface GlobalOptions {
   cwd?: string;
   model?: string;
   permissionMode?: PermissionMode;
+  addDir?: string[];
 }
 
 interface HeadlessOptions {
@@ -108,11 +109,14 @@ function cliSettings(o: GlobalOptions & Partial<HeadlessOptions>): Settings | un
   if (o.model) s.model = o.model;
   const allow = splitRules(o.allowedTools);
   const deny = splitRules(o.disallowedTools);
-  if (o.permissionMode || allow.length || deny.length) {
+  // Relative to where icode was started, as a user typing the path means it.
+  const dirs = (o.addDir ?? []).map((d) => resolve(o.cwd ?? process.cwd(), d));
+  if (o.permissionMode || allow.length || deny.length || dirs.length) {
     s.permissions = {
       ...(o.permissionMode ? { defaultMode: o.permissionMode } : {}),
       ...(allow.length ? { allow } : {}),
       ...(deny.length ? { deny } : {}),
+      ...(dirs.length ? { additionalDirectories: dirs } : {}),
     };
   }
   if (o.permissionPromptStdin) s.plugins = { 'stdin-approval': { config: { enabled: true } } };
@@ -189,6 +193,12 @@ export async function main(argv: string[]): Promise<number> {
     .option('--model <model>', 'model to use (config layer: cli)')
     .addOption(
       new Option('--permission-mode <mode>', 'permission mode (config layer: cli)').choices(PERMISSION_MODES),
+    )
+    .addOption(
+      new Option(
+        '--add-dir <dir>',
+        'another directory the tools may work in, like the project (repeatable; config layer: cli)',
+      ).argParser((dir: string, dirs: string[] = []) => [...dirs, dir]),
     )
     .showHelpAfterError('(run icode --help for usage)')
     .exitOverride();

@@ -41,6 +41,21 @@ describe('icode check path: the adversarial path corpus', () => {
   });
 });
 
+test('--add-dir widens the workspace for this run, relative to where icode starts (repeatable)', async () => {
+  const world = makeWorld();
+  mkdirSync(join(world.root, 'other'));
+  mkdirSync(join(world.root, 'third'));
+  const judge = async (...extra: string[]) => {
+    const r = await runCli(
+      [...extra, 'check', 'path', '--mode', 'workspace-write', '--op', 'write', '--', '../other/x.txt'],
+      { world },
+    );
+    return JSON.parse(r.stdout) as { decision: string; plugin?: string };
+  };
+  expect(await judge()).toMatchObject({ decision: 'ask', plugin: 'workspace-guard' });
+  expect((await judge('--add-dir', '../third', '--add-dir', '../other')).decision).toBe('allow');
+});
+
 describe('icode check bash', () => {
   test('explains a verdict as JSON with the reasons and the plugin that decided', async () => {
     const r = await runCli(['check', 'bash', '--mode', 'workspace-write', '--', 'git', 'push', '--force']);
