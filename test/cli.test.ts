@@ -138,6 +138,7 @@ describe('icode CLI', () => {
     expect(JSON.parse(r.stdout).plugins.map((p: { name: string }) => p.name)).toEqual([
       'anthropic',
       'session',
+      'workspace-guard',
       'file-tools',
       'search',
       'bash',

@@ -1,9 +1,12 @@
+import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { IcodeError, loadHarnessManifest, parsePluginManifest } from '../kernel/index.ts';
 import { builtinPlugins } from '../plugins/index.ts';
-import { makeWorld, write } from './helpers.ts';
+import { makeWorld, runCli, write } from './helpers.ts';
 
 const root = join(import.meta.dirname, '..');
 
@@ -78,5 +81,74 @@ describe('harness manifests', () => {
   test('unknown keys in a plugin manifest warn instead of failing, so newer plugins keep loading', () => {
     const text = '{ "name": "p", "version": "1.0.0", "engines": { "icode": "*" }, "futureField": 1 }';
     expect(parsePluginManifest(text, 'plugin.json').warnings[0]?.message).toBe('unknown key "futureField"');
+  });
+});
+
+describe('the shipped compositions do what they say', () => {
+  const verdict = async (w: ReturnType<typeof makeWorld>, manifest: string, ...query: string[]) => {
+    const r = await runCli(['--manifest', join(root, 'manifests', manifest), 'check', ...query], {
+      world: w,
+    });
+    return (JSON.parse(r.stdout) as { decision: string }).decision;
+  };
+
+  test('read-only-reviewer reads, and can change nothing: no write, no edit, no shell', async () => {
+    const w = makeWorld();
+    write(join(w.project, 'src', 'a.ts'), 'x');
+    expect(await verdict(w, 'read-only-reviewer.json', 'path', '--op', 'read', '--', 'src/a.ts')).toBe(
+      'allow',
+    );
+    expect(await verdict(w, 'read-only-reviewer.json', 'path', '--op', 'write', '--', 'src/a.ts')).toBe(
+      'deny',
+    );
+    expect(await verdict(w, 'read-only-reviewer.json', 'path', '--op', 'edit', '--', 'src/a.ts')).toBe(
+      'deny',
+    );
+    // It has no bash at all.
+    expect(await verdict(w, 'read-only-reviewer.json', 'bash', '--', 'ls')).toBe('error');
+  });
+
+  test('ci-fixer edits and runs commands in the workspace, never pushes or reads .env, and its bash is offline', async () => {
+    const w = makeWorld();
+    write(join(w.project, 'src', 'a.ts'), 'x');
+    write(join(w.project, '.env'), 'TOKEN=secret');
+    expect(await verdict(w, 'ci-fixer.json', 'path', '--op', 'write', '--', 'src/a.ts')).toBe('allow');
+    expect(await verdict(w, 'ci-fixer.json', 'bash', '--', 'npm', 'test')).toBe('allow');
+    expect(await verdict(w, 'ci-fixer.json', 'bash', '--', 'git', 'push', 'origin', 'main')).toBe('deny');
+    expect(await verdict(w, 'ci-fixer.json', 'path', '--op', 'read', '--', '.env')).toBe('deny');
+
+    // A server on this machine's loopback: the default harness's bash reaches it, the CI fixer's does not.
+    const server = createServer((_, res) => res.end('hi')).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const scenarios = join(w.root, 'scenarios');
+    const probe = `node -e "fetch('http://127.0.0.1:${port}').then(() => console.log('ONLINE'), () => console.log('OFFLINE'))"`;
+    write(join(scenarios, 'net_probe.json'), {
+      name: 'net_probe',
+      steps: [
+        { content: [{ type: 'tool_use', name: 'bash', input: { command: probe } }] },
+        { content: [{ type: 'text', text: '{{tool_results}}' }] },
+      ],
+    });
+    try {
+      const run = (...manifest: string[]) =>
+        runCli(
+          [
+            ...manifest,
+            '-p',
+            'PARITY_SCENARIO:net_probe',
+            '--mock',
+            '--mock-scenarios',
+            scenarios,
+            '--permission-mode',
+            'workspace-write',
+          ],
+          { world: w },
+        );
+      expect((await run()).stdout).toContain('ONLINE');
+      expect((await run('--manifest', join(root, 'manifests', 'ci-fixer.json'))).stdout).toContain('OFFLINE');
+    } finally {
+      server.close();
+    }
   });
 });
