@@ -45,3 +45,20 @@ export function isInside(path: string, root: string): boolean {
   const rel = relative(root, path);
   return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 }
+
+/**
+ * A tool's target resolved again at execution, held to what the permission gate judged: if `path` now
+ * resolves elsewhere (a symlink on the way was swapped while a person was deciding, or by a command
+ * running alongside), this throws rather than letting the tool touch what nobody approved.
+ */
+export function asJudged(
+  file: string,
+  shown: string,
+  judged: { kind: string; values: readonly string[] } | undefined,
+): string {
+  if (judged?.kind === 'path' && !judged.values.includes(file))
+    throw new Error(
+      `${shown} now resolves to ${file}, not to ${judged.values.join(', ')} as when it was approved (a symlink on the way changed); nothing was touched — call the tool again`,
+    );
+  return file;
+}

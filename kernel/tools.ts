@@ -227,8 +227,9 @@ export class ToolRegistry {
     try {
       const judged = await this.judge(call, options);
       if ('error' in judged) return fail(judged.error);
-      const { tool, ctx, request } = judged;
+      const { tool, request } = judged;
       let { input } = judged;
+      let subjects = request.subjects;
       const decision = await this.gate!.confirm(request, judged.decision);
       if (decision.decision !== 'allow') {
         return fail(
@@ -247,7 +248,9 @@ export class ToolRegistry {
           );
         }
         input = again.input;
+        subjects = again.request.subjects;
       }
+      const ctx: ToolContext = { ...judged.ctx, ...(subjects ? { judged: subjects } : {}) };
       const normalized: ToolCall = { id: call.id, name, input };
       const short = await this.hooks.beforeToolCall.promise(normalized, ctx);
       const result: ToolResult =

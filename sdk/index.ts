@@ -34,7 +34,7 @@ export type { Logger, PluginContext, PluginDefinition } from '../kernel/host.ts'
 export { loadJsonFile, parseJsonDocument } from '../kernel/json.ts';
 export type { PluginManifest } from '../kernel/manifest.ts';
 export { importModule } from '../kernel/modules.ts';
-export { isInside, resolveReal } from '../kernel/paths.ts';
+export { asJudged, isInside, resolveReal } from '../kernel/paths.ts';
 export { suggestedRules } from '../kernel/permissions.ts';
 export type { CommandOutcome, Services } from '../kernel/registries.ts';
 export { parseSlashCommand } from '../kernel/registries.ts';

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { defineTool } from '../../sdk/index.ts';
-import { checkedTarget, readText, statTarget, targetPath, writeAtomic } from './target.ts';
+import { approvedTarget, checkedTarget, readText, statTarget, writeAtomic } from './target.ts';
 
 function count(text: string, part: string): number {
   let n = 0;
@@ -23,7 +23,7 @@ export const editFile = defineTool({
   mode: 'workspace-write',
   subjects: async ({ path }, ctx) => ({ kind: 'path', values: [await checkedTarget(path, ctx.cwd)] }),
   async execute({ path, old_string, new_string, replace_all = false }, ctx) {
-    const file = targetPath(path, ctx.cwd);
+    const file = approvedTarget(path, ctx.cwd, ctx.judged);
     const info = await statTarget(file, path);
     if (old_string === new_string) throw new Error('old_string and new_string are the same; nothing to do');
     let before = '';

@@ -1,14 +1,19 @@
 import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
+  existsSync,
   linkSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
+  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { bootTestKernel } from '../../sdk/testing.ts';
@@ -146,4 +151,26 @@ describe('read_file images', () => {
       { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORwAB' } },
     ]);
   });
+});
+
+test('a target that changes between approval and execution is refused: a symlink swapped while the user decided', async () => {
+  const h = await bootTestKernel({
+    include: ['workspace-guard', 'file-tools'],
+    builtins: builtinPlugins,
+    files: { 'docs/readme.md': 'in the workspace\n' },
+  });
+  const outside = mkdtempSync(join(tmpdir(), 'icode-outside-'));
+  writeFileSync(join(outside, 'readme.md'), 'secret\n');
+  // The "user" approves, but only after a command running alongside made docs/ a link out.
+  h.kernel.hooks.permissionPrompt.tapPromise('test-ui', async () => {
+    rmSync(join(h.project, 'docs'), { recursive: true });
+    symlinkSync(outside, join(h.project, 'docs'));
+    return { decision: 'allow', reason: 'approved in the test' };
+  });
+  const wrote = await h.callTool('write_file', { path: 'docs/new.md', content: 'x' });
+  expect(wrote.isError).toBe(true);
+  expect(wrote.content).toContain(`now resolves to ${join(realpathSync(outside), 'new.md')}`);
+  expect(wrote.content).toContain('nothing was touched');
+  expect(existsSync(join(outside, 'new.md'))).toBe(false);
+  await h.shutdown();
 });

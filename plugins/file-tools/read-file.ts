@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import * as z from 'zod';
 import { defineTool } from '../../sdk/index.ts';
 import { parseNotebook, renderNotebook } from '../notebook/notebook.ts';
-import { checkedTarget, MAX_FILE_BYTES as MAX_BYTES, statTarget, targetPath } from './target.ts';
+import { approvedTarget, checkedTarget, MAX_FILE_BYTES as MAX_BYTES, statTarget } from './target.ts';
 
 const MAX_LINE = 2000;
 const IMAGE_TYPES: Record<string, string> = {
@@ -31,7 +31,7 @@ export const readFile = defineTool({
   concurrencySafe: true,
   subjects: async ({ path }, ctx) => ({ kind: 'path', values: [await checkedTarget(path, ctx.cwd)] }),
   async execute({ path, offset = 1, limit = 2000 }, ctx) {
-    const file = targetPath(path, ctx.cwd);
+    const file = approvedTarget(path, ctx.cwd, ctx.judged);
     const info = await statTarget(file, path);
     if (!info) throw new Error(`${path} does not exist`);
     if (info.isDirectory()) throw new Error(`${path} is a directory; use glob_search to list it`);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { isInside, resolveReal } from '../../sdk/index.ts';
+import { asJudged, isInside, type PermissionSubjects, resolveReal } from '../../sdk/index.ts';
 
 /** The most a file tool reads or writes in one call. */
 export const MAX_FILE_BYTES = 10 * 1024 * 1024;
@@ -17,6 +17,11 @@ const SYSTEM_TREES = ['/proc', '/sys', '/dev'];
 export function targetPath(path: string, cwd: string): string {
   if (path.includes('\0')) throw new Error('the path contains a NUL byte');
   return resolveReal(path, cwd);
+}
+
+/** {@link targetPath} at execution, held to what the permission gate judged ({@link asJudged}). */
+export function approvedTarget(path: string, cwd: string, judged: PermissionSubjects | undefined): string {
+  return asJudged(targetPath(path, cwd), path, judged);
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { defineTool } from '../../sdk/index.ts';
-import { checkedTarget, statTarget, targetPath, writeAtomic } from './target.ts';
+import { approvedTarget, checkedTarget, statTarget, writeAtomic } from './target.ts';
 
 /** Creates or replaces a file, atomically, creating parent folders. */
 export const writeFile = defineTool({
@@ -16,7 +16,7 @@ export const writeFile = defineTool({
   mode: 'workspace-write',
   subjects: async ({ path }, ctx) => ({ kind: 'path', values: [await checkedTarget(path, ctx.cwd)] }),
   async execute({ path, content }, ctx) {
-    const file = targetPath(path, ctx.cwd);
+    const file = approvedTarget(path, ctx.cwd, ctx.judged);
     const info = await statTarget(file, path);
     await writeAtomic(file, path, content, info);
     const lines = content === '' ? 0 : content.split('\n').length - (content.endsWith('\n') ? 1 : 0);

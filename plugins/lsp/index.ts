@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import * as z from 'zod';
 import {
+  asJudged,
   definePlugin,
   defineTool,
   findExecutable,
@@ -168,7 +169,7 @@ export default definePlugin({
         subjects: ({ path }, tctx) => ({ kind: 'path', values: [resolveReal(path, tctx.cwd)] }),
         async execute(input, tctx) {
           if (input.path.includes('\0')) throw new Error('the path contains a NUL byte');
-          const file = resolveReal(input.path, tctx.cwd);
+          const file = asJudged(resolveReal(input.path, tctx.cwd), input.path, tctx.judged);
           if (!statSync(file, { throwIfNoEntry: false })?.isFile())
             throw new Error(`${input.path} is not a file`);
           const rt = await runtime();

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { definePlugin, defineTool } from '../../sdk/index.ts';
-import { checkedTarget, readText, statTarget, targetPath, writeAtomic } from '../file-tools/target.ts';
+import { approvedTarget, checkedTarget, readText, statTarget, writeAtomic } from '../file-tools/target.ts';
 import { findCell, newCell, parseNotebook, replaceCell, serializeNotebook } from './notebook.ts';
 
 export default definePlugin({
@@ -26,7 +26,7 @@ export default definePlugin({
         }),
         async execute({ notebook_path, cell_id, new_source, cell_type, edit_mode }, tctx) {
           if (!notebook_path.endsWith('.ipynb')) throw new Error(`${notebook_path} is not a .ipynb notebook`);
-          const file = targetPath(notebook_path, tctx.cwd);
+          const file = approvedTarget(notebook_path, tctx.cwd, tctx.judged);
           const info = await statTarget(file, notebook_path);
           if (!info) throw new Error(`${notebook_path} does not exist (create it with write_file first)`);
           const nb = parseNotebook(await readText(file, notebook_path, info), notebook_path);

@@ -1,6 +1,6 @@
 import { relative, resolve, sep } from 'node:path';
 import * as z from 'zod';
-import { defineTool, resolveReal } from '../../sdk/index.ts';
+import { asJudged, defineTool, resolveReal } from '../../sdk/index.ts';
 import { listFiles, newestFirst, page } from './files.ts';
 
 /**
@@ -63,7 +63,7 @@ export function globSearchTool(rg: string | undefined) {
       if (pattern.startsWith('/') || pattern.split('/').includes('..')) {
         throw new Error('the pattern must be relative and stay inside the folder; put the folder in "path"');
       }
-      const base = resolveReal(path ?? '.', ctx.cwd);
+      const base = asJudged(resolveReal(path ?? '.', ctx.cwd), path ?? '.', ctx.judged);
       const files = rg
         ? await withRipgrep(rg, base, pattern, ctx.signal)
         : await listFiles(base, pattern, ctx.roots);

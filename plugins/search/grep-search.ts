@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
 import * as z from 'zod';
-import { capOutput, defineTool, resolveReal } from '../../sdk/index.ts';
+import { asJudged, capOutput, defineTool, resolveReal } from '../../sdk/index.ts';
 import { listFiles, newestFirst, page } from './files.ts';
 
 const MAX_OUTPUT = 30_000;
@@ -160,7 +160,7 @@ export function grepSearchTool(rg: string | undefined) {
     subjects: ({ path }, ctx) => ({ kind: 'path', values: [resolveReal(path ?? '.', ctx.cwd)] }),
     async execute(input, ctx) {
       if (input.path?.includes('\0')) throw new Error('the path contains a NUL byte');
-      const base = resolveReal(input.path ?? '.', ctx.cwd);
+      const base = asJudged(resolveReal(input.path ?? '.', ctx.cwd), input.path ?? '.', ctx.judged);
       const { lines, warning } = rg
         ? await withRipgrep(rg, input, base, ctx.cwd, ctx.signal)
         : await withoutRipgrep(input, base, ctx.cwd, ctx.roots);
