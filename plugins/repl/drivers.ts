@@ -3,14 +3,32 @@
  * answers on fd 3 ({ id, output, value, error }), so what the code prints cannot be mistaken for an answer;
  * then it prints an end mark on stdout, so what the code wrote there directly is attributed to its request.
  */
+/**
+ * Node: evaluation is node:repl's own (top-level await, declarations kept between calls, the last
+ * expression's value) on a REPL server nobody types into. Its evaluator reports an error only by writing
+ * "Uncaught …" to the server's output, so that stream is where errors are read; what the code logs goes
+ * to the request's own buffer.
+ */
 export const NODE_DRIVER = String.raw`
-const vm = require('node:vm'), util = require('node:util'), fs = require('node:fs'), readline = require('node:readline');
+const repl = require('node:repl'), util = require('node:util'), fs = require('node:fs'), readline = require('node:readline');
+const { PassThrough } = require('node:stream');
 const out = [];
 const say = (...a) => out.push(util.format(...a));
-const context = vm.createContext({
-  console: { log: say, info: say, warn: say, error: say, debug: say, dir: (o) => out.push(util.inspect(o)) },
-  require, process, Buffer, URL, URLSearchParams, TextEncoder, TextDecoder, fetch, structuredClone,
-  setTimeout, clearTimeout, setInterval, clearInterval, setImmediate, queueMicrotask,
+const short = (text) => String(text).split('\n    at ').slice(0, 3).join('\n    at ').trim();
+const errors = new PassThrough();
+const server = repl.start({ input: new PassThrough(), output: errors, prompt: '', terminal: false, useColors: false });
+server.context.console = { log: say, info: say, warn: say, error: say, debug: say, dir: (o) => out.push(util.inspect(o)) };
+let failed;
+errors.on('data', (d) => failed && failed(String(d)));
+const evaluate = (code) => new Promise((resolve) => {
+  let settled = false;
+  const done = (r) => { if (!settled) { settled = true; failed = undefined; resolve(r); } };
+  failed = (text) => done({ error: short(text.replace(/^Uncaught /, '')) });
+  server.eval(code + '\n', server.context, 'repl', (err, value) => {
+    // Incomplete input comes back as a Recoverable wrapping the SyntaxError.
+    if (err) done({ error: short((err.err && err.err.stack) || err.stack || err) });
+    else done({ value });
+  });
 });
 const queue = [];
 let busy = false;
@@ -19,12 +37,9 @@ async function next() {
   busy = true;
   const { id, code } = queue.shift();
   out.length = 0;
-  let value, error;
-  try {
-    value = vm.runInContext(code, context, { filename: 'repl' });
-    if (value && typeof value.then === 'function') value = await value;
-  } catch (e) {
-    error = e && e.stack ? String(e.stack).split('\n    at ').slice(0, 3).join('\n    at ') : String(e);
+  let { value, error } = await evaluate(code);
+  if (!error && value && typeof value.then === 'function') {
+    try { value = await value; } catch (e) { error = short((e && e.stack) || e); }
   }
   fs.writeSync(3, JSON.stringify({ id, output: out.join('\n'), value: value === undefined ? undefined : util.inspect(value, { depth: 4 }), error }) + '\n');
   fs.writeSync(1, '\u0000icode-repl-end-' + id + '\u0000\n');

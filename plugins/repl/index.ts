@@ -125,7 +125,7 @@ export default definePlugin({
       defineTool({
         name: 'REPL',
         description:
-          'Run code in a persistent interpreter (node or python): variables, imports and functions survive between calls in this session. The value of the last expression is shown with what the code printed. Runs in the sandbox (the workspace writable, no network); a call that runs past its timeout restarts the interpreter and its state is lost.',
+          'Run code in a persistent interpreter (node or python): variables, imports and functions survive between calls in this session. The value of the last expression is shown with what the code printed; in node, top-level await works. Runs in the sandbox (the workspace writable, no network); a call that runs past its timeout restarts the interpreter and its state is lost.',
         input: z.object({
           code: z.string().min(1),
           language: z.enum(['node', 'python']).default('python'),

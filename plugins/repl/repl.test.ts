@@ -39,6 +39,24 @@ describe('REPL', () => {
     expect(text(await run('process.stdout.write("raw\\n"); 1', 'node'))).toBe('raw\n1');
   });
 
+  test('node: top-level await, and what it declares is kept; errors and incomplete code are is_error', async () => {
+    expect(text(await run('const answer = await Promise.resolve(41)', 'node'))).toBe('(no output)');
+    expect(text(await run('answer + 1', 'node'))).toBe('42');
+    expect(text(await run('const got = await (async () => "later")(); got.toUpperCase()', 'node'))).toBe(
+      "'LATER'",
+    );
+    const thrown = await run('throw new TypeError("nope")', 'node');
+    expect(thrown.isError).toBe(true);
+    expect(text(thrown)).toContain('TypeError: nope');
+    const rejected = await run('await Promise.reject(new Error("later no"))', 'node');
+    expect(rejected.isError).toBe(true);
+    expect(text(rejected)).toContain('Error: later no');
+    const open = await run('function half(', 'node');
+    expect(open.isError).toBe(true);
+    expect(text(open)).toContain('SyntaxError');
+    expect(text(await run('answer', 'node'))).toBe('41');
+  });
+
   test('a call past its timeout restarts the interpreter (state lost); huge output is capped', async () => {
     await run('kept = 1', 'python');
     const slow = await run('import time\ntime.sleep(5)', 'python', { timeout_ms: 300 });
