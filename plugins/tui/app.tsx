@@ -17,6 +17,7 @@ import type {
 } from '../../sdk/index.ts';
 import { pickAnswer } from '../interaction/answer.ts';
 import type { SessionEvent, SessionService } from '../session/types.ts';
+import { applyEffect } from './conversation.ts';
 import { colourDiff, loadHighlighter, renderMarkdown, splitComplete } from './markdown.ts';
 
 /** What the UI needs from the harness; the tui plugin fills it from its context. */
@@ -687,23 +688,23 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number, sessi
       const outcome = await host.commands.run(slash.name, slash.args, commandContext());
       if (outcome.output) add({ kind: 'info', text: outcome.output, error: outcome.isError });
       const effect = outcome.effect;
-      if (effect?.type === 'exit') return leave(0);
+      const { next, exit, ends } = applyEffect(
+        { ...(sessionId.current ? { session: sessionId.current } : {}), model, mode },
+        effect,
+      );
+      if (exit) return leave(0);
+      if (ends) await host.session.end(ends.id, ends.reason);
+      sessionId.current = next.session;
+      setModel(next.model);
+      setMode(next.mode);
+      // What only the screen shows: a fresh status line, or the resumed session's last turns.
       if (effect?.type === 'clear') {
-        if (sessionId.current) await host.session.end(sessionId.current, 'clear');
-        sessionId.current = undefined;
         setUsage(undefined);
         setCost(0);
         setTodos([]);
         add({ kind: 'info', text: 'New conversation.' });
       }
-      if (effect?.type === 'resume') {
-        if (sessionId.current && sessionId.current !== effect.id)
-          await host.session.end(sessionId.current, 'other');
-        sessionId.current = effect.id;
-        showEarlier(effect.id);
-      }
-      if (effect?.type === 'model') setModel(effect.model);
-      if (effect?.type === 'mode') setMode(effect.mode);
+      if (effect?.type === 'resume') showEarlier(effect.id);
       if (outcome.prompt && !outcome.isError)
         await ask_(outcome.prompt, {
           ...(outcome.model ? { model: outcome.model } : {}),

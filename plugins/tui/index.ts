@@ -17,6 +17,7 @@ import { slug } from '../session/store.ts';
 import { transcript } from '../session/transcript.ts';
 import type { SessionService } from '../session/types.ts';
 import type { UiHost } from './app.tsx';
+import { applyEffect, type Conversation } from './conversation.ts';
 
 declare const __ICODE_TUI_BUNDLE__: string | undefined;
 
@@ -136,9 +137,7 @@ async function plain(
   stdin: NodeJS.ReadableStream,
   stdout: NodeJS.WritableStream,
 ): Promise<number> {
-  let session: string | undefined = ui.resume;
-  let model = ui.model;
-  let mode = ui.mode;
+  let now: Conversation = { ...(ui.resume ? { session: ui.resume } : {}), model: ui.model, mode: ui.mode };
   ui.onPermission(undefined);
   const { createInterface } = await import('node:readline');
   const lines = createInterface({ input: stdin, terminal: false });
@@ -150,35 +149,30 @@ async function plain(
     if (slash && ui.commands.list().some((c) => c.name === slash.name)) {
       const outcome = await ui.commands.run(slash.name, slash.args, {
         cwd: ui.cwd,
-        session: { ...(session ? { id: session } : {}), model, permissionMode: mode },
+        session: { ...(now.session ? { id: now.session } : {}), model: now.model, permissionMode: now.mode },
       });
       if (outcome.output) stdout.write(`${outcome.output}\n`);
-      const effect = outcome.effect;
-      if (effect?.type === 'exit') break;
-      if (effect?.type === 'clear' && session) await ui.session.end(session, 'clear');
-      if (effect?.type === 'resume' && session && session !== effect.id)
-        await ui.session.end(session, 'other');
-      if (effect?.type === 'clear') session = undefined;
-      if (effect?.type === 'resume') session = effect.id;
-      if (effect?.type === 'model') model = effect.model;
-      if (effect?.type === 'mode') mode = effect.mode;
+      const { next, exit, ends } = applyEffect(now, outcome.effect);
+      if (exit) break;
+      if (ends) await ui.session.end(ends.id, ends.reason);
+      now = next;
       if (!outcome.prompt || outcome.isError) continue;
       prompt = outcome.prompt;
       if (outcome.allowedTools?.length) ui.addRules(outcome.allowedTools);
     }
     const result = await ui.session.run({
       prompt,
-      model,
-      permissionMode: mode,
+      model: now.model,
+      permissionMode: now.mode,
       keepOpen: true,
-      ...(session ? { resume: session } : {}),
+      ...(now.session ? { resume: now.session } : {}),
       onEvent: (event) => {
-        if (event.type === 'session_start') session = event.session_id;
+        if (event.type === 'session_start') now = { ...now, session: event.session_id };
         stdout.write(transcript(event));
       },
     });
-    session = result.session_id;
+    now = { ...now, session: result.session_id };
   }
-  if (session) await ui.session.end(session, 'prompt_input_exit');
+  if (now.session) await ui.session.end(now.session, 'prompt_input_exit');
   return 0;
 }

@@ -5,6 +5,7 @@ import { render } from 'ink-testing-library';
 import { describe, expect, test } from 'vitest';
 import type { PermissionAnswer, PermissionRequest } from '../../sdk/index.ts';
 import { attachMentions, completePath, PermissionDialog, PromptInput } from './app.tsx';
+import { applyEffect } from './conversation.ts';
 import { colourDiff, renderMarkdown, splitComplete } from './markdown.ts';
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escapes are what is being removed
@@ -162,5 +163,27 @@ describe('PermissionDialog', () => {
     expect(saved).toEqual([['edit_file(/p/a.ts)']]);
     expect(answer).toMatchObject({ decision: 'allow', remember: ['edit_file(/p/a.ts)'] });
     ui.unmount();
+  });
+});
+
+describe('a command effect on the conversation (the UI and plain mode share it)', () => {
+  const now = { session: 's1', model: 'sonnet', mode: 'prompt' as const };
+  test('clear and resume end the session they leave, with the reason; model and mode change only those', () => {
+    expect(applyEffect(now, { type: 'clear' })).toEqual({
+      next: { model: 'sonnet', mode: 'prompt' },
+      exit: false,
+      ends: { id: 's1', reason: 'clear' },
+    });
+    expect(applyEffect(now, { type: 'resume', id: 's2' })).toEqual({
+      next: { ...now, session: 's2' },
+      exit: false,
+      ends: { id: 's1', reason: 'other' },
+    });
+    expect(applyEffect(now, { type: 'resume', id: 's1' }).ends).toBeUndefined();
+    expect(applyEffect({ model: 'm', mode: 'plan' }, { type: 'clear' }).ends).toBeUndefined();
+    expect(applyEffect(now, { type: 'model', model: 'opus' }).next).toEqual({ ...now, model: 'opus' });
+    expect(applyEffect(now, { type: 'mode', mode: 'plan' }).next).toEqual({ ...now, mode: 'plan' });
+    expect(applyEffect(now, { type: 'exit' })).toEqual({ next: now, exit: true });
+    expect(applyEffect(now, undefined)).toEqual({ next: now, exit: false });
   });
 });
