@@ -129,6 +129,15 @@ describe.skipIf(!existsSync('/usr/bin/tmux'))('the terminal UI in tmux, on the m
       await tmux('send-keys', '-t', s, 'Enter');
       now = await waitFor(s, /Input \d+ tokens, output \d+/);
 
+      // `! command` runs it for the user; `# note` goes to AGENTS.md. The shell output rides with the next prompt.
+      await tmux('send-keys', '-t', s, '-l', '! echo shell-said-hi');
+      await tmux('send-keys', '-t', s, 'Enter');
+      now = await waitFor(s, /● bash echo shell-said-hi \d+\.\ds\n\s+⎿ shell-said-hi/);
+      await tmux('send-keys', '-t', s, '-l', '# Always run the linter');
+      await tmux('send-keys', '-t', s, 'Enter');
+      await waitFor(s, 'AGENTS.md');
+      expect(readFileSync(join(w.project, 'AGENTS.md'), 'utf8')).toContain('Always run the linter');
+
       // AskUserQuestion is a dialog; a number picks an option.
       await tmux('send-keys', '-t', s, '-l', 'Pick one PARITY_SCENARIO:ui_ask');
       await tmux('send-keys', '-t', s, 'Enter');
@@ -171,6 +180,9 @@ describe.skipIf(!existsSync('/usr/bin/tmux'))('the terminal UI in tmux, on the m
         'PARITY_SCENARIO:ui_bash',
         'PARITY_SCENARIO:ui_ask',
         'PARITY_SCENARIO:ui_slow',
+        // The prompt after `! echo …` carries its output.
+        'I ran this in the shell myself',
+        '$ echo shell-said-hi\\nshell-said-hi',
       ])
         expect(log).toContain(p);
       // The history is kept for the next start.
@@ -207,7 +219,8 @@ test('without a terminal on stdout the UI falls back to plain lines: prompts and
   const dir = scenarios(join(w.root, 'scenarios'));
   const r = await runCli(['--mock', '--mock-scenarios', dir], {
     world: w,
-    stdin: 'Greet me PARITY_SCENARIO:ui_hello\n/status\nMake a file PARITY_SCENARIO:ui_bash\n',
+    stdin:
+      'Greet me PARITY_SCENARIO:ui_hello\n/status\n! echo plain-shell\n# Plain note\nMake a file PARITY_SCENARIO:ui_bash\n',
   });
   expect(r.code).toBe(0);
   expect(r.stdout).toContain('Hello **there**.');
@@ -215,4 +228,7 @@ test('without a terminal on stdout the UI falls back to plain lines: prompts and
   // Nobody can answer a permission ask here: it is denied with the reason, and the session goes on.
   expect(r.stdout).toContain('✗ Permission denied');
   expect(existsSync(join(w.project, 'made.txt'))).toBe(false);
+  // The shortcuts work here too.
+  expect(r.stdout).toMatch(/^plain-shell$/m);
+  expect(readFileSync(join(w.project, 'AGENTS.md'), 'utf8')).toContain('Plain note');
 });

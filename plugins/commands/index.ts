@@ -75,6 +75,7 @@ export default definePlugin({
           const width = Math.max(...list.map((c) => c.name.length)) + 2;
           return [
             'Type a prompt and press Enter (end a line with \\ for a new line). @path attaches a file; Tab completes.',
+            '! command runs it in the shell (the model sees its output with your next prompt); # note adds a line to AGENTS.md.',
             'Esc interrupts the model; Ctrl-C twice exits. Sessions are saved: icode --continue or /resume.',
             '',
             ...list.map((c) => `/${c.name.padEnd(width)}${c.description}`),

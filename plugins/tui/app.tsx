@@ -17,7 +17,7 @@ import type {
 } from '../../sdk/index.ts';
 import { pickAnswer } from '../interaction/answer.ts';
 import type { SessionEvent, SessionService } from '../session/types.ts';
-import { applyEffect } from './conversation.ts';
+import { applyEffect, shortcut, withShellContext } from './conversation.ts';
 import { colourDiff, loadHighlighter, renderMarkdown, splitComplete } from './markdown.ts';
 
 /** What the UI needs from the harness; the tui plugin fills it from its context. */
@@ -45,6 +45,8 @@ export interface UiHost {
       | undefined,
   ): void;
   addRules(rules: string[]): void;
+  /** `! command`: runs it through the bash tool (the gate and sandbox apply) for the user. */
+  shell(command: string, mode: PermissionMode): Promise<{ output: string; isError: boolean }>;
   cwd: string;
   roots: readonly string[];
   historyFile: string;
@@ -471,7 +473,7 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number, sessi
     {
       id: nextId.current++,
       kind: 'banner',
-      text: `${chalk.bold('icode')} ${host.version} · ${host.cwd}\n${chalk.dim('/help for commands · @ to attach a file · Esc interrupts · Ctrl-C twice exits')}`,
+      text: `${chalk.bold('icode')} ${host.version} · ${host.cwd}\n${chalk.dim('/help for commands · @ attaches a file · ! runs a command · # saves a note\nEsc interrupts · Ctrl-C twice exits')}`,
     },
     // A resumed session shows its last turns in the first frame.
     ...(host.resume ? earlier(host.session, host.resume) : []).map((item) => ({
@@ -495,6 +497,8 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number, sessi
   const sessionId = useRef<string | undefined>(host.resume);
   const controller = useRef<AbortController | undefined>(undefined);
   const lastOutput = useRef('');
+  /** What the user ran with `!` since the last prompt: it goes to the model with the next one. */
+  const ranShell = useRef<Array<{ command: string; output: string }>>([]);
   const streamed = useRef('');
 
   const add = useCallback((item: NewItem) => {
@@ -630,7 +634,8 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number, sessi
   );
 
   const ask_ = useCallback(
-    async (prompt: string, opts: { model?: string; allowedTools?: string[] } = {}) => {
+    async (asked: string, opts: { model?: string; allowedTools?: string[] } = {}) => {
+      const prompt = withShellContext(asked, ranShell.current.splice(0));
       const ctl = new AbortController();
       controller.current = ctl;
       setBusy(Date.now());
@@ -710,6 +715,32 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number, sessi
           ...(outcome.model ? { model: outcome.model } : {}),
           ...(outcome.allowedTools ? { allowedTools: outcome.allowedTools } : {}),
         });
+      return;
+    }
+    const cut = shortcut(text);
+    if (cut?.kind === 'shell') {
+      const started = Date.now();
+      setBusy(started);
+      try {
+        const r = await host.shell(cut.command, mode);
+        add({
+          kind: 'tool',
+          name: 'bash',
+          arg: cut.command,
+          ok: !r.isError,
+          ms: Date.now() - started,
+          output: r.output,
+        });
+        lastOutput.current = r.output;
+        ranShell.current.push({ command: cut.command, output: r.output });
+      } finally {
+        setBusy(undefined);
+      }
+      return;
+    }
+    if (cut?.kind === 'memory') {
+      const outcome = await host.commands.run('memory', `add ${cut.note}`, commandContext());
+      if (outcome.output) add({ kind: 'info', text: outcome.output, error: outcome.isError });
       return;
     }
     const { text: prompt, attached } = attachMentions(text, host.cwd, host.roots);

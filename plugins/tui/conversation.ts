@@ -37,3 +37,24 @@ export function applyEffect(
       return { next: now, exit: false };
   }
 }
+
+/** The prompt's shortcuts, as in Claude Code: `! command` runs it in the shell; `# note` goes to AGENTS.md. */
+export type Shortcut = { kind: 'shell'; command: string } | { kind: 'memory'; note: string };
+
+export function shortcut(text: string): Shortcut | undefined {
+  if (/^!\s*\S/.test(text)) return { kind: 'shell', command: text.replace(/^!\s*/, '') };
+  // One line only (a pasted markdown document may start with a heading), and not a #! line.
+  if (/^#(?!!)\s*\S/.test(text) && !text.includes('\n'))
+    return { kind: 'memory', note: text.replace(/^#\s*/, '') };
+  return undefined;
+}
+
+/** Commands the user ran with `!` since the last prompt, put before it: the model sees what they saw. */
+export function withShellContext(
+  prompt: string,
+  ran: ReadonlyArray<{ command: string; output: string }>,
+): string {
+  if (!ran.length) return prompt;
+  const shown = ran.map((r) => `$ ${r.command}\n${r.output}`).join('\n\n');
+  return `I ran this in the shell myself:\n\n\`\`\`\n${shown}\n\`\`\`\n\n${prompt}`;
+}

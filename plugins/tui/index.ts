@@ -17,7 +17,7 @@ import { slug } from '../session/store.ts';
 import { transcript } from '../session/transcript.ts';
 import type { SessionService } from '../session/types.ts';
 import type { UiHost } from './app.tsx';
-import { applyEffect, type Conversation } from './conversation.ts';
+import { applyEffect, type Conversation, shortcut, withShellContext } from './conversation.ts';
 
 declare const __ICODE_TUI_BUNDLE__: string | undefined;
 
@@ -54,6 +54,7 @@ export default definePlugin({
       asker ? asker(request, decision) : undefined,
     );
 
+    let shells = 0;
     const host = (options: UiRunOptions, session: SessionService): UiHost => ({
       session,
       commands: {
@@ -81,6 +82,17 @@ export default definePlugin({
       },
       suggestedRules,
       addRules: options.addRules,
+      shell: async (command, mode) => {
+        const r = await ctx.tools.call(
+          { id: `user_shell_${++shells}`, name: 'bash', input: { command } },
+          { sessionMode: mode, cwd: ctx.cwd, roots: [...ctx.roots] },
+        );
+        const output =
+          typeof r.content === 'string'
+            ? r.content
+            : r.content.map((b) => ('text' in b ? b.text : `[${b.type}]`)).join('\n');
+        return { output, isError: r.isError };
+      },
       cwd: ctx.cwd,
       roots: ctx.roots,
       historyFile: join(ctx.userDir, 'history', `${slug(ctx.projectRoot)}.json`),
@@ -138,6 +150,7 @@ async function plain(
   stdout: NodeJS.WritableStream,
 ): Promise<number> {
   let now: Conversation = { ...(ui.resume ? { session: ui.resume } : {}), model: ui.model, mode: ui.mode };
+  const ran: Array<{ command: string; output: string }> = [];
   ui.onPermission(undefined);
   const { createInterface } = await import('node:readline');
   const lines = createInterface({ input: stdin, terminal: false });
@@ -145,6 +158,21 @@ async function plain(
     const text = raw.trim();
     if (!text) continue;
     let prompt = text;
+    const cut = shortcut(text);
+    if (cut?.kind === 'shell') {
+      const r = await ui.shell(cut.command, now.mode);
+      stdout.write(`${r.output}\n`);
+      ran.push({ command: cut.command, output: r.output });
+      continue;
+    }
+    if (cut?.kind === 'memory') {
+      const outcome = await ui.commands.run('memory', `add ${cut.note}`, {
+        cwd: ui.cwd,
+        session: { model: now.model, permissionMode: now.mode },
+      });
+      if (outcome.output) stdout.write(`${outcome.output}\n`);
+      continue;
+    }
     const slash = parseSlashCommand(text);
     if (slash && ui.commands.list().some((c) => c.name === slash.name)) {
       const outcome = await ui.commands.run(slash.name, slash.args, {
@@ -161,7 +189,7 @@ async function plain(
       if (outcome.allowedTools?.length) ui.addRules(outcome.allowedTools);
     }
     const result = await ui.session.run({
-      prompt,
+      prompt: withShellContext(prompt, ran.splice(0)),
       model: now.model,
       permissionMode: now.mode,
       keepOpen: true,

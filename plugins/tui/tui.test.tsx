@@ -5,7 +5,7 @@ import { render } from 'ink-testing-library';
 import { describe, expect, test } from 'vitest';
 import type { PermissionAnswer, PermissionRequest } from '../../sdk/index.ts';
 import { attachMentions, completePath, PermissionDialog, PromptInput } from './app.tsx';
-import { applyEffect } from './conversation.ts';
+import { applyEffect, shortcut, withShellContext } from './conversation.ts';
 import { colourDiff, renderMarkdown, splitComplete } from './markdown.ts';
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escapes are what is being removed
@@ -185,5 +185,23 @@ describe('a command effect on the conversation (the UI and plain mode share it)'
     expect(applyEffect(now, { type: 'mode', mode: 'plan' }).next).toEqual({ ...now, mode: 'plan' });
     expect(applyEffect(now, { type: 'exit' })).toEqual({ next: now, exit: true });
     expect(applyEffect(now, undefined)).toEqual({ next: now, exit: false });
+  });
+});
+
+describe('prompt shortcuts', () => {
+  test('! runs a command, # saves a one-line note; anything else is a prompt', () => {
+    expect(shortcut('! npm test')).toEqual({ kind: 'shell', command: 'npm test' });
+    expect(shortcut('!ls -la')).toEqual({ kind: 'shell', command: 'ls -la' });
+    expect(shortcut('# use pnpm')).toEqual({ kind: 'memory', note: 'use pnpm' });
+    expect(shortcut('# Heading\n\nA pasted document')).toBeUndefined();
+    expect(shortcut('#!/bin/sh')).toBeUndefined();
+    expect(shortcut('!')).toBeUndefined();
+    expect(shortcut('fix #12')).toBeUndefined();
+  });
+  test('commands run since the last prompt go in front of it, once', () => {
+    expect(withShellContext('why?', [])).toBe('why?');
+    expect(withShellContext('why?', [{ command: 'npm test', output: '1 failed' }])).toBe(
+      'I ran this in the shell myself:\n\n```\n$ npm test\n1 failed\n```\n\nwhy?',
+    );
   });
 });
