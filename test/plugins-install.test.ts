@@ -94,54 +94,69 @@ test('icode plugins init scaffolds a plugin package that builds and passes its o
   expect(out).toContain('# pass 1');
 }, 60_000);
 
-test('published to an npm registry on loopback, the example git plugin installs, serves a model turn, and can be disabled and removed', async () => {
-  const { execFileSync } = await import('node:child_process');
-  const { createServer } = await import('node:http');
+test('published to a real npm registry (verdaccio) on loopback, the example git plugin installs, serves a model turn, and can be disabled and removed', async () => {
+  const { execFile, execFileSync, spawn } = await import('node:child_process');
+  const { createServer } = await import('node:net');
   const { mkdtempSync, writeFileSync: write_ } = await import('node:fs');
   const { tmpdir } = await import('node:os');
-  // The npm registry API on loopback, enough for `npm publish` (PUT of the packument with the tarball) and
-  // `npm install` (packument, tarball). (verdaccio was the plan; its dependencies do not install from this
-  // machine's registry mirror.)
-  const packuments = new Map<string, Record<string, unknown>>();
-  const tarballs = new Map<string, Buffer>();
-  const server = createServer((req, res) => {
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    const name = decodeURIComponent((req.url ?? '/').slice(1).split('/-/')[0]!);
-    if (req.method === 'PUT') {
-      let body = '';
-      req.on('data', (d) => (body += d));
-      req.on('end', () => {
-        const doc = JSON.parse(body) as Record<string, unknown> & {
-          _attachments: Record<string, { data: string }>;
-          versions: Record<string, { dist: { tarball: string } }>;
-        };
-        for (const [file, a] of Object.entries(doc._attachments))
-          tarballs.set(file, Buffer.from(a.data, 'base64'));
-        for (const v of Object.values(doc.versions))
-          v.dist.tarball = `${url}/${name}/-/${v.dist.tarball.split('/').pop()}`;
-        const { _attachments, ...packument } = doc;
-        packuments.set(name, packument);
-        res.writeHead(201).end('{"ok":true}');
-      });
-    } else if (req.url?.includes('/-/')) res.end(tarballs.get(req.url.split('/').pop()!));
-    else if (packuments.has(name))
-      res.setHeader('content-type', 'application/json').end(JSON.stringify(packuments.get(name)));
-    else res.writeHead(404).end('{}');
+  const { promisify } = await import('node:util');
+  // verdaccio in its own process, on a free loopback port, with its storage in a temporary folder and no
+  // uplink: only what this test publishes exists there.
+  const home = mkdtempSync(join(tmpdir(), 'icode-verdaccio-'));
+  const config = join(home, 'config.yaml');
+  write_(
+    config,
+    [
+      `storage: ${join(home, 'storage')}`,
+      `auth: { htpasswd: { file: ${join(home, 'htpasswd')}, max_users: 10 } }`,
+      'uplinks: {}',
+      "packages: { '**': { access: $all, publish: $authenticated } }",
+      'log: { type: stdout, format: pretty, level: error }',
+      '',
+    ].join('\n'),
+  );
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as { port: number };
+      probe.close(() => resolve(free));
+    });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
   const registry = `http://127.0.0.1:${port}/`;
+  const verdaccio = spawn(
+    process.execPath,
+    [
+      join(import.meta.dirname, '..', 'node_modules', 'verdaccio', 'bin', 'verdaccio'),
+      '--config',
+      config,
+      '--listen',
+      `127.0.0.1:${port}`,
+    ],
+    { stdio: 'ignore' },
+  );
   try {
+    for (let i = 0; ; i++) {
+      const up = await fetch(`${registry}-/ping`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (up) break;
+      if (i > 150) throw new Error('verdaccio did not start within 15 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // A user for publishing, as `npm adduser` would make one.
+    const user = await fetch(`${registry}-/user/org.couchdb.user:author`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'author', password: 'a-long-password' }),
+    });
+    const { token } = (await user.json()) as { token: string };
     const example = join(import.meta.dirname, '..', 'examples', 'plugins', 'git');
-    // Asynchronously: the registry answers from this process's event loop.
-    const { promisify } = await import('node:util');
-    const { execFile } = await import('node:child_process');
     await promisify(execFile)('npm', [
       'publish',
       example,
       '--registry',
       registry,
-      `--//127.0.0.1:${port}/:_authToken=test`,
+      `--//127.0.0.1:${port}/:_authToken=${token}`,
     ]);
     const w = makeWorld();
     w.env.npm_config_registry = registry;
@@ -189,6 +204,6 @@ test('published to an npm registry on loopback, the example git plugin installs,
     expect((await runCli(['plugins', 'uninstall', 'icode-plugin-git'], { world: w })).code).toBe(0);
     expect(await tools(w)).not.toContain('GitStatus');
   } finally {
-    server.close();
+    verdaccio.kill();
   }
 }, 60_000);
