@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import semver from 'semver';
 import * as z from 'zod';
 import { withCommandTools } from './command-tools.ts';
 import type { Env, ResolvedConfig } from './config.ts';
@@ -28,6 +27,7 @@ import {
   PluginManifestSchema,
   parsePluginManifest,
   readPluginFolder,
+  semverSays,
 } from './manifest.ts';
 import { importModule } from './modules.ts';
 import { isInside } from './paths.ts';
@@ -154,18 +154,6 @@ export interface HostDeps {
 export const KERNEL_VERSION = '0.1.0';
 
 const LIVE = new Set(['active', 'degraded']);
-
-/** semver.satisfies (prereleases included), remembered: most plugins ask the same question (`^0.1.0`). */
-const answers = new Map<string, boolean>();
-function satisfies(version: string, range: string): boolean {
-  const key = `${version} ${range}`;
-  let yes = answers.get(key);
-  if (yes === undefined) {
-    yes = semver.satisfies(version, range, { includePrerelease: true });
-    answers.set(key, yes);
-  }
-  return yes;
-}
 
 /**
  * Owns every plugin's lifecycle: resolve → validate → engines and dependency ranges → order → activate
@@ -303,7 +291,7 @@ export class PluginHost {
     const m = r.manifest;
     if (!m || r.status.state !== 'active') return false;
     const { name } = r.status;
-    if (!satisfies(m.version, r.entry.version)) {
+    if (!semverSays('satisfies', m.version, r.entry.version)) {
       return this.fail(
         r,
         ErrorCodes.PLUGIN_VERSION,
@@ -311,7 +299,7 @@ export class PluginHost {
         `install a version of ${name} in ${r.entry.version}, or widen the range in the harness manifest`,
       );
     }
-    if (!satisfies(KERNEL_VERSION, m.engines.icode)) {
+    if (!semverSays('satisfies', KERNEL_VERSION, m.engines.icode)) {
       return this.fail(
         r,
         ErrorCodes.ENGINE_MISMATCH,
@@ -331,7 +319,7 @@ export class PluginHost {
           d ? `fix "${dep}" first (see its entry)` : `add "${dep}" to the harness manifest's plugins`,
         );
       }
-      if (!satisfies(d.manifest.version, range)) {
+      if (!semverSays('satisfies', d.manifest.version, range)) {
         return this.fail(
           r,
           ErrorCodes.DEPENDENCY_RANGE,

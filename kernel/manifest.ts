@@ -18,19 +18,27 @@ const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 const PluginName = z
   .string()
   .regex(NAME, 'must be a lowercase npm-style name such as "file-tools" or "@acme/lint"');
-// Every built-in manifest says `^0.1.0` and `0.1.0`: each string is parsed once per process.
-const known = new Map<string, boolean>();
-const once = (kind: string, v: string, check: () => boolean) => {
-  const key = `${kind}:${v}`;
-  if (!known.has(key)) known.set(key, check());
-  return known.get(key)!;
-};
-const Version = z
-  .string()
-  .refine((v) => once('v', v, () => semver.valid(v) !== null), 'must be a semver version such as 1.0.0');
-const Range = z
-  .string()
-  .refine((v) => once('r', v, () => semver.validRange(v) !== null), 'must be a semver range such as ^1.2.0');
+/**
+ * semver's answers, remembered per process: every built-in plugin asks the same questions (is `0.1.0` a
+ * version, `^0.1.0` a range, does `0.1.0` satisfy it), and each costs a parse. Prereleases are included.
+ */
+const answers = new Map<string, boolean>();
+export function semverSays(question: 'version' | 'range' | 'satisfies', a: string, b = ''): boolean {
+  const key = `${question} ${a} ${b}`;
+  let yes = answers.get(key);
+  if (yes === undefined) {
+    yes =
+      question === 'version'
+        ? semver.valid(a) !== null
+        : question === 'range'
+          ? semver.validRange(a) !== null
+          : semver.satisfies(a, b, { includePrerelease: true });
+    answers.set(key, yes);
+  }
+  return yes;
+}
+const Version = z.string().refine((v) => semverSays('version', v), 'must be a semver version such as 1.0.0');
+const Range = z.string().refine((v) => semverSays('range', v), 'must be a semver range such as ^1.2.0');
 const ToolMode = z.enum(['read-only', 'workspace-write', 'danger-full-access']);
 
 const ContributedTool = z.strictObject({
