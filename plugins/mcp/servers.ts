@@ -33,8 +33,7 @@ const Remote = z.object({
   ...Common,
 });
 /** A server entry, in the format Claude Code users already have (extra keys are ignored). */
-export const ServerSchema = z.union([Stdio, Remote]);
-export type ServerConfig = z.output<typeof ServerSchema>;
+export type ServerConfig = z.output<typeof Stdio> | z.output<typeof Remote>;
 
 /**
  * Checks an entry against the form it means to be — remote when it has a `url` or an http/sse type,

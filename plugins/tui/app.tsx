@@ -17,7 +17,7 @@ import type {
 } from '../../sdk/index.ts';
 import { pickAnswer } from '../interaction/answer.ts';
 import type { SessionEvent, SessionService } from '../session/types.ts';
-import { applyEffect, shortcut, withShellContext } from './conversation.ts';
+import { applyEffect, contentText, shortcut, withShellContext } from './conversation.ts';
 import { colourDiff, loadHighlighter, renderMarkdown, splitComplete } from './markdown.ts';
 
 /** What the UI needs from the harness; the tui plugin fills it from its context. */
@@ -105,10 +105,7 @@ export function keyArgument(input: unknown): string {
   return '';
 }
 
-const outputText = (output: SessionEvent & { type: 'tool_result' }) =>
-  typeof output.output === 'string'
-    ? output.output
-    : output.output.map((b) => ('text' in b ? b.text : `[${b.type}]`)).join('\n');
+const outputText = (output: SessionEvent & { type: 'tool_result' }) => contentText(output.output);
 
 /** A tool result folded to a few lines, coloured when it is a diff. */
 function folded(output: string): string {

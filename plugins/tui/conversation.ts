@@ -1,4 +1,4 @@
-import type { CommandEffect, PermissionMode, SessionEndReason } from '../../sdk/index.ts';
+import type { CommandEffect, PermissionMode, SessionEndReason, ToolResultBlock } from '../../sdk/index.ts';
 
 /** Where an interactive conversation stands: its session (none before the first prompt), model and mode. */
 export interface Conversation {
@@ -58,3 +58,9 @@ export function withShellContext(
   const shown = ran.map((r) => `$ ${r.command}\n${r.output}`).join('\n\n');
   return `I ran this in the shell myself:\n\n\`\`\`\n${shown}\n\`\`\`\n\n${prompt}`;
 }
+
+/** A tool result as text for the screen (blocks that are not text show as their kind). */
+export const contentText = (content: string | ToolResultBlock[]): string =>
+  typeof content === 'string'
+    ? content
+    : content.map((b) => ('text' in b ? b.text : `[${b.type}]`)).join('\n');

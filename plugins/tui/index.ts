@@ -17,7 +17,7 @@ import { slug } from '../session/store.ts';
 import { transcript } from '../session/transcript.ts';
 import type { SessionService } from '../session/types.ts';
 import type { UiHost } from './app.tsx';
-import { applyEffect, type Conversation, shortcut, withShellContext } from './conversation.ts';
+import { applyEffect, type Conversation, contentText, shortcut, withShellContext } from './conversation.ts';
 
 declare const __ICODE_TUI_BUNDLE__: string | undefined;
 
@@ -87,11 +87,7 @@ export default definePlugin({
           { id: `user_shell_${++shells}`, name: 'bash', input: { command } },
           { sessionMode: mode, cwd: ctx.cwd, roots: [...ctx.roots] },
         );
-        const output =
-          typeof r.content === 'string'
-            ? r.content
-            : r.content.map((b) => ('text' in b ? b.text : `[${b.type}]`)).join('\n');
-        return { output, isError: r.isError };
+        return { output: contentText(r.content), isError: r.isError };
       },
       cwd: ctx.cwd,
       roots: ctx.roots,
