@@ -133,6 +133,12 @@ describe.skipIf(!existsSync('/usr/bin/tmux'))('the terminal UI in tmux, on the m
       await tmux('send-keys', '-t', s, '-l', '! echo shell-said-hi');
       await tmux('send-keys', '-t', s, 'Enter');
       now = await waitFor(s, /● bash echo shell-said-hi \d+\.\ds\n\s+⎿ shell-said-hi/);
+      // Esc stops a command run this way, as it stops the model.
+      await tmux('send-keys', '-t', s, '-l', '! sleep 30');
+      await tmux('send-keys', '-t', s, 'Enter');
+      await waitFor(s, 'running tools');
+      await tmux('send-keys', '-t', s, 'Escape');
+      await waitFor(s, 'interrupted by the user; the command and its children were killed');
       await tmux('send-keys', '-t', s, '-l', '# Always run the linter');
       await tmux('send-keys', '-t', s, 'Enter');
       await waitFor(s, 'AGENTS.md');

@@ -46,7 +46,11 @@ export interface UiHost {
   ): void;
   addRules(rules: string[]): void;
   /** `! command`: runs it through the bash tool (the gate and sandbox apply) for the user. */
-  shell(command: string, mode: PermissionMode): Promise<{ output: string; isError: boolean }>;
+  shell(
+    command: string,
+    mode: PermissionMode,
+    signal: AbortSignal,
+  ): Promise<{ output: string; isError: boolean }>;
   cwd: string;
   roots: readonly string[];
   historyFile: string;
@@ -717,9 +721,13 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number, sessi
     const cut = shortcut(text);
     if (cut?.kind === 'shell') {
       const started = Date.now();
+      // Esc stops it, as it stops the model.
+      const ctl = new AbortController();
+      controller.current = ctl;
       setBusy(started);
+      setRunning([{ id: 'user-shell', name: 'bash', arg: cut.command, started }]);
       try {
-        const r = await host.shell(cut.command, mode);
+        const r = await host.shell(cut.command, mode, ctl.signal);
         add({
           kind: 'tool',
           name: 'bash',
@@ -732,6 +740,8 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number, sessi
         ranShell.current.push({ command: cut.command, output: r.output });
       } finally {
         setBusy(undefined);
+        setRunning([]);
+        controller.current = undefined;
       }
       return;
     }

@@ -82,10 +82,10 @@ export default definePlugin({
       },
       suggestedRules,
       addRules: options.addRules,
-      shell: async (command, mode) => {
+      shell: async (command, mode, signal) => {
         const r = await ctx.tools.call(
           { id: `user_shell_${++shells}`, name: 'bash', input: { command } },
-          { sessionMode: mode, cwd: ctx.cwd, roots: [...ctx.roots] },
+          { sessionMode: mode, cwd: ctx.cwd, roots: [...ctx.roots], ...(signal ? { signal } : {}) },
         );
         return { output: contentText(r.content), isError: r.isError };
       },
@@ -156,7 +156,7 @@ async function plain(
     let prompt = text;
     const cut = shortcut(text);
     if (cut?.kind === 'shell') {
-      const r = await ui.shell(cut.command, now.mode);
+      const r = await ui.shell(cut.command, now.mode, new AbortController().signal);
       stdout.write(`${r.output}\n`);
       ran.push({ command: cut.command, output: r.output });
       continue;
