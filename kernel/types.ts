@@ -165,7 +165,9 @@ export type CommandEffect =
   | { type: 'exit' }
   | { type: 'resume'; id: string }
   | { type: 'model'; model: string }
-  | { type: 'mode'; mode: PermissionMode };
+  | { type: 'mode'; mode: PermissionMode }
+  /** Open this file in the user's editor ($VISUAL, $EDITOR); where there is no terminal, its path is shown. */
+  | { type: 'edit'; file: string };
 
 export interface CommandResult {
   /** Shown to the user. */

@@ -80,7 +80,10 @@ describe.skipIf(!existsSync('/usr/bin/tmux'))('the terminal UI in tmux, on the m
     const dir = scenarios(join(w.root, 'scenarios'));
     const s = `icode-tui-${process.pid}`;
     // CI=true: the UI must draw every frame even where CI is set (ink would draw only the last one).
-    const command = `CI=true HOME=${w.home} ICODE_CONFIG_DIR=${w.userDir} NO_COLOR=1 ${process.execPath} ${bin} --mock --mock-scenarios ${dir}; echo EXIT=$?; sleep 30`;
+    // An "editor" that appends a line to the file it is given, as a person would type one.
+    const editor = join(w.root, 'editor.sh');
+    writeFileSync(editor, '#!/bin/sh\necho "- written in the editor" >> "$1"\n', { mode: 0o755 });
+    const command = `EDITOR=${editor} CI=true HOME=${w.home} ICODE_CONFIG_DIR=${w.userDir} NO_COLOR=1 ${process.execPath} ${bin} --mock --mock-scenarios ${dir}; echo EXIT=$?; sleep 30`;
     await tmux('new-session', '-d', '-s', s, '-x', '80', '-y', '40', '-c', w.project, command);
     try {
       await waitFor(s, 'Ctrl-C twice exits');
@@ -143,6 +146,11 @@ describe.skipIf(!existsSync('/usr/bin/tmux'))('the terminal UI in tmux, on the m
       await tmux('send-keys', '-t', s, 'Enter');
       await waitFor(s, 'AGENTS.md');
       expect(readFileSync(join(w.project, 'AGENTS.md'), 'utf8')).toContain('Always run the linter');
+      // /memory edit opens the file in $EDITOR on this terminal, and the UI carries on after it.
+      await tmux('send-keys', '-t', s, '-l', '/memory edit');
+      await tmux('send-keys', '-t', s, 'Enter');
+      await waitFor(s, 'Edited ');
+      expect(readFileSync(join(w.project, 'AGENTS.md'), 'utf8')).toContain('- written in the editor');
 
       // AskUserQuestion is a dialog; a number picks an option.
       await tmux('send-keys', '-t', s, '-l', 'Pick one PARITY_SCENARIO:ui_ask');

@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
-import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import * as z from 'zod';
 import {
   addPermissionRule,
@@ -14,7 +13,7 @@ import {
   settingLines,
   settingsPath,
 } from '../../sdk/index.ts';
-import { CONTEXT_FILES, contextFiles } from '../session/context.ts';
+import { CONTEXT_FILES, contextFiles, userMemory } from '../session/context.ts';
 import { expand, loadCommands } from './custom.ts';
 
 const MODES: PermissionMode[] = ['read-only', 'workspace-write', 'danger-full-access', 'plan', 'prompt'];
@@ -249,23 +248,32 @@ export default definePlugin({
       {
         name: 'memory',
         description:
-          'The context files the model reads (AGENTS.md…); /memory add TEXT appends to the project one',
-        argumentHint: '[add TEXT]',
+          'The context files the model reads (AGENTS.md…); add TEXT appends to the project one; edit [user] opens it in your editor',
+        argumentHint: '[add TEXT | edit [user]]',
+        complete: (partial) => ['add ', 'edit', 'edit user'].filter((a) => a.startsWith(partial)),
         run: (args, c) => {
+          const project = join(ctx.projectRoot, 'AGENTS.md');
+          const user = userMemory(ctx.userDir);
           const m = /^add\s+([\s\S]+)$/.exec(args.trim());
           if (m) {
-            const file = join(ctx.projectRoot, 'AGENTS.md');
-            appendFileSync(file, `${existsSync(file) ? '\n' : ''}- ${m[1]!.trim()}\n`);
-            return `Added to ${file}; the model reads it from the next prompt on.`;
+            appendFileSync(project, `${existsSync(project) ? '\n' : ''}- ${m[1]!.trim()}\n`);
+            return `Added to ${project}; the model reads it from the next prompt on.`;
+          }
+          const edit = /^edit(?:\s+(user|project))?$/.exec(args.trim());
+          if (edit) {
+            const file = edit[1] === 'user' ? user : project;
+            mkdirSync(dirname(file), { recursive: true });
+            if (!existsSync(file)) writeFileSync(file, '');
+            // The UI opens it in the user's editor; elsewhere the path is the answer.
+            return { output: file, effect: { type: 'edit', file } };
           }
           const files = contextFiles(ctx.projectRoot, c.cwd);
-          const user = join(homedir(), '.icode', 'AGENTS.md');
           return [
             ...(files.length
               ? files.map((f) => `${f.path} (${f.text.split('\n').length} lines)`)
               : [`No context files (${CONTEXT_FILES.join(', ')}) in this project.`]),
             existsSync(user) ? `${user} (yours, every project)` : '',
-            'Edit them in your editor, or /memory add TEXT.',
+            '/memory edit [user] opens one in your editor; /memory add TEXT appends to the project one.',
           ]
             .filter(Boolean)
             .join('\n');

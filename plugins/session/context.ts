@@ -12,6 +12,9 @@ Answer concisely, and say what you changed and what is left.`;
 /** The context files a project keeps for agents, from the project root down to the working directory. */
 export const CONTEXT_FILES = ['AGENTS.md', 'ICODE.md', 'CLAUDE.md'];
 
+/** The user's own instructions for every project: AGENTS.md in their icode directory (~/.icode). */
+export const userMemory = (userDir: string) => join(userDir, 'AGENTS.md');
+
 export function contextFiles(projectRoot: string, cwd: string): Array<{ path: string; text: string }> {
   const dirs: string[] = [];
   for (let dir = cwd; isInside(dir, projectRoot); dir = dirname(dir)) {
@@ -59,10 +62,17 @@ export async function environmentFacts(cwd: string, now = new Date()): Promise<s
 export async function systemPrompt(options: {
   projectRoot: string;
   cwd: string;
+  /** The user's icode directory, whose AGENTS.md holds their instructions for every project. */
+  userDir?: string;
   base?: string;
   append?: string;
 }): Promise<string> {
   const parts = [options.base ?? ICODE_PROMPT];
+  const mine = options.userDir ? userMemory(options.userDir) : undefined;
+  if (mine && existsSync(mine))
+    parts.push(
+      `Contents of ${mine} (the user's own instructions, for every project):\n\n${readFileSync(mine, 'utf8').trim()}`,
+    );
   for (const file of contextFiles(options.projectRoot, options.cwd)) {
     parts.push(`Contents of ${file.path} (instructions from the project):\n\n${file.text.trim()}`);
   }

@@ -92,6 +92,7 @@ export async function runSession(
   const system = await systemPrompt({
     projectRoot: ctx.projectRoot,
     cwd: ctx.cwd,
+    userDir: ctx.userDir,
     ...(options.systemPrompt ? { base: options.systemPrompt } : {}),
     ...(options.appendSystemPrompt ? { append: options.appendSystemPrompt } : {}),
   });

@@ -270,6 +270,20 @@ describe('sessions on disk', () => {
   });
 });
 
+test("the user's own AGENTS.md (in their icode directory) is in every project's system prompt, before the project's", async () => {
+  const { h, service } = await session({ 'AGENTS.md': 'Project rule.' });
+  mkdirSync(h.kernel.config.userDir, { recursive: true });
+  writeFileSync(join(h.kernel.config.userDir, 'AGENTS.md'), 'Always answer in British English.\n');
+  mock.reset();
+  await service.run({ prompt: 'PARITY_SCENARIO:streaming_text' });
+  const system = (apiCalls()[0]!.body as { system: Array<{ text: string }> }).system[0]!.text;
+  expect(system).toContain(
+    "(the user's own instructions, for every project):\n\nAlways answer in British English.",
+  );
+  expect(system.indexOf('British English')).toBeLessThan(system.indexOf('Project rule.'));
+  await h.shutdown();
+});
+
 describe('session lifecycle for hooks', () => {
   test('a kept-open session (the UI) starts once over many runs and ends when told; a headless run starts and ends', async () => {
     const log = 'cat >> "$ICODE_PROJECT_DIR/events.jsonl"; echo >> "$ICODE_PROJECT_DIR/events.jsonl"';

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import chalk from 'chalk';
-import { Box, render, Static, Text, useApp, useInput } from 'ink';
+import { Box, render, Static, Text, useApp, useInput, useStdin } from 'ink';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { isInside, resolveReal } from '../../kernel/paths.ts';
 import { parseSlashCommand } from '../../kernel/registries.ts';
@@ -45,6 +45,8 @@ export interface UiHost {
       | undefined,
   ): void;
   addRules(rules: string[]): void;
+  /** Opens a file in the user's editor ($VISUAL, $EDITOR, else vi) on this terminal; resolves when it exits. */
+  editFile(file: string): { ok: boolean; message: string };
   /** `! command`: runs it through the bash tool (the gate and sandbox apply) for the user. */
   shell(
     command: string,
@@ -469,6 +471,7 @@ export interface AskWithRules extends Ask {
 
 export function App({ host, onExit }: { host: UiHost; onExit(code: number, session?: string): void }) {
   const { exit } = useApp();
+  const { setRawMode } = useStdin();
   const nextId = useRef(0);
   const [items, setItems] = useState<Item[]>(() => [
     {
@@ -711,6 +714,15 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number, sessi
         add({ kind: 'info', text: 'New conversation.' });
       }
       if (effect?.type === 'resume') showEarlier(effect.id);
+      if (effect?.type === 'edit') {
+        // The editor gets the terminal as it expects it: cooked, without bracketed paste.
+        setRawMode(false);
+        process.stdout.write('\u001B[?2004l');
+        const edited = host.editFile(effect.file);
+        process.stdout.write('\u001B[?2004h');
+        setRawMode(true);
+        add({ kind: 'info', text: edited.message, error: !edited.ok });
+      }
       if (outcome.prompt && !outcome.isError)
         await ask_(outcome.prompt, {
           ...(outcome.model ? { model: outcome.model } : {}),

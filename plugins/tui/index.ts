@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as z from 'zod';
 import {
@@ -82,6 +83,20 @@ export default definePlugin({
       },
       suggestedRules,
       addRules: options.addRules,
+      editFile: (file) => {
+        const editor = ctx.env.VISUAL || ctx.env.EDITOR || 'vi';
+        // Through the shell, so an $EDITOR with arguments ("code --wait") works; the file is passed as $1.
+        const r = spawnSync('/bin/sh', ['-c', `${editor} "$1"`, 'editor', file], {
+          stdio: 'inherit',
+          env: { ...ctx.env },
+        });
+        return r.status === 0
+          ? { ok: true, message: `Edited ${file}; the model reads it from the next prompt on.` }
+          : {
+              ok: false,
+              message: `The editor (${editor}) ${r.error ? `could not start: ${r.error.message}` : `exited with ${r.status ?? r.signal}`}; set $EDITOR to yours.`,
+            };
+      },
       shell: async (command, mode, signal) => {
         const r = await ctx.tools.call(
           { id: `user_shell_${++shells}`, name: 'bash', input: { command } },
