@@ -20,6 +20,10 @@ import type { SessionEvent, SessionService } from '../session/types.ts';
 import { applyEffect, contentText, shortcut, withShellContext } from './conversation.ts';
 import { colourDiff, loadHighlighter, renderMarkdown, splitComplete } from './markdown.ts';
 
+/** The terminal's bracketed paste mode: pasted text arrives between marks (see PromptInput). */
+const PASTE_ON = '\u001B[?2004h';
+const PASTE_OFF = '\u001B[?2004l';
+
 /** What the UI needs from the harness; the tui plugin fills it from its context. */
 export interface UiHost {
   session: SessionService;
@@ -45,7 +49,7 @@ export interface UiHost {
       | undefined,
   ): void;
   addRules(rules: string[]): void;
-  /** Opens a file in the user's editor ($VISUAL, $EDITOR, else vi) on this terminal; resolves when it exits. */
+  /** Opens a file in the user's editor ($VISUAL, $EDITOR, else vi) on this terminal; returns when it exits. */
   editFile(file: string): { ok: boolean; message: string };
   /** `! command`: runs it through the bash tool (the gate and sandbox apply) for the user. */
   shell(
@@ -717,9 +721,9 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number, sessi
       if (effect?.type === 'edit') {
         // The editor gets the terminal as it expects it: cooked, without bracketed paste.
         setRawMode(false);
-        process.stdout.write('\u001B[?2004l');
+        process.stdout.write(PASTE_OFF);
         const edited = host.editFile(effect.file);
-        process.stdout.write('\u001B[?2004h');
+        process.stdout.write(PASTE_ON);
         setRawMode(true);
         add({ kind: 'info', text: edited.message, error: !edited.ok });
       }
@@ -928,11 +932,11 @@ export async function runUi(host: UiHost): Promise<number> {
     { exitOnCtrlC: false, patchConsole: false },
   );
   const bracketed = process.stdout.isTTY;
-  if (bracketed) process.stdout.write('\u001B[?2004h');
+  if (bracketed) process.stdout.write(PASTE_ON);
   try {
     await instance.waitUntilExit();
   } finally {
-    if (bracketed) process.stdout.write('\u001B[?2004l');
+    if (bracketed) process.stdout.write(PASTE_OFF);
   }
   if (session) await host.session.end(session, 'prompt_input_exit');
   return code;
