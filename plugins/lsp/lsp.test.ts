@@ -189,14 +189,14 @@ describe('LSP degraded mode', () => {
     'a server that crashes: the request in flight gets an error, the server restarts with backoff',
     () =>
       withFake('crash-once', {}, async (h, marker) => {
-        const first = await h.callTool('LSP', { action: 'hover', path: 'b.fk', line: 1, character: 1 });
+        const first = await hoverFake(h);
         expect(first.isError).toBe(true);
         expect(text(first)).toMatch(
           /fake stopped while answering textDocument\/hover: exited \(code 1\); stderr: fake-server: crashing on hover/,
         );
         expect(existsSync(marker)).toBe(true);
         expect(await fakeStatus(h)).toMatchObject({ state: 'crashed', restarts: 1 });
-        const second = await h.callTool('LSP', { action: 'hover', path: 'b.fk', line: 1, character: 1 });
+        const second = await hoverFake(h);
         expect(text(second)).toBe('fake hover (crash-once)');
         expect(await fakeStatus(h)).toMatchObject({ state: 'running', restarts: 1 });
       }),
@@ -207,11 +207,11 @@ describe('LSP degraded mode', () => {
     'a server that hangs: the request times out, the server is restarted',
     () =>
       withFake('hang-once', { requestTimeoutMs: 500 }, async (h) => {
-        const first = await h.callTool('LSP', { action: 'hover', path: 'b.fk', line: 1, character: 1 });
+        const first = await hoverFake(h);
         expect(text(first)).toContain(
           'fake did not answer textDocument/hover within 500 ms; it was stopped and restarts',
         );
-        const second = await h.callTool('LSP', { action: 'hover', path: 'b.fk', line: 1, character: 1 });
+        const second = await hoverFake(h);
         expect(text(second)).toBe('fake hover (hang-once)');
         expect(await fakeStatus(h)).toMatchObject({ state: 'running', restarts: 1 });
       }),
@@ -233,6 +233,10 @@ describe('LSP degraded mode', () => {
     30_000,
   );
 });
+
+/** A hover on the fake server's file. */
+const hoverFake = (h: TestKernel) =>
+  h.callTool('LSP', { action: 'hover', path: 'b.fk', line: 1, character: 1 });
 
 /** Boots the lsp plugin with one fake server (mode, marker) and runs `fn`, shutting down after. */
 async function withFake(
