@@ -31,17 +31,12 @@ import { renderLspStatus } from '../plugins/lsp/render.ts';
 import { renderStatus } from '../plugins/mcp/render.ts';
 import { renderTasks } from '../plugins/tasks/render.ts';
 import { findExecutable } from '../sdk/process.ts';
+import { pluginLines } from '../sdk/status.ts';
 import { type CheckQuery, checkLines, checkOne } from './check.ts';
 import { OUTPUT_FORMATS, type OutputFormat, readStdin, runHeadless, splitRules } from './headless.ts';
 import { mcpCommands } from './mcp.ts';
 import { pluginCommands } from './plugins.ts';
-import {
-  type EnvironmentCheck,
-  renderConfig,
-  renderDoctor,
-  renderPlugins,
-  renderWarnings,
-} from './render.ts';
+import { type EnvironmentCheck, renderConfig, renderDoctor, renderWarnings } from './render.ts';
 
 declare const __ICODE_VERSION__: string;
 const VERSION = typeof __ICODE_VERSION__ === 'string' ? __ICODE_VERSION__ : '0.0.0-dev';
@@ -298,7 +293,7 @@ export async function main(argv: string[]): Promise<number> {
       }));
       const text = [
         `Harness "${report.manifest.name}" (${report.manifest.file})`,
-        ...renderPlugins(report.plugins),
+        ...pluginLines(report.plugins),
         '',
         'Why',
         ...details.map((d) => `  ${d.name}: ${d.why}`),

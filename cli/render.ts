@@ -1,26 +1,7 @@
-import type { BootReport, LayerReport, PluginStatus, Problem, ResolvedConfig } from '../kernel/index.ts';
+import type { BootReport, LayerReport, Problem, ResolvedConfig } from '../kernel/index.ts';
 import { formatProblem } from '../kernel/index.ts';
 import { settingLines } from '../sdk/settings.ts';
-
-const MARK: Record<PluginStatus['state'], string> = {
-  active: 'ok',
-  degraded: '!!',
-  failed: 'XX',
-  disabled: '--',
-};
-
-export function renderPlugins(plugins: PluginStatus[]): string[] {
-  const width = Math.max(10, ...plugins.map((p) => `${p.name} ${p.version}`.length));
-  return plugins.flatMap((p) => {
-    const lazy =
-      p.activation === 'lazy' && !p.activated && p.state === 'active' ? ' (lazy, loads on first use)' : '';
-    const head = `  ${MARK[p.state]} ${`${p.name} ${p.version}`.padEnd(width)}  ${p.state}${lazy}`;
-    const lines = [p.code ? `${head} ${p.code}` : head];
-    if (p.reason) lines.push(`       ${p.reason}`);
-    if (p.fix) lines.push(`       fix: ${p.fix}`);
-    return lines;
-  });
-}
+import { pluginLines } from '../sdk/status.ts';
 
 export function renderLayers(layers: LayerReport[]): string[] {
   return layers.map((l) => `  ${l.name.padEnd(9)} ${l.file ?? 'built in'}${l.found ? '' : ' (not found)'}`);
@@ -48,7 +29,7 @@ export function renderDoctor(
     out.push(
       '',
       `Harness "${report.manifest.name}" (${report.manifest.file})`,
-      ...renderPlugins(report.plugins),
+      ...pluginLines(report.plugins),
     );
   }
   if (configError)

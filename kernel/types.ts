@@ -232,6 +232,8 @@ export interface ModelStreamOptions {
 export interface ModelService {
   /** The model id for a name or alias (`sonnet` → `claude-sonnet-5-5`). */
   resolveModel(name: string): string;
+  /** The names it knows (aliases, then ids), for `/model` completion; any other id may work too. */
+  models?(): string[];
   /** Streams one turn; rejects with the provider's error after its retries, or at once on abort. */
   stream(request: ModelRequest, options?: ModelStreamOptions): Promise<ModelTurn>;
 }

@@ -48,6 +48,7 @@ export {
   settingLines,
   settingsPath,
 } from './settings.ts';
+export { pluginLines } from './status.ts';
 
 /**
  * Declares a plugin module. The plugin's identity (name, version, engines, what it contributes) lives in

@@ -8,7 +8,7 @@ import {
   type ModelTurn,
   type Usage,
 } from '../../sdk/index.ts';
-import { costOf, resolveModel } from './models.ts';
+import { ALIASES, costOf, resolveModel } from './models.ts';
 
 export interface ProviderOptions {
   apiKey?: string;
@@ -119,6 +119,10 @@ export class AnthropicProvider implements ModelService {
 
   resolveModel(name: string): string {
     return resolveModel(name);
+  }
+
+  models(): string[] {
+    return [...Object.keys(ALIASES), ...Object.values(ALIASES)];
   }
 
   private sdk(): Promise<Anthropic> {

@@ -81,6 +81,23 @@ describe('the commands plugin', () => {
     expect(await run('mode', 'plan')).toMatchObject({ effect: { type: 'mode', mode: 'plan' } });
     expect((await run('mode', 'yolo')).output).toContain('unknown mode "yolo"');
     expect((await run('compact', 'keep the API notes')).prompt).toBe('/compact keep the API notes');
+    // /doctor reads like `icode doctor`: mark, name and version, state, reason and fix.
+    expect((await run('doctor')).output).toMatch(
+      /^ {2}!! commands 0\.1\.0 +degraded\n {7}custom commands: /m,
+    );
+    await h.shutdown();
+  });
+
+  test("/model completes the model provider's own aliases and ids", async () => {
+    const h = await bootTestKernel({
+      include: ['anthropic', 'session', 'commands'],
+      builtins: builtinPlugins,
+    });
+    const model = await h.kernel.commands.get('model');
+    expect(await model!.complete!('', { cwd: h.project })).toEqual(
+      expect.arrayContaining(['opus', 'sonnet', 'haiku', 'claude-sonnet-5-5']),
+    );
+    expect(await model!.complete!('cl', { cwd: h.project })).not.toContain('sonnet');
     await h.shutdown();
   });
 

@@ -9,14 +9,14 @@ import {
   definePlugin,
   editSettings,
   type MessageParam,
+  PERMISSION_MODES,
   type PermissionMode,
+  pluginLines,
   settingLines,
   settingsPath,
 } from '../../sdk/index.ts';
 import { CONTEXT_FILES, contextFiles, userMemory } from '../session/context.ts';
 import { expand, loadCommands } from './custom.ts';
-
-const MODES: PermissionMode[] = ['read-only', 'workspace-write', 'danger-full-access', 'plan', 'prompt'];
 
 const INIT_PROMPT = `Write an AGENTS.md at the root of this repository for coding agents who will work in it.
 Look at the repository first (its README, package or build files, test setup, folder layout, CI) with the
@@ -108,14 +108,7 @@ export default definePlugin({
       {
         name: 'doctor',
         description: "The harness's plugins and their health",
-        run: () =>
-          ctx
-            .plugins()
-            .map(
-              (p) =>
-                `${p.state === 'active' ? 'ok' : p.state === 'degraded' ? '!!' : p.state === 'failed' ? 'XX' : '--'} ${p.name} ${p.version} ${p.state}${p.reason ? `\n   ${p.reason}` : ''}${p.fix ? `\n   fix: ${p.fix}` : ''}`,
-            )
-            .join('\n'),
+        run: () => pluginLines(ctx.plugins()).join('\n'),
       },
       {
         name: 'exit',
@@ -131,7 +124,11 @@ export default definePlugin({
         name: 'model',
         description: 'Show or switch the model',
         argumentHint: '[model]',
-        complete: () => ['claude-opus-4-5', 'claude-sonnet-4-5', 'claude-haiku-4-5'],
+        // The provider's own aliases and ids (a fixed list here went stale when the models moved on).
+        complete: async (partial) =>
+          ((await ctx.services.get('model').catch(() => undefined))?.models?.() ?? []).filter((m) =>
+            m.startsWith(partial),
+          ),
         run: (args, c) =>
           args.trim()
             ? { output: `Model: ${args.trim()}`, effect: { type: 'model', model: args.trim() } }
@@ -176,12 +173,13 @@ export default definePlugin({
       {
         name: 'mode',
         description: 'Show or switch the permission mode',
-        argumentHint: `[${MODES.join('|')}]`,
-        complete: () => MODES,
+        argumentHint: `[${PERMISSION_MODES.join('|')}]`,
+        complete: () => [...PERMISSION_MODES],
         run: (args, c) => {
           const mode = args.trim() as PermissionMode;
           if (!mode) return `Permission mode: ${c.session?.permissionMode ?? 'prompt'}`;
-          if (!MODES.includes(mode)) throw new Error(`unknown mode "${mode}"; one of ${MODES.join(', ')}`);
+          if (!PERMISSION_MODES.includes(mode))
+            throw new Error(`unknown mode "${mode}"; one of ${PERMISSION_MODES.join(', ')}`);
           return { output: `Permission mode: ${mode}`, effect: { type: 'mode', mode } };
         },
       },
@@ -196,10 +194,11 @@ export default definePlugin({
             editSettings(local, ['plugins', m[2]!, 'enabled'], m[1] === 'enable');
             return `${m[2]} ${m[1]}d in ${local}; it takes effect in the next session.`;
           }
-          return ctx
-            .plugins()
-            .map((p) => `${p.name} ${p.version}: ${p.state}${p.reason ? ` (${p.reason})` : ''}`)
-            .join('\n');
+          return [
+            ...pluginLines(ctx.plugins()),
+            '',
+            '/plugins enable|disable NAME switches one for this project.',
+          ].join('\n');
         },
       },
       {
