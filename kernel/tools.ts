@@ -199,6 +199,7 @@ export class ToolRegistry {
       sessionMode: options.sessionMode,
       ...(options.sessionId ? { sessionId: options.sessionId } : {}),
       ...(options.setSessionMode ? { setSessionMode: options.setSessionMode } : {}),
+      ...(options.notify ? { notify: options.notify } : {}),
     };
     const gate = this.gate;
     if (!gate) return { error: 'No permission gate is configured; refusing to run tools' };

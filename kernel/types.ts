@@ -101,6 +101,8 @@ export interface ToolContext {
   sessionMode?: PermissionMode;
   /** Changes the session's permission mode from the next call on (EnterPlanMode, ExitPlanMode). */
   setSessionMode?(mode: PermissionMode): void;
+  /** Shows the person watching the session a message now, whole (SendUserMessage). */
+  notify?(text: string): void;
   /**
    * What the permission gate judged for this call (the tool's `subjects`), given to `execute`: a tool that
    * resolves its target again can refuse one that changed since (a symlink swapped while a person decided).

@@ -80,7 +80,11 @@ export default definePlugin({
           'Show the user a message now, while you keep working (progress, a heads-up). It does not wait for an answer.',
         input: z.object({ message: z.string().min(1) }),
         mode: 'read-only',
-        execute: () => 'Shown to the user.',
+        execute: ({ message }, tctx) => {
+          if (!tctx.notify) return 'Nobody watches this run: the message stays in the session log only.';
+          tctx.notify(message);
+          return 'Shown to the user.';
+        },
       }),
     );
     ctx.tools.register(

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { bootTestKernel } from '../../sdk/testing.ts';
+import { makeWorld, runCli, write } from '../../test/helpers.ts';
 import { builtinPlugins } from '../index.ts';
 
 test('Config reads and changes only whitelisted settings, into the local settings file (asked first)', async () => {
@@ -38,7 +39,7 @@ test('Config reads and changes only whitelisted settings, into the local setting
   await ww.shutdown();
 });
 
-test('AskUserQuestion fails clearly when no one can answer; Sleep waits and SendUserMessage returns at once', async () => {
+test('AskUserQuestion fails clearly when no one can answer; Sleep waits; SendUserMessage shows the whole message at once', async () => {
   const h = await bootTestKernel({ include: ['interaction'], builtins: builtinPlugins });
   const q = await h.callTool('AskUserQuestion', { question: 'Which?', options: ['a', 'b'] });
   expect(q.isError).toBe(true);
@@ -47,10 +48,52 @@ test('AskUserQuestion fails clearly when no one can answer; Sleep waits and Send
   expect((await h.callTool('Sleep', { seconds: 0.2 })).content).toBe('Slept 0.2s.');
   expect(Date.now() - start).toBeGreaterThanOrEqual(190);
   expect((await h.callTool('Sleep', { seconds: 301 })).isError).toBe(true);
-  expect((await h.callTool('SendUserMessage', { message: 'halfway' })).content).toBe('Shown to the user.');
+  // The message reaches whoever watches the session, whole; with no one watching, the tool says so.
+  const shown: string[] = [];
+  const long = `halfway: ${'the long part of the message '.repeat(10)}end`;
+  const sent = await h.kernel.callTool(
+    { id: 'm1', name: 'SendUserMessage', input: { message: long } },
+    { notify: (text) => shown.push(text) },
+  );
+  expect(sent.content).toBe('Shown to the user.');
+  expect(shown).toEqual([long]);
+  expect((await h.callTool('SendUserMessage', { message: 'halfway' })).content).toContain('Nobody watches');
   (await h.kernel.services.get('questions')).setAsker(async (question) => `picked ${question.options[1]}`);
   expect((await h.callTool('AskUserQuestion', { question: 'Which?', options: ['a', 'b'] })).content).toBe(
     'The user answered: picked b',
   );
   await h.shutdown();
+});
+
+test('headless with stream-json, a SendUserMessage message is a notice event with the whole text, as it happens', async () => {
+  const w = makeWorld();
+  const long = `Heads-up: ${'the migration touches many files, '.repeat(6)}and I will run the tests next.`;
+  write(join(w.root, 'scenarios', 'notice.json'), {
+    name: 'notice',
+    steps: [
+      { content: [{ type: 'tool_use', name: 'SendUserMessage', input: { message: long } }] },
+      { content: [{ type: 'text', text: 'Done.' }] },
+    ],
+  });
+  const r = await runCli(
+    [
+      '-p',
+      'PARITY_SCENARIO:notice',
+      '--output-format',
+      'stream-json',
+      '--mock',
+      '--mock-scenarios',
+      join(w.root, 'scenarios'),
+    ],
+    { world: w },
+  );
+  expect(r.code).toBe(0);
+  const events = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; text?: string });
+  const at = events.findIndex((e) => e.type === 'notice');
+  expect(events[at]).toEqual({ type: 'notice', text: long });
+  // Before the tool's result: the person sees it while the model works.
+  expect(events.findIndex((e) => e.type === 'tool_result')).toBeGreaterThan(at);
 });

@@ -214,6 +214,7 @@ export async function runSession(
                 session.mode = next;
                 emit({ type: 'mode', mode: next });
               },
+              notify: (text) => emit({ type: 'notice', text }),
               cwd: ctx.cwd,
               roots,
               sessionId: session.id,

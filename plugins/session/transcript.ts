@@ -13,6 +13,7 @@ export function transcript(event: SessionEvent): string {
   if (event.type === 'text_delta') out(event.text);
   else if (event.type === 'tool_use') out(`\n● ${event.name} ${oneLine(event.input)}\n`);
   else if (event.type === 'tool_result') out(`  ${event.is_error ? '✗' : '⎿'} ${oneLine(event.output)}\n`);
+  else if (event.type === 'notice') out(`\n${event.text}\n`);
   else if (event.type === 'compaction')
     out(`\n[compacted ${event.messages_before} messages into ${event.messages_after}]\n`);
   else if (event.type === 'result')

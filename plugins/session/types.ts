@@ -33,6 +33,8 @@ export type SessionEvent =
     }
   | ({ type: 'compaction' } & CompactionReport)
   | { type: 'todos'; todos: unknown[] }
+  /** A message a tool shows the person while the model works (SendUserMessage), whole. */
+  | { type: 'notice'; text: string }
   /** The permission mode changed during the run (EnterPlanMode, an approved ExitPlanMode). */
   | { type: 'mode'; mode: PermissionMode }
   | ({ type: 'result' } & SessionResult);

@@ -617,6 +617,10 @@ export function App({ host, onExit }: { host: UiHost; onExit(code: number, sessi
         case 'todos':
           setTodos(event.todos as typeof todos);
           break;
+        case 'notice':
+          flush();
+          add({ kind: 'markdown', text: event.text });
+          break;
         case 'mode':
           setMode(event.mode);
           add({ kind: 'info', text: `Permission mode: ${event.mode}` });
