@@ -96,7 +96,8 @@ export default definePlugin({
           const s = skills.get(skill);
           if (!s)
             throw new Error(`no skill "${skill}"; available: ${[...skills.keys()].join(', ') || 'none'}`);
-          const { body } = parseFrontmatter(readFileSync(join(s.dir, 'SKILL.md'), 'utf8'), s.dir);
+          const file = join(s.dir, 'SKILL.md');
+          const { body } = parseFrontmatter(readFileSync(file, 'utf8'), file);
           return `Skill "${s.name}" (${s.source}). Base directory: ${s.dir}\nFiles it mentions are relative to that folder.\n\n${body.trim()}${args ? `\n\nInput: ${args}` : ''}`;
         },
       }),

@@ -81,6 +81,9 @@ export default definePlugin({
                 ? `${page.text.slice(0, ctx.config.maxChars)}\n\n[cut at ${ctx.config.maxChars} characters]`
                 : page.text;
             text = `URL: ${page.url}\nStatus: ${page.status}\nContent-Type: ${page.contentType}${page.truncated ? `\n[the response was larger than ${ctx.config.maxBytes} bytes; only the start was read]` : ''}\n\n${body}`;
+            // Expired pages go as new ones come, so a long session does not keep every page it read.
+            for (const [key, entry] of cache)
+              if (Date.now() - entry.at >= ctx.config.cacheTtlMs) cache.delete(key);
             cache.set(parsed.href, { at: Date.now(), text });
           }
           return `${text}\n\n---\nAnswer from the page above: ${prompt}`;
