@@ -106,6 +106,14 @@ export interface PluginContext<C = Record<string, unknown>> {
     ok(): void;
   };
   readonly log: Logger;
+  /** What the permission rules say, for a plugin that enforces them elsewhere (bash's sandbox). */
+  readonly permissions: {
+    /**
+     * Absolute paths and globs that `Read(...)` (`read`) or `Edit(...)` (`write`) deny rules cover, symlinks
+     * resolved: a sandbox hides them, so a command cannot read what the file tools may not.
+     */
+    deniedPaths(access: 'read' | 'write'): string[];
+  };
   /** Aborted when the plugin is deactivated or its activation times out. */
   readonly signal: AbortSignal;
   /** Runs at deactivation, in reverse order of registration. */
@@ -148,6 +156,7 @@ export interface HostDeps {
   commands: CommandRegistry;
   services: ServiceRegistry;
   log: (plugin: string, level: keyof Logger, message: string) => void;
+  deniedPaths: (access: 'read' | 'write') => string[];
 }
 
 /** The version of the kernel API that plugins' `engines.icode` ranges are checked against. */
@@ -614,6 +623,7 @@ export class PluginHost {
       cwd: deps.cwd,
       projectRoot: deps.config.projectRoot,
       roots: deps.roots,
+      permissions: Object.freeze({ deniedPaths: (access: 'read' | 'write') => deps.deniedPaths(access) }),
       userDir: deps.config.userDir,
       env: deps.env,
       hooks,

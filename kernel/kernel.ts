@@ -79,6 +79,7 @@ export class Kernel {
       commands: this.commands,
       services: this.services,
       log: (plugin, level, message) => this.log(plugin, level, message),
+      deniedPaths: (access) => this.gate.deniedPaths(access),
     });
     // Rules name tools by alias (`Bash`), resolved when judged, so lazy and late tools are covered too.
     this.gate = new PermissionGate({

@@ -1,6 +1,6 @@
-import { realpathSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 /**
  * Resolves a path the way the operating system will: relative to `cwd`, `~` expanded, and every symlink
@@ -15,20 +15,48 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
  */
 export function resolveReal(path: string, cwd: string, home = homedir()): string {
   const expanded = path === '~' ? home : path.startsWith('~/') ? join(home, path.slice(2)) : path;
-  const absolute = resolve(cwd, expanded);
-  const missing: string[] = [];
-  let current = absolute;
-  for (;;) {
+  // Not path.resolve: it removes `link/..` before the link is followed, and the kernel follows it first
+  // (`cat link/../x` reads beside the link's target, not beside the link).
+  const start = isAbsolute(expanded) ? '/' : cwd;
+  return walkPath(isAbsolute(start) ? start : resolve(start), expanded.split('/'), 0);
+}
+
+/**
+ * Walks components from `base` as the kernel does: `.` stays, `..` goes to the parent of the real folder
+ * reached so far, a symlink is replaced by its target (relative to its folder) before going on. From the
+ * first component that does not exist, the rest is appended as written (`..` then undoes a name lexically,
+ * as `mkdir -p` would create it).
+ */
+function walkPath(base: string, parts: string[], depth: number): string {
+  if (depth > 40) throw Object.assign(new Error(`too many levels of symbolic links`), { code: 'ELOOP' });
+  let current = realOrSelf(base);
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      current = dirname(current);
+      continue;
+    }
+    const next = join(current, part);
+    let link: string | undefined;
     try {
-      return join(realpathSync.native(current), ...missing.reverse());
+      link = lstatSync(next).isSymbolicLink() ? readlinkSync(next) : undefined;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
-      const parent = dirname(current);
-      if (parent === current) return absolute;
-      missing.push(basename(current));
-      current = parent;
+      return resolve(next, ...parts.slice(i + 1).filter(Boolean));
     }
+    if (link === undefined) current = next;
+    else current = walkPath(isAbsolute(link) ? '/' : current, link.split('/'), depth + 1);
+  }
+  return current;
+}
+
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return path;
   }
 }
 

@@ -65,16 +65,20 @@ interface CompiledRule extends RuleSource {
 // (deny and ask rules still match it).
 const SHELL_CONTROL = /[;&|`$()<>\n\r]/;
 
-function matchText(specifier: string, value: string, strict: boolean): boolean {
+function matchText(specifier: string, value: string, strict: boolean, cover?: string): boolean {
   if (specifier === '*') return true;
   if (specifier.endsWith(':*')) {
     if (strict && SHELL_CONTROL.test(value)) return false;
     // Prefix rules match whole words: `npm run test:*` allows `npm run test -- x`, not `npm run tests`.
     const prefix = specifier.slice(0, -2);
+    if (cover !== undefined && !(prefix === cover || prefix.startsWith(`${cover} `))) return false;
     return value === prefix || value.startsWith(`${prefix} `);
   }
   return value === specifier;
 }
+
+const READ_TOOLS = ['read_file', 'Read'];
+const WRITE_TOOLS = ['write_file', 'edit_file', 'Edit', 'Write'];
 
 /**
  * Decides whether a tool call may run. Order (first that applies wins):
@@ -98,18 +102,52 @@ export class PermissionGate {
   private matchPath(specifier: string, value: string): boolean {
     let match = this.pathMatchers.get(specifier);
     if (!match) {
-      const { projectRoot, home } = this.options;
       // `//abs` is Claude Code's absolute form; `/abs` is absolute too; anything else is project-relative.
-      const raw = specifier.startsWith('//') ? specifier.slice(1) : specifier;
-      const scan = picomatch.scan(raw);
-      const base = resolveReal(scan.base || '.', projectRoot, home);
-      const pattern = scan.isGlob ? `${base}/${scan.glob}` : base;
+      const pattern = this.pathPattern(specifier);
+      const isGlob = picomatch.scan(pattern).isGlob;
       const glob = picomatch(pattern, { dot: true });
-      const under = scan.isGlob ? undefined : picomatch(`${base}/**`, { dot: true });
+      const under = isGlob ? undefined : picomatch(`${pattern}/**`, { dot: true });
       match = (p) => glob(p) || Boolean(under?.(p));
       this.pathMatchers.set(specifier, match);
     }
     return match(value);
+  }
+
+  private pathPattern(specifier: string): string {
+    const { projectRoot, home } = this.options;
+    const raw = specifier.startsWith('//') ? specifier.slice(1) : specifier;
+    const scan = picomatch.scan(raw);
+    const base = resolveReal(scan.base || '.', projectRoot, home);
+    return scan.isGlob ? `${base}/${scan.glob}` : base;
+  }
+
+  /** Whether a rule names a tool that reads files (`Read`) or writes them (`Edit`, `Write`). */
+  private coversAccess(rule: CompiledRule, access: 'read' | 'write'): boolean {
+    const names = access === 'read' ? READ_TOOLS : WRITE_TOOLS;
+    const tool = this.options.canonicalTool(rule.tool);
+    const judged = names.flatMap((n) => this.options.ruleNames?.(this.options.canonicalTool(n)) ?? [n]);
+    return names.includes(rule.tool) || names.includes(tool) || judged.includes(tool);
+  }
+
+  /** Absolute paths and globs that deny rules for reading (or writing) files cover; see PluginContext. */
+  deniedPaths(access: 'read' | 'write'): string[] {
+    return this.compiled
+      .filter((r) => r.effect === 'deny' && r.specifier && this.coversAccess(r, access))
+      .map((r) => this.pathPattern(r.specifier!));
+  }
+
+  /** The first rule of an effect that a file the call reads or writes falls under (`Read(./.env)`). */
+  private accessRule(effect: Decision, request: PermissionRequest): RuleSource | undefined {
+    for (const access of ['read', 'write'] as const) {
+      const paths = (access === 'read' ? request.subjects?.reads : request.subjects?.writes) ?? [];
+      if (!paths.length) continue;
+      const rules = this.compiled.filter((r) => r.effect === effect && this.coversAccess(r, access));
+      for (const path of paths) {
+        const hit = rules.find((r) => !r.specifier || this.matchPath(r.specifier, path));
+        if (hit) return hit;
+      }
+    }
+    return undefined;
   }
 
   private matches(rule: CompiledRule, request: PermissionRequest, value: string | undefined): boolean {
@@ -129,12 +167,16 @@ export class PermissionGate {
         const domain = rule.specifier.replace(/^domain:/, '');
         return domain.startsWith('*.') ? value.endsWith(domain.slice(1)) : value === domain;
       }
-      default:
+      default: {
+        const allow = rule.effect === 'allow';
+        const at = request.subjects.values.indexOf(value);
         return matchText(
           rule.specifier,
           value,
-          rule.effect === 'allow' && request.subjects.kind === 'command',
+          allow && request.subjects.kind === 'command',
+          allow ? request.subjects.covers?.[at] : undefined,
         );
+      }
     }
   }
 
@@ -158,6 +200,19 @@ export class PermissionGate {
     return undefined;
   }
 
+  /**
+   * The allow rule that covers every value. In a mode that does not let tools write (prompt), a rule for a
+   * command does not allow the files it writes (`Bash(echo:*)` and `echo hi > f`): each needs an `Edit` rule.
+   */
+  private allowRule(request: PermissionRequest): RuleSource | undefined {
+    const allow = this.ruleFor('allow', request);
+    const writes = request.subjects?.writes ?? [];
+    if (!allow || !writes.length || MODE_RANK[ceiling(request.sessionMode)] > 0) return allow;
+    const edits = this.compiled.filter((r) => r.effect === 'allow' && this.coversAccess(r, 'write'));
+    const covered = writes.every((p) => edits.some((r) => !r.specifier || this.matchPath(r.specifier, p)));
+    return covered ? allow : undefined;
+  }
+
   private byMode(request: PermissionRequest): PermissionDecision {
     const { sessionMode: mode, mode: needs } = request;
     const over = MODE_RANK[needs] > MODE_RANK[ceiling(mode)];
@@ -178,13 +233,18 @@ export class PermissionGate {
 
   /** The decision before anyone is asked: allow, ask or deny, with the reason and the rule or plugin. */
   async evaluate(request: PermissionRequest): Promise<PermissionDecision> {
-    const deny = this.ruleFor('deny', request);
+    const deny = this.ruleFor('deny', request) ?? this.accessRule('deny', request);
     if (deny) return fromRule(deny, 'deny');
     const modeDecision = this.byMode(request);
     if (modeDecision.decision === 'deny') return modeDecision;
-    const ask = this.ruleFor('ask', request);
-    const allow = this.ruleFor('allow', request);
-    const provisional = ask ? fromRule(ask, 'ask') : allow ? fromRule(allow, 'allow') : modeDecision;
+    const ask = this.ruleFor('ask', request) ?? this.accessRule('ask', request);
+    const allow = this.allowRule(request);
+    const needs = request.subjects?.needs ?? [];
+    const needed: PermissionDecision | undefined =
+      needs.length && !allow ? { decision: 'ask', reason: needs.join('; ') } : undefined;
+    const provisional = ask
+      ? fromRule(ask, 'ask')
+      : (needed ?? (allow ? fromRule(allow, 'allow') : modeDecision));
     const evidence = await this.options.hooks.permissionRequest.promise(request, provisional);
     const fromEvidence = (e: PermissionEvidence): PermissionDecision => ({
       decision: e.decision,
@@ -198,6 +258,7 @@ export class PermissionGate {
     if (evidence?.decision === 'deny') return fromEvidence(evidence);
     if (ask) return withInput(provisional);
     if (evidence?.decision === 'ask') return fromEvidence(evidence);
+    if (needed) return withInput(needed);
     if (allow) return withInput(provisional);
     if (evidence?.decision === 'allow') return fromEvidence(evidence);
     return withInput(modeDecision);

@@ -18,6 +18,17 @@ export type Decision = 'allow' | 'ask' | 'deny';
 export interface PermissionSubjects {
   kind: 'command' | 'path' | 'domain' | 'text';
   values: string[];
+  /**
+   * Per value: the shortest rule prefix that may allow it. A value with a risk past its first words
+   * (`git push --force`, `sed -n '1e cmd'`) is allowed only by a rule whose prefix reaches that far: a
+   * prefix rule never allows more than its prefix (`Bash(sed:*)` does not allow sed's `e` command).
+   */
+  covers?: Array<string | undefined>;
+  /** Why the call needs approval whatever the mode (network, a protected path, a destructive command). */
+  needs?: string[];
+  /** Absolute, symlink-resolved files the call reads and writes: `Read(...)` and `Edit(...)` rules judge them. */
+  reads?: string[];
+  writes?: string[];
 }
 
 export interface PermissionRequest {

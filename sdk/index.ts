@@ -42,6 +42,21 @@ export type * from '../kernel/types.ts';
 export { ProjectApprovals } from './approvals.ts';
 export { capOutput, findExecutable } from './process.ts';
 export {
+  CREDENTIAL_PATHS,
+  cachedProbe,
+  commandEnv,
+  ENV_ALLOW,
+  PROTECTED_PATHS,
+  probeSandbox,
+  type SandboxedProgram,
+  type SandboxPolicy,
+  type SandboxProbe,
+  sandboxArgs,
+  sandboxed,
+  sharedProbe,
+  workspacePolicy,
+} from './sandbox.ts';
+export {
   addPermissionRule,
   editSettings,
   type SettingsScope,

@@ -117,7 +117,7 @@ describe('the shipped compositions do what they say', () => {
     expect(await verdict(w, 'ci-fixer.json', 'bash', '--', 'git', 'push', 'origin', 'main')).toBe('deny');
     expect(await verdict(w, 'ci-fixer.json', 'path', '--op', 'read', '--', '.env')).toBe('deny');
 
-    // A server on this machine's loopback: the default harness's bash reaches it, the CI fixer's does not.
+    // A server on this machine's loopback: reachable only when a setting gives bash the network.
     const server = createServer((_, res) => res.end('hi')).listen(0, '127.0.0.1');
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
@@ -145,8 +145,11 @@ describe('the shipped compositions do what they say', () => {
           ],
           { world: w },
         );
-      expect((await run()).stdout).toContain('ONLINE');
+      // Sandboxed commands have no network by default; a project can give the default harness's bash one.
+      expect((await run()).stdout).toContain('OFFLINE');
       expect((await run('--manifest', join(root, 'manifests', 'ci-fixer.json'))).stdout).toContain('OFFLINE');
+      write(join(w.project, '.icode', 'settings.json'), { plugins: { bash: { config: { network: true } } } });
+      expect((await run()).stdout).toContain('ONLINE');
     } finally {
       server.close();
     }

@@ -22,6 +22,8 @@ function corpusWorkspace() {
 
 function category(v: BashVerdict): string {
   if (v.decision !== 'allow') return v.decision;
+  // Sandboxed commands have no network: one that needs it asks (the plugin adds that need).
+  if (v.network.length) return 'ask';
   return v.readOnly ? 'read' : 'write';
 }
 

@@ -1,11 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
+import fg from 'fast-glob';
+import picomatch from 'picomatch';
 import * as z from 'zod';
-import { definePlugin, defineTool, isInside, type ToolContext, type ToolMode } from '../../sdk/index.ts';
+import {
+  commandEnv,
+  definePlugin,
+  defineTool,
+  isInside,
+  PROTECTED_PATHS,
+  type SandboxProbe,
+  sandboxed,
+  sharedProbe,
+  type ToolContext,
+  type ToolMode,
+} from '../../sdk/index.ts';
 import { analyzeBash, type BashVerdict } from './analyze.ts';
 import { killGroup, runCommand, startBackground } from './run.ts';
-import { PROTECTED_PATHS, type SandboxProbe, sandboxArgs, sharedProbe } from './sandbox.ts';
 
 export const BashConfig = z.strictObject({
   /** Default timeout of a command, in ms (the model may ask for up to maxTimeoutMs). */
@@ -15,13 +28,17 @@ export const BashConfig = z.strictObject({
   maxOutputChars: z.number().int().positive().default(30_000),
   /** auto: use bubblewrap when it works here; off: never (non-read-only commands then need full access). */
   sandbox: z.enum(['auto', 'off']).default('auto'),
-  /** Network inside the sandbox. */
-  network: z.boolean().default(true),
-  /** Paths, relative to each workspace root, that commands may not write without approval. */
+  /** Network inside the sandbox for every command (off: a command that needs it asks first). */
+  network: z.boolean().default(false),
+  /** Paths, relative to each workspace root, that sandboxed commands can never change or create. */
   protectedPaths: z.array(z.string()).default(PROTECTED_PATHS),
+  /** More paths outside the workspace a sandboxed command may read (caches, SDKs); `~/` is the home folder. */
+  allowRead: z.array(z.string()).default([]),
+  /** More paths a sandboxed command may not see, beside the credential folders and `Read(...)` deny rules. */
+  denyRead: z.array(z.string()).default([]),
+  /** Environment variables passed to commands beside the allow-list (PATH, HOME, LANG, …); "*" passes all. */
+  env: z.array(z.string()).default([]),
 });
-
-const SECRETS = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'];
 
 interface Background {
   id: string;
@@ -31,6 +48,33 @@ interface Background {
   exitCode?: number | undefined;
   done: boolean;
   readOffset: number;
+}
+
+/**
+ * The files `Read(...)` deny rules and `denyRead` name, for the sandbox to hide: a glob is expanded now
+ * (under its fixed prefix, without following links), so a rule for every `.env` hides each one there is.
+ */
+function hiddenPaths(patterns: string[]): string[] {
+  const out: string[] = [];
+  for (const pattern of patterns) {
+    if (!fg.isDynamicPattern(pattern)) {
+      out.push(pattern);
+      continue;
+    }
+    const { base, glob } = picomatch.scan(pattern);
+    out.push(
+      ...fg.sync(glob, {
+        cwd: base || '/',
+        absolute: true,
+        dot: true,
+        onlyFiles: false,
+        followSymbolicLinks: false,
+        suppressErrors: true,
+        ignore: ['**/node_modules/**'],
+      }),
+    );
+  }
+  return out;
 }
 
 export default definePlugin({
@@ -49,11 +93,15 @@ export default definePlugin({
         `no OS sandbox: ${probe.reason}; every command that is not read-only needs approval`,
         probe.fix,
       );
+    else if (probe.socketsOpen) ctx.health.degraded(probe.socketsOpen, 'run icode on x86_64 or arm64 Linux');
     const cwds = new Map<string, string>();
     const verdicts = new WeakMap<object, Promise<BashVerdict>>();
     const background = new Map<string, Background>();
     const outputDir = join(ctx.userDir, 'tool-output');
-    const env = Object.fromEntries(Object.entries(ctx.env).filter(([k]) => !SECRETS.includes(k)));
+    const env = commandEnv(ctx.env, config.env);
+    const home = ctx.env.HOME ?? homedir();
+    const stateDir = join(ctx.userDir, 'state');
+    const homePath = (p: string) => (p === '~' ? home : p.startsWith('~/') ? join(home, p.slice(2)) : p);
 
     const cwdOf = (t: ToolContext) => cwds.get(t.sessionId ?? '') ?? t.cwd;
     // mode(), subjects() and the permission evidence all need the verdict: judged once per call.
@@ -70,11 +118,12 @@ export default definePlugin({
       return v;
     };
 
+    // Only refusals come as evidence; asks travel with the subjects, so a rule that covers them can allow.
     ctx.hooks.permissionRequest.tap(async (request) => {
       if (request.tool !== 'bash') return undefined;
       const v = await verdicts.get(request.input as object);
-      if (!v || v.decision === 'allow') return undefined;
-      return { decision: v.decision, reason: v.reasons.join('; ') };
+      if (v?.decision !== 'deny') return undefined;
+      return { decision: 'deny', reason: v.reasons.join('; ') };
     });
 
     ctx.tools.register(
@@ -103,23 +152,48 @@ export default definePlugin({
           // Without a sandbox a command is not confined to the workspace: it needs full access.
           return probe.bwrap ? 'workspace-write' : 'danger-full-access';
         },
-        subjects: async (input, t) => ({ kind: 'command', values: (await verdictOf(input, t)).commands }),
+        subjects: async (input, t) => {
+          const v = await verdictOf(input, t);
+          const sandboxedHere = Boolean(probe.bwrap) && t.sessionMode !== 'danger-full-access';
+          // Sandboxed commands have no network: one that needs it asks, naming itself.
+          const network =
+            sandboxedHere && !config.network
+              ? v.network.map(
+                  (why) =>
+                    `${why}, and sandboxed commands have no network: approve to run it with the network`,
+                )
+              : [];
+          const needs = [...v.needs, ...network];
+          return {
+            kind: 'command',
+            values: v.commands,
+            covers: v.covers,
+            ...(needs.length ? { needs } : {}),
+            reads: v.reads,
+            writes: v.writes,
+          };
+        },
         async execute(input, t) {
           const v = await verdictOf(input, t);
           const cwd = cwdOf(t);
           const unconfined = !probe.bwrap || t.sessionMode === 'danger-full-access';
+          // Reached only when allowed: a command that needs the network was approved (or the project allows it).
+          const policy = {
+            roots: t.roots,
+            writable: !v.readOnly,
+            network: config.network || v.network.length > 0,
+            protectedPaths: config.protectedPaths,
+            unlocked: v.unlocks,
+            hidden: hiddenPaths([...ctx.permissions.deniedPaths('read'), ...config.denyRead.map(homePath)]),
+            readable: config.allowRead.map(homePath),
+            home,
+            cwd,
+            env: ctx.env,
+            stateDir,
+          };
           const sandbox = unconfined
             ? undefined
-            : {
-                bwrap: probe.bwrap!,
-                args: sandboxArgs({
-                  roots: t.roots,
-                  writable: !v.readOnly,
-                  protectedPaths: config.protectedPaths,
-                  cwd,
-                  network: config.network,
-                }),
-              };
+            : (file: string, args: string[]) => sandboxed(probe, policy, { file, args });
           const options = {
             command: input.command,
             cwd,

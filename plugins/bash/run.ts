@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { capOutput } from '../../sdk/index.ts';
+import { capOutput, type SandboxedProgram } from '../../sdk/index.ts';
 
 export interface RunOptions {
   command: string;
@@ -8,8 +8,8 @@ export interface RunOptions {
   env: NodeJS.ProcessEnv;
   timeoutMs: number;
   signal: AbortSignal;
-  /** bwrap and its arguments, when the command runs in the sandbox. */
-  sandbox?: { bwrap: string; args: string[] };
+  /** Wraps bash for the sandbox, when the command runs in one. */
+  sandbox?: (file: string, args: string[]) => SandboxedProgram;
   /** Where a capped output is saved in full. */
   outputDir: string;
   maxOutputChars: number;
@@ -32,20 +32,24 @@ const script = (command: string) => `trap 'pwd -P >&3' EXIT\n${command}\n`;
 /** bash -c BODY, inside bwrap when sandboxed, in its own process group, with only the given environment. */
 async function spawnBash<O extends Record<string, unknown>>(options: RunOptions, body: string, io: O) {
   const { execa } = await import('execa');
-  const [file, args] = options.sandbox
-    ? [options.sandbox.bwrap, [...options.sandbox.args, '--', 'bash', '-c', body]]
-    : ['bash', ['-c', body]];
+  const program = options.sandbox
+    ? options.sandbox('bash', ['-c', body])
+    : { file: 'bash', args: ['-c', body], release() {} };
+  const sub = execa(program.file, program.args, {
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: false,
+    detached: true,
+    reject: false,
+    ...io,
+  });
+  // Placeholders for protected paths are let go when the sandbox has gone, however it ended.
+  sub.then(
+    () => program.release(),
+    () => program.release(),
+  );
   // Wrapped: the subprocess is a promise of its result, which an await here would wait for.
-  return {
-    sub: execa(file, args, {
-      cwd: options.cwd,
-      env: options.env,
-      extendEnv: false,
-      detached: true,
-      reject: false,
-      ...io,
-    }),
-  };
+  return { sub };
 }
 
 /** Kills the command's whole process group (the sandbox's PID namespace dies with bwrap). */

@@ -46,7 +46,7 @@ function unescapeBare(text: string): string {
 }
 
 // Unquoted characters that make the shell expand a word at run time: globs, brace expansion, `~user`.
-const BARE_EXPANSION = /(?<!\\)[*?[{]|^~[^/]/;
+const BARE_EXPANSION = /(?<!\\)[*?[{]|^~(?![/+-]|$)|^~[+-][^/]/;
 
 /** The value of a word node, or undefined when it is only known at run time. */
 export function wordValue(node: SyntaxNode): string | undefined {

@@ -1,7 +1,15 @@
 import { join } from 'node:path';
 import * as z from 'zod';
-import { capOutput, definePlugin, defineTool, findExecutable } from '../../sdk/index.ts';
-import { sandboxed, sharedProbe } from '../bash/sandbox.ts';
+import {
+  capOutput,
+  commandEnv,
+  definePlugin,
+  defineTool,
+  findExecutable,
+  sandboxed,
+  sharedProbe,
+  workspacePolicy,
+} from '../../sdk/index.ts';
 
 export default definePlugin({
   config: z.strictObject({
@@ -34,24 +42,24 @@ export default definePlugin({
         subjects: ({ command }) => ({ kind: 'command', values: [command] }),
         async execute({ command, timeout_ms }, tctx) {
           const args = ['-NoProfile', '-NonInteractive', '-Command', command];
-          const [file, argv] = sandboxed(probe, {
-            file: pwsh,
-            args,
+          const policy = workspacePolicy({
             roots: tctx.roots,
             cwd: tctx.cwd,
-            network: false,
+            env: ctx.env,
+            userDir: ctx.userDir,
           });
+          const program = sandboxed(probe, policy, { file: pwsh, args });
           const { execa } = await import('execa');
-          const r = await execa(file, argv, {
+          const r = await execa(program.file, program.args, {
             cwd: tctx.cwd,
-            env: { ...ctx.env },
+            env: commandEnv(ctx.env),
             extendEnv: false,
             all: true,
             reject: false,
             timeout: timeout_ms ?? ctx.config.timeoutMs,
             cancelSignal: tctx.signal,
             stdin: 'ignore',
-          });
+          }).finally(() => program.release());
           const out = capOutput(String(r.all ?? '').replace(/\n$/, ''), ctx.config.maxOutputChars);
           if (r.timedOut)
             throw new Error(`${out}\n[timed out after ${timeout_ms ?? ctx.config.timeoutMs} ms]`.trim());

@@ -2,8 +2,16 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import * as z from 'zod';
-import { capOutput, definePlugin, defineTool, findExecutable } from '../../sdk/index.ts';
-import { sandboxed, sharedProbe } from '../bash/sandbox.ts';
+import {
+  capOutput,
+  commandEnv,
+  definePlugin,
+  defineTool,
+  findExecutable,
+  sandboxed,
+  sharedProbe,
+  workspacePolicy,
+} from '../../sdk/index.ts';
 import { NODE_DRIVER, PYTHON_DRIVER } from './drivers.ts';
 
 interface Answer {
@@ -110,14 +118,20 @@ export default definePlugin({
         language === 'node'
           ? [process.execPath, ['-e', NODE_DRIVER]]
           : [python!, ['-u', '-c', PYTHON_DRIVER]];
-      const [file, argv] = sandboxed(probe, {
-        file: command,
-        args,
+      const policy = workspacePolicy({
         roots: ctx.roots,
         cwd,
+        env: ctx.env,
+        userDir: ctx.userDir,
         network: ctx.config.network,
       });
-      const child = spawn(file, argv, { cwd, env: { ...ctx.env }, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+      const program = sandboxed(probe, policy, { file: command, args });
+      const child = spawn(program.file, program.args, {
+        cwd,
+        env: commandEnv(ctx.env),
+        stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      });
+      child.once('exit', () => program.release());
       return new Interpreter(child, createInterface);
     };
 

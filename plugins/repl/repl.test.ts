@@ -84,10 +84,11 @@ describe('REPL', () => {
         `open(${JSON.stringify(join(h.home, 'escape.txt'))}, 'w').write('no')`,
         'python',
       );
-      expect(outside.isError).toBe(true);
-      // Outside the workspace the disk is read-only (or, under /tmp, a private empty /tmp).
-      expect(text(outside)).toMatch(/Read-only file system|Permission denied|No such file or directory/);
+      // The home folder is a private empty one: what the code writes there is gone with the sandbox.
       expect(existsSync(join(h.home, 'escape.txt'))).toBe(false);
+      const system = await run(`open('/usr/escape-${process.pid}.txt', 'w')`, 'python');
+      expect(text(system)).toMatch(/Read-only file system/);
+      expect(outside).toBeDefined();
     },
   );
 });

@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * Empty folders held at protected paths that do not exist (`.icode`, `.vscode`, `.git` in a folder that is
+ * not a repository) while a sandboxed command runs, so the sandbox can mount them read-only: a path that
+ * does not exist cannot be a mount point, and a command could create it.
+ *
+ * Several commands (of this process or another icode on the same project) may hold one placeholder; it is
+ * removed when the last lets go, and only while it is still empty (if anyone put something in it, it has
+ * become real). Holders are files named by PID in a registry folder under the state folder, changed under
+ * a lock (an exclusive mkdir), so one icode never removes a placeholder another's sandbox mounts — removing
+ * a mount point in another mount namespace detaches the mount there. A holder whose process died (a crash,
+ * kill -9) counts as gone, so the next command or session tidies what it left.
+ */
+export class PlaceholderSet {
+  private readonly counts = new Map<string, number>();
+
+  /**
+   * Whether a protected path that exists is a placeholder (this process's, or another icode's by its
+   * registry): the caller must hold it too, or its owner may remove it while the sandbox starts.
+   */
+  isPlaceholder(path: string, stateDir: string): boolean {
+    return this.counts.has(path) || readExisting(registryOf(stateDir, path), path);
+  }
+
+  hold(paths: readonly string[], stateDir: string): { release(): void } {
+    const taken: string[] = [];
+    try {
+      for (const path of paths) {
+        const n = this.counts.get(path) ?? 0;
+        if (n === 0) withLock(registryOf(stateDir, path), (reg) => acquire(reg, path));
+        this.counts.set(path, n + 1);
+        taken.push(path);
+      }
+    } catch (error) {
+      this.let(taken, stateDir);
+      throw new Error(
+        `the sandbox could not hold a protected path: ${(error as Error).message}; nothing was run`,
+      );
+    }
+    return { release: () => this.let(taken, stateDir) };
+  }
+
+  private let(paths: readonly string[], stateDir: string): void {
+    for (const path of paths) {
+      const n = (this.counts.get(path) ?? 1) - 1;
+      if (n > 0) {
+        this.counts.set(path, n);
+        continue;
+      }
+      this.counts.delete(path);
+      try {
+        withLock(registryOf(stateDir, path), (reg) => letGo(reg, path));
+      } catch {
+        // Left for the next holder to tidy: an empty read-only-looking folder is harmless.
+      }
+    }
+  }
+}
+
+function registryOf(stateDir: string, path: string): string {
+  return join(stateDir, 'placeholders', createHash('sha256').update(path).digest('hex').slice(0, 24));
+}
+
+const alive = (pid: number) => {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+function holders(reg: string): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(reg);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((pid) => {
+      if (alive(pid)) return true;
+      rmSync(join(reg, String(pid)), { force: true });
+      return false;
+    });
+}
+
+function acquire(reg: string, path: string): void {
+  let created = false;
+  try {
+    mkdirSync(path);
+    created = true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  // A folder someone else created is theirs, unless the registry says it is a placeholder (ours or a
+  // dead holder's, left by a crash).
+  if (!created && !readExisting(reg, path)) return;
+  mkdirSync(reg, { recursive: true });
+  writeFileSync(join(reg, 'path'), path);
+  writeFileSync(join(reg, String(process.pid)), '');
+}
+
+function readExisting(reg: string, path: string): boolean {
+  try {
+    return readFileSync(join(reg, 'path'), 'utf8') === path;
+  } catch {
+    return false;
+  }
+}
+
+function letGo(reg: string, path: string): void {
+  rmSync(join(reg, String(process.pid)), { force: true });
+  if (holders(reg).length) return;
+  try {
+    rmdirSync(path);
+  } catch {
+    // Not empty (it became real) or already gone.
+  }
+  rmSync(reg, { recursive: true, force: true });
+}
+
+/** Runs `fn` holding an exclusive lock (a folder made with mkdir); a lock older than 10 s is broken. */
+function withLock(reg: string, fn: (reg: string) => void): void {
+  const lock = `${reg}.lock`;
+  mkdirSync(join(reg, '..'), { recursive: true });
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 10_000) rmdirSync(lock);
+      } catch {}
+      if (Date.now() > deadline) throw new Error(`the placeholder lock ${lock} is held by another icode`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
+  try {
+    fn(reg);
+  } finally {
+    rmdirSync(lock);
+  }
+}

@@ -1,0 +1,503 @@
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir, release } from 'node:os';
+import { delimiter, dirname, join, relative, sep } from 'node:path';
+import { isInside } from '../kernel/paths.ts';
+import { PlaceholderSet } from './placeholders.ts';
+import { findExecutable } from './process.ts';
+import { unixSocketFilter } from './seccomp.ts';
+
+/**
+ * The OS sandbox every command-running tool shares (bash, the REPL, PowerShell). The design, in
+ * docs/security.md: the sandbox is the boundary, the permission gate explains and asks. Whatever the gate
+ * misjudges, a sandboxed command cannot write outside the workspace, change a protected path, read the
+ * user's credentials, reach the network or a host socket when the network is off, or gain privileges.
+ */
+
+export interface SandboxProbe {
+  /** bwrap's path when it can really isolate a command here. */
+  bwrap?: string;
+  /** Why there is no sandbox, and what would give one. */
+  reason?: string;
+  fix?: string;
+  container?: string;
+  /** Set when host Unix sockets stay reachable with the network off (no seccomp filter for this CPU). */
+  socketsOpen?: string;
+}
+
+/** The paths inside each workspace root that sandboxed code may never create, change, rename or replace. */
+export const PROTECTED_PATHS = ['.git', '.icode', '.claude', '.mcp.json', '.vscode', '.idea'];
+
+/**
+ * Where credentials live, relative to the home folder: never visible to a sandboxed command, even inside a
+ * toolchain folder that is (`~/.cargo/credentials.toml`). The home folder itself is empty in the sandbox
+ * apart from toolchains, so this list is the second wall, and `Read(...)` deny rules add to it.
+ */
+export const CREDENTIAL_PATHS = [
+  '.ssh',
+  '.aws',
+  '.azure',
+  '.config/gcloud',
+  '.config/gh',
+  '.config/hub',
+  '.config/op',
+  '.config/git/credentials',
+  '.git-credentials',
+  '.npmrc',
+  '.yarnrc',
+  '.yarnrc.yml',
+  '.netrc',
+  '.docker',
+  '.kube',
+  '.gnupg',
+  '.password-store',
+  '.local/share/keyrings',
+  '.icode',
+  '.claude',
+  '.claude.json',
+  '.codex',
+  '.gemini',
+  '.pypirc',
+  '.cargo/credentials',
+  '.cargo/credentials.toml',
+  '.m2/settings.xml',
+  '.gradle/gradle.properties',
+  '.terraform.d',
+  '.vault-token',
+  '.boto',
+  '.s3cfg',
+  '.bash_history',
+  '.zsh_history',
+  '.python_history',
+  '.node_repl_history',
+  '.psql_history',
+  '.mysql_history',
+];
+
+/** System files that hold secrets even though their folders are needed (root owns them; so may the user). */
+const SYSTEM_SECRETS = [
+  '/etc/shadow',
+  '/etc/shadow-',
+  '/etc/gshadow',
+  '/etc/gshadow-',
+  '/etc/sudoers',
+  '/etc/sudoers.d',
+  '/etc/ssl/private',
+  '/etc/krb5.keytab',
+  '/etc/security/opasswd',
+  '/etc/NetworkManager/system-connections',
+  '/etc/wireguard',
+  '/etc/letsencrypt',
+  '/etc/ssh/ssh_host_rsa_key',
+  '/etc/ssh/ssh_host_ecdsa_key',
+  '/etc/ssh/ssh_host_ed25519_key',
+  '/etc/ssh/ssh_host_dsa_key',
+];
+
+/** System folders a toolchain needs, read-only. Everything else of the host is absent. */
+const SYSTEM_DIRS = [
+  '/usr',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/etc',
+  '/opt',
+  '/nix',
+  '/sys',
+];
+
+/** Home-relative files a developer's tools read that hold no secrets (git's identity, say). */
+const HOME_READABLE = ['.gitconfig', '.config/git'];
+
+/**
+ * The environment a command gets: these names (and `LC_*`) from icode's own, plus what a setting adds.
+ * Tokens and keys in the environment (cloud credentials, CI tokens, API keys) never reach a command by
+ * default: a prompt-injected command could print or send them.
+ */
+export const ENV_ALLOW = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'LANG',
+  'LANGUAGE',
+  'TERM',
+  'COLORTERM',
+  'TZ',
+  'TMPDIR',
+  'NO_COLOR',
+  'FORCE_COLOR',
+  'COLUMNS',
+  'LINES',
+  'EDITOR',
+  'VISUAL',
+  'PAGER',
+  'CI',
+];
+
+/**
+ * The environment for a command: the allow-list (plus `extra` names; `*` passes everything), and git told
+ * to ignore bare repositories it was not pointed at — a folder in a cloned project can be a bare repository
+ * whose config runs a program (`core.fsmonitor`) when someone runs `git status` inside it.
+ */
+export function commandEnv(env: Readonly<Record<string, string | undefined>>, extra: readonly string[] = []) {
+  const all = extra.includes('*');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) continue;
+    if (all || ENV_ALLOW.includes(k) || k.startsWith('LC_') || extra.includes(k)) out[k] = v;
+  }
+  out.GIT_CONFIG_COUNT = '1';
+  out.GIT_CONFIG_KEY_0 = 'safe.bareRepository';
+  out.GIT_CONFIG_VALUE_0 = 'explicit';
+  return out;
+}
+
+/** What one sandboxed command may do. */
+export interface SandboxPolicy {
+  /** Workspace roots, symlinks resolved. */
+  roots: readonly string[];
+  /** The workspace is writable (false for a command judged read-only). */
+  writable: boolean;
+  /** The command may use the network (and host Unix sockets). */
+  network: boolean;
+  /** Relative to each root; read-only, and created as empty placeholders while the command runs. */
+  protectedPaths: readonly string[];
+  /**
+   * Protected paths this command may change because the user approved it (a `git commit` gets `.git`);
+   * inside `.git`, hooks and config stay read-only even then.
+   */
+  unlocked?: readonly string[];
+  /** Absolute paths that must not be visible (credentials, `Read(...)` deny rules). */
+  hidden?: readonly string[];
+  /** Absolute paths outside the workspace that should be visible, read-only (toolchains, caches). */
+  readable?: readonly string[];
+  /** Home-relative credential locations (default {@link CREDENTIAL_PATHS}). */
+  credentials?: readonly string[];
+  home: string;
+  cwd: string;
+  /** icode's environment: its PATH says where the toolchains are. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Where the seccomp program and placeholder bookkeeping live (`~/.icode/state`). */
+  stateDir: string;
+}
+
+/** A program wrapped for the sandbox: spawn `file args`; call `release()` when it has exited. */
+export interface SandboxedProgram {
+  file: string;
+  args: string[];
+  release(): void;
+}
+
+/** Signs that icode itself runs in a container (where user namespaces are often switched off). */
+function containerSign(): string | undefined {
+  if (existsSync('/.dockerenv')) return 'docker';
+  if (existsSync('/run/.containerenv')) return 'podman';
+  try {
+    const cgroup = readFileSync('/proc/1/cgroup', 'utf8');
+    return /docker|kubepods|containerd|lxc/.exec(cgroup)?.[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Looks for real isolation: bubblewrap, tried once with every namespace a command will get. Finding the
+ * binary is not enough: inside containers and on kernels without unprivileged user namespaces bwrap exists
+ * and fails.
+ */
+export async function probeSandbox(env: NodeJS.ProcessEnv, bwrapPath = 'bwrap'): Promise<SandboxProbe> {
+  const container = containerSign();
+  const base = container ? { container } : {};
+  if (process.platform !== 'linux')
+    return {
+      ...base,
+      reason: `no OS sandbox for ${process.platform} yet: commands are judged by the gate alone`,
+      fix: 'run icode on Linux with bubblewrap for sandboxed commands',
+    };
+  const bwrap = findExecutable(bwrapPath, env);
+  if (!bwrap)
+    return {
+      ...base,
+      reason: 'bubblewrap (bwrap) is not installed',
+      fix: 'install bubblewrap (apt install bubblewrap, dnf install bubblewrap)',
+    };
+  const { execa } = await import('execa');
+  const run = await execa(bwrap, [...NAMESPACES, '--ro-bind', '/', '/', '--', 'true'], {
+    reject: false,
+    timeout: 5000,
+    stdin: 'ignore',
+  });
+  if (run.exitCode !== 0)
+    return {
+      ...base,
+      reason: `bwrap cannot create namespaces here: ${run.stderr.trim().split('\n').at(-1) || `exit ${run.exitCode}`}`,
+      fix: container
+        ? `run the ${container} container with user namespaces allowed (e.g. --security-opt seccomp=unconfined), or accept approval prompts`
+        : 'allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)',
+    };
+  return unixSocketFilter()
+    ? { ...base, bwrap }
+    : {
+        ...base,
+        bwrap,
+        socketsOpen: `no Unix-socket filter for ${process.arch}: host sockets stay reachable with the network off`,
+      };
+}
+
+// No privileges inside, whoever runs icode (bwrap run as root keeps every capability unless told):
+// every namespace, every capability dropped; bwrap itself sets no-new-privs, so setuid programs gain nothing.
+const NAMESPACES = ['--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL'];
+
+/** {@link probeSandbox}, remembered under `cacheDir` while the same bwrap runs on the same kernel and user. */
+export async function cachedProbe(env: NodeJS.ProcessEnv, cacheDir: string): Promise<SandboxProbe> {
+  const bwrap = findExecutable('bwrap', env);
+  const key = JSON.stringify([
+    2,
+    bwrap,
+    bwrap ? statSync(bwrap).mtimeMs : 0,
+    release(),
+    process.getuid?.(),
+    containerSign(),
+  ]);
+  const file = join(cacheDir, 'sandbox-probe.json');
+  try {
+    const cached = JSON.parse(readFileSync(file, 'utf8')) as { key: string; probe: SandboxProbe };
+    if (cached.key === key) return cached.probe;
+  } catch {}
+  const probe = await probeSandbox(env);
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    writeFileSync(file, JSON.stringify({ key, probe }));
+  } catch {}
+  return probe;
+}
+
+/** {@link cachedProbe} once per process: bash, REPL and PowerShell all ask at start-up. */
+export function sharedProbe(env: NodeJS.ProcessEnv, cacheDir: string): Promise<SandboxProbe> {
+  const key = `${cacheDir}\0${env.PATH ?? ''}`;
+  let probe = probes.get(key);
+  if (!probe) {
+    probe = cachedProbe(env, cacheDir);
+    probes.set(key, probe);
+  }
+  return probe;
+}
+const probes = new Map<string, Promise<SandboxProbe>>();
+
+const real = (path: string): string | undefined => {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Folders the toolchains on PATH live in, outside the system folders: `~/.nvm/…/bin` shows `~/.nvm`,
+ * `/srv/node/bin` shows `/srv/node`. A folder on PATH inside the home folder is shown from its first level
+ * (`~/.pyenv` for `~/.pyenv/shims`), since shims and version folders live side by side there.
+ */
+export function toolchainPaths(env: Readonly<Record<string, string | undefined>>, home: string): string[] {
+  const out = new Set<string>();
+  const dirs = [...(env.PATH ?? '').split(delimiter), dirname(process.execPath)];
+  for (const dir of dirs) {
+    const path = dir ? real(dir) : undefined;
+    if (!path || path === '/' || SYSTEM_DIRS.some((s) => isInside(path, s))) continue;
+    if (isInside(path, home) && path !== home) {
+      const [first, second] = relative(home, path).split(sep);
+      if (first === '.local' || first === '.config' || first === '.cache')
+        out.add(second ? join(home, first, second) : path);
+      else out.add(join(home, first!));
+    } else if (!isInside(home, path)) out.add(path.endsWith(`${sep}bin`) ? dirname(path) : path);
+  }
+  return [...out];
+}
+
+const placeholders = new PlaceholderSet();
+
+/**
+ * bwrap arguments for a policy. The host is not visible as a whole: the system folders read-only, an empty
+ * private /tmp and home folder (toolchains and git's identity shown read-only inside it), the workspace
+ * (writable or not), protected paths read-only, credentials and denied paths masked. Returns the protected
+ * paths that did not exist: the caller holds empty placeholders there while the command runs, because a
+ * path that does not exist cannot be mounted read-only, and a command could otherwise create it
+ * (`.icode/settings.json` that makes the next session trust everything).
+ */
+export function sandboxArgs(policy: SandboxPolicy): { args: string[]; missing: string[] } {
+  const args = [...NAMESPACES];
+  if (policy.network) args.push('--share-net');
+  for (const dir of SYSTEM_DIRS) {
+    let info: ReturnType<typeof lstatSync>;
+    try {
+      info = lstatSync(dir);
+    } catch {
+      continue;
+    }
+    // Merged /usr: /bin is a symlink to usr/bin; keep it one.
+    if (info.isSymbolicLink()) args.push('--symlink', readlinkOf(dir), dir);
+    else args.push('--ro-bind', dir, dir);
+  }
+  args.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/var/tmp');
+  // resolv.conf often points into /run, which is not mounted: name lookups need it when the network is on.
+  const resolv = real('/etc/resolv.conf');
+  if (policy.network && resolv && !SYSTEM_DIRS.some((s) => isInside(resolv, s)))
+    args.push('--ro-bind', resolv, resolv);
+  const home = real(policy.home) ?? policy.home;
+  if (!policy.roots.some((root) => isInside(home, root)) && home !== '/') args.push('--tmpfs', home);
+  const readable = [
+    ...HOME_READABLE.map((p) => join(home, p)),
+    ...toolchainPaths(policy.env, home),
+    ...(policy.readable ?? []),
+  ];
+  for (const path of new Set(readable.map(real).filter((p): p is string => Boolean(p))))
+    if (!policy.roots.some((root) => isInside(path, root))) args.push('--ro-bind', path, path);
+  // Mounted after the private /tmp and home, so a workspace under either is still there.
+  for (const root of policy.roots) args.push(policy.writable ? '--bind' : '--ro-bind', root, root);
+  const missing: string[] = [];
+  for (const root of policy.roots)
+    for (const rel of policy.protectedPaths) {
+      const path = join(root, rel);
+      if (policy.writable && policy.unlocked?.includes(rel)) {
+        // An approved git write: the repository changes, but what runs code (hooks, config) does not.
+        if (rel === '.git')
+          for (const inner of ['hooks', 'config', 'config.worktree', 'commondir', 'info'])
+            if (existsSync(join(path, inner))) args.push('--ro-bind', join(path, inner), join(path, inner));
+        continue;
+      }
+      // A nested protected path (`.github/workflows`) whose parent is missing is held at the parent.
+      let held = path;
+      while (!existsOrLink(held) && dirname(held) !== root && !existsOrLink(dirname(held)))
+        held = dirname(held);
+      if (!existsOrLink(held) || placeholders.isPlaceholder(held, policy.stateDir)) missing.push(held);
+      args.push('--ro-bind', held, held);
+    }
+  // Only what is visible needs a mask: the home folder is empty but for what was shown above.
+  const shown = [...SYSTEM_DIRS, ...readable, ...policy.roots].map((s) => real(s) ?? s);
+  const credentials = (policy.credentials ?? CREDENTIAL_PATHS).map((p) => join(home, p));
+  for (const path of new Set([...SYSTEM_SECRETS, ...credentials, ...(policy.hidden ?? [])]))
+    mask(args, path, shown);
+  args.push('--chdir', policy.cwd);
+  return { args, missing };
+}
+
+function existsOrLink(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readlinkOf(path: string): string {
+  return relative(dirname(path), realpathSync.native(path)) || '.';
+}
+
+/** Hides a path that exists: a folder becomes an empty read-only one, a file reads as empty. */
+function mask(args: string[], path: string, shown: readonly string[]): void {
+  const target = real(path);
+  if (!target || !shown.some((s) => isInside(target, s))) return;
+  let info: ReturnType<typeof statSync>;
+  try {
+    info = statSync(target);
+  } catch {
+    return;
+  }
+  if (info.isDirectory()) args.push('--tmpfs', target, '--remount-ro', target);
+  else args.push('--ro-bind', '/dev/null', target);
+}
+
+/**
+ * Wraps a program for the sandbox. The seccomp program goes to bwrap on a file descriptor, so the wrapper is
+ * `sh -c 'exec bwrap … 9<file'`: every caller (execa, spawn, a persistent shell) can use it without passing
+ * extra descriptors. Without a sandbox the program runs as it is (the gate then asks for full access).
+ */
+export function sandboxed(
+  probe: SandboxProbe,
+  policy: SandboxPolicy,
+  program: { file: string; args: readonly string[] },
+): SandboxedProgram {
+  if (!probe.bwrap) return { file: program.file, args: [...program.args], release() {} };
+  const { args, missing } = sandboxArgs(policy);
+  const held = placeholders.hold(missing, policy.stateDir);
+  const filter = !policy.network ? seccompFile(policy.stateDir) : undefined;
+  const bwrapArgs = [...args, ...(filter ? ['--seccomp', '9'] : []), '--', program.file, ...program.args];
+  const file = '/bin/sh';
+  const shArgs = filter
+    ? ['-c', 'f=$1; shift; exec "$@" 9<"$f"', 'sh', filter, probe.bwrap, ...bwrapArgs]
+    : ['-c', 'exec "$@"', 'sh', probe.bwrap, ...bwrapArgs];
+  let released = false;
+  return {
+    file,
+    args: shArgs,
+    release() {
+      if (released) return;
+      released = true;
+      held.release();
+    },
+  };
+}
+
+let seccompPath: string | undefined;
+
+/** The Unix-socket filter, written once under the state folder (named by its content). */
+function seccompFile(stateDir: string): string | undefined {
+  if (seccompPath) return seccompPath;
+  const program = unixSocketFilter();
+  if (!program) return undefined;
+  const file = join(stateDir, `seccomp-unix-${process.arch}-${program.length}.bpf`);
+  if (!existsSync(file) || !readFileSync(file).equals(program)) {
+    mkdirSync(stateDir, { recursive: true });
+    const temp = `${file}.${process.pid}.tmp`;
+    writeFileSync(temp, program);
+    // rename: another icode never reads half a program.
+    renameSync(temp, file);
+  }
+  seccompPath = file;
+  return file;
+}
+
+/**
+ * The usual policy for a tool that runs code in the workspace: the workspace writable, no network, the
+ * protected paths and credentials shielded, icode's state folder for the sandbox's bookkeeping.
+ *
+ * @example
+ * ```ts
+ * const program = sandboxed(probe, workspacePolicy({ roots: t.roots, cwd: t.cwd, env: ctx.env, userDir: ctx.userDir }),
+ *   { file: 'python3', args: ['-c', code] });
+ * ```
+ */
+export function workspacePolicy(options: {
+  roots: readonly string[];
+  cwd: string;
+  env: Readonly<Record<string, string | undefined>>;
+  userDir: string;
+  network?: boolean;
+  writable?: boolean;
+  hidden?: readonly string[];
+}): SandboxPolicy {
+  return {
+    roots: options.roots,
+    writable: options.writable ?? true,
+    network: options.network ?? false,
+    protectedPaths: PROTECTED_PATHS,
+    ...(options.hidden ? { hidden: options.hidden } : {}),
+    home: options.env.HOME ?? homedir(),
+    cwd: options.cwd,
+    env: options.env,
+    stateDir: join(options.userDir, 'state'),
+  };
+}
