@@ -56,7 +56,7 @@ export const editFile = defineTool({
         after = replace_all ? before.split(from).join(to) : before.replace(from, () => to);
       }
     }
-    await writeAtomic(file, path, after, info);
+    await writeAtomic(file, path, after);
     // Loaded on the first edit, not at startup.
     const { createPatch } = await import('diff');
     const patch = createPatch(path, before, after, '', '', { context: 3 });

@@ -1,9 +1,14 @@
-import { open, readFile as readBytes } from 'node:fs/promises';
 import { extname } from 'node:path';
 import * as z from 'zod';
 import { defineTool } from '../../sdk/index.ts';
 import { parseNotebook, renderNotebook } from '../notebook/notebook.ts';
-import { approvedTarget, checkedTarget, MAX_FILE_BYTES as MAX_BYTES, statTarget } from './target.ts';
+import {
+  approvedTarget,
+  checkedTarget,
+  MAX_FILE_BYTES as MAX_BYTES,
+  readJudged,
+  statTarget,
+} from './target.ts';
 
 const MAX_LINE = 2000;
 const IMAGE_TYPES: Record<string, string> = {
@@ -37,25 +42,17 @@ export const readFile = defineTool({
     if (info.isDirectory()) throw new Error(`${path} is a directory; use glob_search to list it`);
     const imageType = IMAGE_TYPES[extname(file).toLowerCase()];
     if (imageType) {
-      if (info.size > MAX_IMAGE_BYTES)
-        throw new Error(
-          `${path} is a ${info.size}-byte image; images are sent up to ${MAX_IMAGE_BYTES} bytes`,
-        );
-      const data = (await readBytes(file)).toString('base64');
-      return [{ type: 'image', source: { type: 'base64', media_type: imageType, data } }];
+      const { bytes, size } = await readJudged(file, path, info, MAX_IMAGE_BYTES);
+      if (size > MAX_IMAGE_BYTES)
+        throw new Error(`${path} is a ${size}-byte image; images are sent up to ${MAX_IMAGE_BYTES} bytes`);
+      return [
+        { type: 'image', source: { type: 'base64', media_type: imageType, data: bytes.toString('base64') } },
+      ];
     }
-    const handle = await open(file, 'r');
-    let text: string;
-    try {
-      const buffer = Buffer.alloc(Math.min(info.size, MAX_BYTES));
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-      if (buffer.subarray(0, Math.min(bytesRead, 8192)).includes(0)) {
-        throw new Error(`${path} looks like a binary file; it cannot be shown as text`);
-      }
-      text = buffer.subarray(0, bytesRead).toString('utf8');
-    } finally {
-      await handle.close();
-    }
+    const { bytes, size } = await readJudged(file, path, info, MAX_BYTES);
+    if (bytes.subarray(0, 8192).includes(0))
+      throw new Error(`${path} looks like a binary file; it cannot be shown as text`);
+    const text = bytes.toString('utf8');
     if (text === '') return `(${path} is empty)`;
     // A notebook is shown cell by cell (ids for NotebookEdit, sources, outputs), not as its JSON.
     if (extname(file).toLowerCase() === '.ipynb') {
@@ -76,7 +73,7 @@ export const readFile = defineTool({
     const end = offset - 1 + shown.length;
     const notes = [
       end < lines.length ? `[lines ${offset}-${end} of ${lines.length}; read on with offset ${end + 1}]` : '',
-      info.size > MAX_BYTES ? `[only the first ${MAX_BYTES} bytes of ${info.size} were read]` : '',
+      size > MAX_BYTES ? `[only the first ${MAX_BYTES} bytes of ${size} were read]` : '',
     ].filter(Boolean);
     return [...shown, ...notes].join('\n');
   },

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { asJudged, isInside, type PermissionSubjects, resolveReal } from '../../sdk/index.ts';
+import { openHeldFile, openHeldFolder, swapped } from './held-open.ts';
 
 /** The most a file tool reads or writes in one call. */
 export const MAX_FILE_BYTES = 10 * 1024 * 1024;
@@ -16,7 +17,15 @@ const SYSTEM_TREES = ['/proc', '/sys', '/dev'];
  */
 export function targetPath(path: string, cwd: string): string {
   if (path.includes('\0')) throw new Error('the path contains a NUL byte');
-  return resolveReal(path, cwd);
+  try {
+    return resolveReal(path, cwd);
+  } catch (error) {
+    // realpath met a name that was a symlink one moment and not the next: said plainly, not as EINVAL.
+    if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+    throw new Error(
+      `${path} changed while it was being resolved (a symlink or folder was swapped); call the tool again`,
+    );
+  }
 }
 
 /** {@link targetPath} at execution, held to what the permission gate judged ({@link asJudged}). */
@@ -40,47 +49,87 @@ export async function statTarget(file: string, shown: string): Promise<Stats | u
   return info;
 }
 
-/** Reads a whole text file for an edit, refusing binary and oversized files. */
-export async function readText(file: string, shown: string, info: Stats): Promise<string> {
-  if (info.size > MAX_FILE_BYTES)
-    throw new Error(`${shown} is ${info.size} bytes; file tools handle up to ${MAX_FILE_BYTES}`);
-  const handle = await open(file, 'r');
+/**
+ * Reads up to `max` bytes of the judged `file` (`info`: its stat from the check) through a handle proven
+ * to be that file, so a folder swapped for a symlink after the check is refused, not followed. `size` is
+ * the whole file's, from the same handle.
+ */
+export async function readJudged(
+  file: string,
+  shown: string,
+  info: Stats,
+  max: number,
+): Promise<{ bytes: Buffer; size: number }> {
+  const handle = await openHeldFile(file, shown, info);
   try {
-    const buffer = await handle.readFile();
-    if (buffer.subarray(0, 8192).includes(0)) throw new Error(`${shown} looks like a binary file`);
-    return buffer.toString('utf8');
+    const { size } = await handle.stat();
+    const bytes = Buffer.alloc(Math.min(size, max));
+    let filled = 0;
+    while (filled < bytes.length) {
+      const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return { bytes: bytes.subarray(0, filled), size };
   } finally {
     await handle.close();
   }
 }
 
+/** Reads a whole text file for an edit ({@link readJudged}), refusing binary and oversized files. */
+export async function readText(file: string, shown: string, info: Stats): Promise<string> {
+  if (info.size > MAX_FILE_BYTES) throw tooBig(shown, info.size);
+  const { bytes, size } = await readJudged(file, shown, info, MAX_FILE_BYTES);
+  if (size > MAX_FILE_BYTES) throw tooBig(shown, size);
+  if (bytes.subarray(0, 8192).includes(0)) throw new Error(`${shown} looks like a binary file`);
+  return bytes.toString('utf8');
+}
+
+const tooBig = (shown: string, size: number) =>
+  new Error(`${shown} is ${size} bytes; file tools handle up to ${MAX_FILE_BYTES}`);
+
 /**
- * Replaces a file's content atomically: the text goes to a temporary file beside it, which is then
- * renamed over the target, so a crash or a full disk leaves the old file or the new one, never half of
- * each. The file's permissions are kept. A file with more than one hard link is refused: another name of
- * it may lie outside the workspace.
+ * Replaces the judged `file`'s content atomically: the text goes to a temporary file beside it, which is
+ * then renamed over the target, so a crash or a full disk leaves the old file or the new one, never half
+ * of each. The file's permissions are kept. Everything happens inside its folder held open and proven to
+ * be the judged one ({@link openHeldFolder}), so a swap on the way is refused, not followed. A file with
+ * more than one hard link is refused: another name of it may lie outside the workspace.
  */
-export async function writeAtomic(file: string, shown: string, text: string, info?: Stats): Promise<void> {
+export async function writeAtomic(file: string, shown: string, text: string): Promise<void> {
   const bytes = Buffer.byteLength(text);
   if (bytes > MAX_FILE_BYTES)
     throw new Error(`the new content of ${shown} is ${bytes} bytes; the limit is ${MAX_FILE_BYTES}`);
-  if (info?.isDirectory()) throw new Error(`${shown} is a directory`);
-  if (info && info.nlink > 1)
-    throw new Error(
-      `${shown} has ${info.nlink} hard links; icode does not write through hard links, since another name may be outside the workspace`,
-    );
-  await mkdir(dirname(file), { recursive: true });
-  const temp = join(dirname(file), `.${basename(file)}.icode-${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', info ? info.mode & 0o7777 : 0o666);
+  const folder = await openHeldFolder(dirname(file), shown);
   try {
-    await handle.writeFile(text);
-    await handle.sync();
-    await handle.close();
-    await rename(temp, file);
-  } catch (error) {
-    await handle.close().catch(() => {});
-    await unlink(temp).catch(() => {});
-    throw error;
+    const name = basename(file);
+    // Looked at through the held folder: what stands at the name now is what the rename replaces.
+    const info = await lstat(folder.at(name)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (info?.isSymbolicLink()) throw swapped(shown, 'write', file);
+    if (info?.isDirectory()) throw new Error(`${shown} is a directory`);
+    if (info && !info.isFile())
+      throw new Error(`${shown} is not a regular file (a device, FIFO or socket); file tools refuse it`);
+    if (info && info.nlink > 1)
+      throw new Error(
+        `${shown} has ${info.nlink} hard links; icode does not write through hard links, since another name may be outside the workspace`,
+      );
+    const temp = `.${name}.icode-${randomBytes(4).toString('hex')}.tmp`;
+    const handle = await folder.create(temp, info ? info.mode & 0o7777 : 0o666, shown);
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+      await handle.close();
+      await rename(folder.at(temp), folder.at(name));
+    } catch (error) {
+      await handle.close().catch(() => {});
+      await unlink(folder.at(temp)).catch(() => {});
+      throw error;
+    }
+    await folder.recheck(shown);
+  } finally {
+    await folder.close();
   }
 }
 

@@ -18,7 +18,7 @@ export const writeFile = defineTool({
   async execute({ path, content }, ctx) {
     const file = approvedTarget(path, ctx.cwd, ctx.judged);
     const info = await statTarget(file, path);
-    await writeAtomic(file, path, content, info);
+    await writeAtomic(file, path, content);
     const lines = content === '' ? 0 : content.split('\n').length - (content.endsWith('\n') ? 1 : 0);
     return `${info ? 'Updated' : 'Created'} ${path} (${lines} lines)`;
   },

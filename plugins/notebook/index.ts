@@ -47,7 +47,7 @@ export default definePlugin({
               said = `Replaced cell ${cell_id}`;
             }
           }
-          await writeAtomic(file, notebook_path, serializeNotebook(nb), info);
+          await writeAtomic(file, notebook_path, serializeNotebook(nb));
           return `${said} in ${notebook_path} (${nb.cells.length} cells).`;
         },
       }),
