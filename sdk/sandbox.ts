@@ -9,7 +9,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { homedir, release } from 'node:os';
-import { delimiter, dirname, join, relative, sep } from 'node:path';
+import { basename, delimiter, dirname, join, relative, sep } from 'node:path';
 import { isInside } from '../kernel/paths.ts';
 import { PlaceholderSet } from './placeholders.ts';
 import { findExecutable } from './process.ts';
@@ -194,11 +194,14 @@ export interface SandboxPolicy {
   stateDir: string;
 }
 
-/** A program wrapped for the sandbox: spawn `file args`; call `release()` when it has exited. */
+/**
+ * A program wrapped for the sandbox: spawn `file args`; call `release()` when it has exited. It returns
+ * what the sandbox had to undo, in words for the model and the user (empty when nothing).
+ */
 export interface SandboxedProgram {
   file: string;
   args: string[];
-  release(): void;
+  release(): string[];
 }
 
 /** Signs that icode itself runs in a container (where user namespaces are often switched off). */
@@ -430,9 +433,10 @@ export function sandboxed(
   policy: SandboxPolicy,
   program: { file: string; args: readonly string[] },
 ): SandboxedProgram {
-  if (!probe.bwrap) return { file: program.file, args: [...program.args], release() {} };
+  if (!probe.bwrap) return { file: program.file, args: [...program.args], release: () => [] };
   const { args, missing } = sandboxArgs(policy);
   const held = placeholders.hold(missing, policy.stateDir);
+  const gitGuard = policy.writable && policy.unlocked?.includes('.git') ? guardGitDirs(policy) : undefined;
   const filter = !policy.network ? seccompFile(policy.stateDir) : undefined;
   const bwrapArgs = [...args, ...(filter ? ['--seccomp', '9'] : []), '--', program.file, ...program.args];
   const file = '/bin/sh';
@@ -444,10 +448,51 @@ export function sandboxed(
     file,
     args: shArgs,
     release() {
-      if (released) return;
+      if (released) return [];
       released = true;
       held.release();
+      return gitGuard?.() ?? [];
     },
+  };
+}
+
+/** Files in a git folder that make git run programs or read another repository's config when created. */
+const GIT_HAZARDS = ['hooks', 'config', 'config.worktree', 'commondir', 'info'];
+
+/**
+ * A command allowed to change `.git` (git itself, for `git commit`) keeps hooks and config read-only, but
+ * what did not exist cannot be mounted: a hook it runs could create `.git/commondir` (git then reads
+ * another folder's config, whose core.fsmonitor the user's next `git status` runs). After the sandbox has
+ * gone (its PID namespace took every process with it), whatever of these appeared is moved to the
+ * quarantine folder and the caller is told.
+ */
+function guardGitDirs(policy: SandboxPolicy): () => string[] {
+  const before = new Map<string, boolean>();
+  for (const root of policy.roots)
+    for (const name of GIT_HAZARDS)
+      before.set(join(root, '.git', name), existsOrLink(join(root, '.git', name)));
+  return () => {
+    const notes: string[] = [];
+    for (const [path, existed] of before) {
+      if (existed || !existsOrLink(path)) continue;
+      const quarantine = join(
+        policy.stateDir,
+        'quarantine',
+        `${Date.now()}-${process.pid}-${basename(path)}`,
+      );
+      try {
+        mkdirSync(dirname(quarantine), { recursive: true });
+        renameSync(path, quarantine);
+        notes.push(
+          `[icode moved ${path}, which the command created, to ${quarantine}: in .git it could make git run programs]`,
+        );
+      } catch (error) {
+        notes.push(
+          `[the command created ${path}, and icode could not move it away: ${(error as Error).message}]`,
+        );
+      }
+    }
+    return notes;
   };
 }
 

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { capOutput, type SandboxedProgram } from '../../sdk/index.ts';
 
@@ -34,7 +35,7 @@ async function spawnBash<O extends Record<string, unknown>>(options: RunOptions,
   const { execa } = await import('execa');
   const program = options.sandbox
     ? options.sandbox('bash', ['-c', body])
-    : { file: 'bash', args: ['-c', body], release() {} };
+    : { file: 'bash', args: ['-c', body], release: (): string[] => [] };
   const sub = execa(program.file, program.args, {
     cwd: options.cwd,
     env: options.env,
@@ -43,13 +44,14 @@ async function spawnBash<O extends Record<string, unknown>>(options: RunOptions,
     reject: false,
     ...io,
   });
-  // Placeholders for protected paths are let go when the sandbox has gone, however it ended.
-  sub.then(
+  // Placeholders for protected paths are let go when the sandbox has gone, however it ended; what the
+  // sandbox had to undo comes back as notes.
+  const notes = Promise.resolve(sub).then(
     () => program.release(),
     () => program.release(),
   );
   // Wrapped: the subprocess is a promise of its result, which an await here would wait for.
-  return { sub };
+  return { sub, notes };
 }
 
 /** Kills the command's whole process group (the sandbox's PID namespace dies with bwrap). */
@@ -66,7 +68,7 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
  * and tail and is saved whole to a file whose path the result names.
  */
 export async function runCommand(options: RunOptions): Promise<RunResult> {
-  const { sub } = await spawnBash(options, script(options.command), {
+  const { sub, notes } = await spawnBash(options, script(options.command), {
     all: true,
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     maxBuffer: 64 * 1024 * 1024,
@@ -95,8 +97,9 @@ export async function runCommand(options: RunOptions): Promise<RunResult> {
     output = capOutput(all, options.maxOutputChars, { savedTo: saved });
   }
   const finalCwd = String(result.stdio[3] ?? '').trim() || undefined;
+  const undone = await notes;
   return {
-    output,
+    output: undone.length ? [output, ...undone].join('\n') : output,
     exitCode: result.exitCode,
     ...(finalCwd ? { finalCwd } : {}),
     timedOut,
@@ -111,12 +114,17 @@ export async function startBackground(
 ): Promise<{ pid: number | undefined; outputFile: string; done: Promise<number | undefined> }> {
   mkdirSync(options.outputDir, { recursive: true });
   const outputFile = join(options.outputDir, `${id}.log`);
-  const { sub } = await spawnBash(options, options.command, {
+  const { sub, notes } = await spawnBash(options, options.command, {
     stdin: 'ignore',
     stdout: { file: outputFile, append: true },
     stderr: { file: outputFile, append: true },
   } as const);
-  return { pid: sub.pid, outputFile, done: sub.then((r) => r.exitCode) };
+  const done = sub.then(async (r) => {
+    const undone = await notes;
+    if (undone.length) await appendFile(outputFile, `${undone.join('\n')}\n`);
+    return r.exitCode;
+  });
+  return { pid: sub.pid, outputFile, done };
 }
 
 export { killGroup };

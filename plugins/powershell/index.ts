@@ -59,7 +59,7 @@ export default definePlugin({
             timeout: timeout_ms ?? ctx.config.timeoutMs,
             cancelSignal: tctx.signal,
             stdin: 'ignore',
-          }).finally(() => program.release());
+          }).finally(() => void program.release());
           const out = capOutput(String(r.all ?? '').replace(/\n$/, ''), ctx.config.maxOutputChars);
           if (r.timedOut)
             throw new Error(`${out}\n[timed out after ${timeout_ms ?? ctx.config.timeoutMs} ms]`.trim());
