@@ -129,4 +129,40 @@ const sorted = [...perCommand].sort((a, b) => a - b);
 console.log(
   `\nvalidator over ${corpus.length} corpus commands (median of 20 runs each): median ${(median(perCommand) * 1000).toFixed(0)} µs, p90 ${(sorted[Math.floor(sorted.length * 0.9)]! * 1000).toFixed(0)} µs, max ${(sorted.at(-1)! * 1000).toFixed(0)} µs`,
 );
+
+// The whole permission gate per bash command (issue 16): the kernel's judge — input validation, the
+// parser and option tables, path resolution, Read/Edit rules, covers — over the attack corpus and the
+// base corpus, in this 50,000-file workspace. Baseline: the bash grammar's parse of the same command
+// alone, the part no judging can skip.
+const attacks = ['bash-attacks.jsonl', 'bash.jsonl'].flatMap((f) =>
+  readFileSync(join(root, 'test', 'corpus', f), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { command: string }).command),
+);
+const { bashParser } = await import('../plugins/bash/parser.ts');
+const parser = await bashParser();
+const judge = (command: string) =>
+  h.kernel.tools.judge(
+    { id: 'bench', name: 'bash', input: { command } },
+    { sessionMode: 'workspace-write', cwd: h.project, roots: [h.project] },
+  );
+await judge('true');
+const gate: number[] = [];
+const parse: number[] = [];
+for (const command of attacks) {
+  const g: number[] = [];
+  const p: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    p.push(await time(() => parser.parse(command)?.delete()));
+    g.push(await time(() => judge(command)));
+  }
+  gate.push(median(g));
+  parse.push(median(p));
+}
+const q = (xs: number[], f: number) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * f)]!;
+const us = (x: number) => `${(x * 1000).toFixed(0)} µs`;
+console.log(
+  `\n| permission gate per bash command (${attacks.length} corpus commands, median of 10 each) | median | p90 | max |\n|---|---|---|---|\n| the gate (kernel judge: parse, option tables, paths, rules) | ${us(median(gate))} | ${us(q(gate, 0.9))} | ${us(Math.max(...gate))} |\n| baseline: the bash grammar's parse alone | ${us(median(parse))} | ${us(q(parse, 0.9))} | ${us(Math.max(...parse))} |\n| ratio (median) | ${(median(gate) / median(parse)).toFixed(1)}x | | |`,
+);
 await h.shutdown();

@@ -154,14 +154,14 @@ class Analysis {
 /** The files a glob names in a folder now (at most a few hundred; bash would pass them all). */
 function globMatches(pattern: string, cwd: string): string[] {
   try {
+    // Without globstar, bash reads ** as *: one folder level per path component, as here.
     return fg
-      .sync(pattern, {
+      .sync(pattern.replace(/\*\*+/g, '*'), {
         cwd,
         dot: true,
         onlyFiles: false,
         followSymbolicLinks: false,
         suppressErrors: true,
-        deep: 8,
       })
       .slice(0, 500);
   } catch {
