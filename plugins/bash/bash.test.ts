@@ -104,6 +104,43 @@ describe('bash and the permission gate', () => {
     expect(r.content).toContain('Permission denied');
   });
 
+  test('a prefix rule allows no more than its prefix: sed e, redirections and git push are judged on their own', async () => {
+    const h = await boot(
+      'prompt',
+      { permissions: { allow: ['Bash(sed:*)', 'Bash(echo:*)', 'Bash(git:*)', 'Edit(./allowed.txt)'] } },
+      { 'README.md': 'x\n' },
+    );
+    expect((await h.callTool('bash', { command: 'sed -n 1p README.md' })).content).toBe('x');
+    for (const command of [
+      "sed -n '1e touch pwned' README.md",
+      'echo hi > out.txt',
+      'git push origin main',
+    ]) {
+      const r = await h.callTool('bash', { command });
+      expect(r.content, command).toContain('Permission denied');
+    }
+    expect(existsSync(join(h.project, 'pwned'))).toBe(false);
+    expect(existsSync(join(h.project, 'out.txt'))).toBe(false);
+    // The write is allowed when an Edit rule covers the file.
+    expect((await h.callTool('bash', { command: 'echo hi > allowed.txt' })).isError).toBe(false);
+    expect(readFileSync(join(h.project, 'allowed.txt'), 'utf8')).toBe('hi\n');
+  });
+
+  test('Read rules judge the files a command reads, in every spelling', async () => {
+    const h = await boot('workspace-write', { permissions: { deny: ['Read(./.env)'] } }, { '.env': 'S=1\n' });
+    for (const command of [
+      'cat .env',
+      'grep -e. .env',
+      'cat < .env',
+      'sed -n 1p ./src/../.env',
+      'date -f .env',
+      'cat .en?',
+    ]) {
+      const r = await h.callTool('bash', { command });
+      expect(r.content, command).toContain('Read(./.env)');
+    }
+  });
+
   test('destructive commands ask even in workspace-write, which headless means deny', async () => {
     const h = await boot('workspace-write', { permissions: { allow: ['Bash(rm:*)'] } });
     writeFileSync(join(h.project, 'keep.txt'), 'x');
