@@ -65,7 +65,7 @@ const dangerous = (why: string, cover: Cover = 'all'): Judgement => ({
 
 /** Commands whose arguments are not paths and that change nothing. */
 const INERT = new Set(
-  'pwd whoami id uname which type seq sleep true false basename dirname printenv nproc free uptime locale ps : tty groups arch logname tr'.split(
+  'pwd whoami id uname which type seq sleep true false basename dirname printenv nproc free uptime locale : tty groups arch logname tr'.split(
     ' ',
   ),
 );
@@ -851,6 +851,11 @@ export function judgeCommand(nameWord: Word, args: Word[]): Judgement {
   switch (name) {
     case 'echo':
       return { ...judgement('read'), noPaths: true };
+    case 'ps':
+      // BSD-style `e` shows every process's environment (tokens): outside a sandbox it sees the user's.
+      return args.some((w) => w.value === undefined || (!w.value.startsWith('-') && w.value.includes('e')))
+        ? { ...judgement('write', ['ps e shows the environment of other processes']), noPaths: true }
+        : { ...judgement('read'), noPaths: true };
     case 'printf': {
       const parsed = parseOptions(SPECS.printf!, args);
       const v = parsed.options.find((o) => o.name === 'v')?.value;

@@ -23,6 +23,7 @@ const longFlags = (names: string): Record<string, OptionSpec> =>
   Object.fromEntries(names.split(' ').map((n) => [n, flag]));
 
 const COMMON_LONG = longFlags('help version');
+const compile: OptionSpec = { kind: 'writes', why: 'compiles the magic file to a .mgc beside it' };
 
 export const SPECS: Record<string, CommandOptions> = {
   cat: { short: flags('AbeEnstTuv'), unknown: 'ok' },
@@ -212,9 +213,16 @@ export const SPECS: Record<string, CommandOptions> = {
     unknown: 'ok',
   },
   file: {
-    short: { f: read, m: read, F: plain, P: plain, e: plain, ...flags('bcdhikLlNnprsSvz0') },
-    long: { 'files-from': read, 'magic-file': read, separator: plain, exclude: plain, parameter: plain },
-    unknown: 'ok',
+    short: { f: read, m: read, F: plain, P: plain, e: plain, C: compile, ...flags('bcdhikLlNnprsSvz0') },
+    long: {
+      'files-from': read,
+      'magic-file': read,
+      separator: plain,
+      exclude: plain,
+      parameter: plain,
+      compile,
+    },
+    unknown: 'ask',
   },
   du: {
     short: { B: plain, d: plain, t: plain, X: read, ...flags('0abcDhHklLmsSx') },
