@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -108,6 +117,7 @@ function acquire(reg: string, path: string): void {
 }
 
 function readExisting(reg: string, path: string): boolean {
+  if (!existsSync(reg)) return false;
   try {
     return readFileSync(join(reg, 'path'), 'utf8') === path;
   } catch {

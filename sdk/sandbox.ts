@@ -301,6 +301,8 @@ export function sharedProbe(env: NodeJS.ProcessEnv, cacheDir: string): Promise<S
 const probes = new Map<string, Promise<SandboxProbe>>();
 
 const real = (path: string): string | undefined => {
+  // existsSync first: a thrown ENOENT costs tens of microseconds, and most credential paths do not exist.
+  if (!existsSync(path)) return undefined;
   try {
     return realpathSync.native(path);
   } catch {
@@ -314,6 +316,17 @@ const real = (path: string): string | undefined => {
  * (`~/.pyenv` for `~/.pyenv/shims`), since shims and version folders live side by side there.
  */
 export function toolchainPaths(env: Readonly<Record<string, string | undefined>>, home: string): string[] {
+  // The same PATH and home give the same folders: worked out once per process, not per command.
+  const key = `${home}\0${env.PATH ?? ''}`;
+  const known = toolchains.get(key);
+  if (known) return known;
+  const found = findToolchains(env, home);
+  toolchains.set(key, found);
+  return found;
+}
+const toolchains = new Map<string, string[]>();
+
+function findToolchains(env: Readonly<Record<string, string | undefined>>, home: string): string[] {
   const out = new Set<string>();
   const dirs = [...(env.PATH ?? '').split(delimiter), dirname(process.execPath)];
   for (const dir of dirs) {
@@ -330,6 +343,7 @@ export function toolchainPaths(env: Readonly<Record<string, string | undefined>>
 }
 
 const placeholders = new PlaceholderSet();
+let systemMounts: string[] | undefined;
 
 /**
  * bwrap arguments for a policy. The host is not visible as a whole: the system folders read-only, an empty
@@ -342,17 +356,17 @@ const placeholders = new PlaceholderSet();
 export function sandboxArgs(policy: SandboxPolicy): { args: string[]; missing: string[] } {
   const args = [...NAMESPACES];
   if (policy.network) args.push('--share-net');
-  for (const dir of SYSTEM_DIRS) {
+  systemMounts ??= SYSTEM_DIRS.flatMap((dir) => {
     let info: ReturnType<typeof lstatSync>;
     try {
       info = lstatSync(dir);
     } catch {
-      continue;
+      return [];
     }
     // Merged /usr: /bin is a symlink to usr/bin; keep it one.
-    if (info.isSymbolicLink()) args.push('--symlink', readlinkOf(dir), dir);
-    else args.push('--ro-bind', dir, dir);
-  }
+    return info.isSymbolicLink() ? ['--symlink', readlinkOf(dir), dir] : ['--ro-bind', dir, dir];
+  });
+  args.push(...systemMounts);
   args.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/var/tmp');
   // resolv.conf often points into /run, which is not mounted: name lookups need it when the network is on.
   const resolv = real('/etc/resolv.conf');
@@ -397,12 +411,7 @@ export function sandboxArgs(policy: SandboxPolicy): { args: string[]; missing: s
 }
 
 function existsOrLink(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
 }
 
 function readlinkOf(path: string): string {
