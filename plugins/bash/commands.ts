@@ -949,11 +949,7 @@ export function judgeCommand(nameWord: Word, args: Word[]): Judgement {
     case 'gawk':
     case 'mawk':
     case 'nawk':
-      // awk programs can run commands (system(), print | "cmd") and write files (print > f).
-      return {
-        ...judgement('write', ['awk programs can write files and run commands']),
-        reads: positionals(args).slice(1),
-      };
+      return judgeAwk(args);
     case 'uniq': {
       const parsed = parseOptions(SPECS.uniq!, args);
       const pos = parsed.operands;
@@ -1275,6 +1271,34 @@ export function judgeCommand(nameWord: Word, args: Word[]): Judgement {
     reads: [...positionals(args), ...gluedPaths(args)],
     namesProtected: true,
   };
+}
+
+/**
+ * awk: a program that only reads and prints (`{print $1}`) is read-only; one that can run commands
+ * (`system()`, `print | "cmd"`, `"cmd" | getline`), write files (`print > f`), read other files
+ * (`getline < f`) or load code (`@load`, `-f`, `-i`) is not. `>` as a comparison counts too: over-blocking
+ * `$1 > 5` is the price of never missing `print > "f"`.
+ */
+function judgeAwk(args: Word[]): Judgement {
+  let program: Word | undefined;
+  const files: Word[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const v = args[i]!.value;
+    if (program === undefined && v !== undefined && /^-(v|F)$/.test(v)) {
+      i++;
+      continue;
+    }
+    if (program === undefined && v !== undefined && /^-[vF]./.test(v)) continue;
+    if (program === undefined && v !== undefined && v.startsWith('-') && v !== '-' && v !== '--')
+      return { ...judgement('write', [`awk ${v} loads or runs a program file`]), reads: positionals(args) };
+    if (program === undefined && v === '--') continue;
+    if (program === undefined) program = args[i];
+    else if (!/^[A-Za-z_]\w*=/.test(v ?? '')) files.push(args[i]!);
+  }
+  const code = program?.value;
+  if (code === undefined || /system|getline|close|fflush|ENVIRON|PROCINFO|@load|@include|[|>]/.test(code))
+    return { ...judgement('write', ['awk programs can write files and run commands']), reads: files };
+  return { ...judgement('read'), reads: files };
 }
 
 /** bash/sh: `-c CODE` runs CODE (the first operand after the options: `bash -c -e 'CMD'` too). */
