@@ -1276,7 +1276,8 @@ export function judgeCommand(nameWord: Word, args: Word[]): Judgement {
 /**
  * awk: a program that only reads and prints (`{print $1}`) is read-only; one that can run commands
  * (`system()`, `print | "cmd"`, `"cmd" | getline`), write files (`print > f`), read other files
- * (`getline < f`) or load code (`@load`, `-f`, `-i`) is not. `>` as a comparison counts too: over-blocking
+ * (`getline < f`), load code (`@load`, `-f`, `-i`) or call a function by name (gawk's `@f()`, which reaches
+ * `system` too) is not. `>` as a comparison counts too: over-blocking
  * `$1 > 5` is the price of never missing `print > "f"`.
  */
 function judgeAwk(args: Word[]): Judgement {
@@ -1296,7 +1297,7 @@ function judgeAwk(args: Word[]): Judgement {
     else if (!/^[A-Za-z_]\w*=/.test(v ?? '')) files.push(args[i]!);
   }
   const code = program?.value;
-  if (code === undefined || /system|getline|close|fflush|ENVIRON|PROCINFO|@load|@include|[|>]/.test(code))
+  if (code === undefined || /system|getline|close|fflush|ENVIRON|PROCINFO|[@|>]/.test(code))
     return { ...judgement('write', ['awk programs can write files and run commands']), reads: files };
   return { ...judgement('read'), reads: files };
 }
