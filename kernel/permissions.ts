@@ -200,6 +200,14 @@ export class PermissionGate {
     return undefined;
   }
 
+  /** Whether allow rules answer a request's needs: each value that asks is covered by one. */
+  private answered(request: PermissionRequest): boolean {
+    const asking = request.subjects?.asking;
+    if (!asking?.length || !request.subjects) return false;
+    const rules = this.compiled.filter((r) => r.effect === 'allow');
+    return asking.every((i) => rules.some((r) => this.matches(r, request, request.subjects!.values[i])));
+  }
+
   /**
    * The allow rule that covers every value. In a mode that does not let tools write (prompt), a rule for a
    * command does not allow the files it writes (`Bash(echo:*)` and `echo hi > f`): each needs an `Edit` rule.
@@ -241,7 +249,9 @@ export class PermissionGate {
     const allow = this.allowRule(request);
     const needs = request.subjects?.needs ?? [];
     const needed: PermissionDecision | undefined =
-      needs.length && !allow ? { decision: 'ask', reason: needs.join('; ') } : undefined;
+      needs.length && !allow && !this.answered(request)
+        ? { decision: 'ask', reason: needs.join('; ') }
+        : undefined;
     const provisional = ask
       ? fromRule(ask, 'ask')
       : (needed ?? (allow ? fromRule(allow, 'allow') : modeDecision));

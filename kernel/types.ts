@@ -26,6 +26,12 @@ export interface PermissionSubjects {
   covers?: Array<string | undefined>;
   /** Why the call needs approval whatever the mode (network, a protected path, a destructive command). */
   needs?: string[];
+  /**
+   * The values (indexes) whose needs a rule can answer: when an allow rule covers each of them, the
+   * others are left to the mode (`cat ../x` allowed by its rule, `node -e …` beside it by workspace-write).
+   * Without it, only rules that cover every value answer the needs.
+   */
+  asking?: number[];
   /** Absolute, symlink-resolved files the call reads and writes: `Read(...)` and `Edit(...)` rules judge them. */
   reads?: string[];
   writes?: string[];

@@ -184,6 +184,8 @@ export interface SandboxPolicy {
   hidden?: readonly string[];
   /** Absolute paths outside the workspace that should be visible, read-only (toolchains, caches). */
   readable?: readonly string[];
+  /** Absolute paths outside the workspace this command may write (the user approved it). */
+  writableOutside?: readonly string[];
   /** Home-relative credential locations (default {@link CREDENTIAL_PATHS}). */
   credentials?: readonly string[];
   home: string;
@@ -383,6 +385,8 @@ export function sandboxArgs(policy: SandboxPolicy): { args: string[]; missing: s
     if (!policy.roots.some((root) => isInside(path, root))) args.push('--ro-bind', path, path);
   // Mounted after the private /tmp and home, so a workspace under either is still there.
   for (const root of policy.roots) args.push(policy.writable ? '--bind' : '--ro-bind', root, root);
+  for (const path of new Set((policy.writable ? (policy.writableOutside ?? []) : []).map(real)))
+    if (path && path !== '/') args.push('--bind', path, path);
   const missing: string[] = [];
   for (const root of policy.roots)
     for (const rel of policy.protectedPaths) {

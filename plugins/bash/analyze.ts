@@ -25,6 +25,10 @@ export interface BashVerdict {
   writes: string[];
   /** Why it needs the network (empty: it does not, as far as the gate can tell). */
   network: string[];
+  /** The commands (indexes into `commands`) whose needs a rule must answer; the others the mode decides. */
+  asking: number[];
+  /** The commands that need the network. */
+  networkAt: number[];
   /** Protected paths it changes by design (`.git` for `git commit`), relative to a workspace root. */
   unlocks: string[];
 }
@@ -61,6 +65,10 @@ class Analysis {
   readonly unlocks = new Set<string>();
   /** An ask that no command's rule can answer (the line could not be parsed, say). */
   untied = false;
+  /** The commands whose asks a rule must answer; the rest are left to the mode. */
+  readonly asking = new Set<number>();
+  /** The commands that need the network. */
+  readonly networkAt = new Set<number>();
   cdpath = false;
   readonly home: string;
 
@@ -68,7 +76,11 @@ class Analysis {
     this.home = options.home ?? homedir();
   }
 
-  raise(effect: Effect, reasons: string[]): void {
+  raise(effect: Effect, reasons: string[], index?: number): void {
+    if (effect === 'dangerous') {
+      if (index === undefined) this.untied = true;
+      else this.asking.add(index);
+    }
     if (RANK[effect] > RANK[this.effect]) this.effect = effect;
     for (const r of reasons) (effect === 'dangerous' ? this.askReasons : this.reasons).add(r);
   }
@@ -77,7 +89,10 @@ class Analysis {
   ask(reason: string, index?: number): void {
     this.askReasons.add(reason);
     if (index === undefined) this.untied = true;
-    else this.covers[index] = this.commands[index];
+    else {
+      this.covers[index] = this.commands[index];
+      this.asking.add(index);
+    }
   }
 
   private resolveAll(word: Word, cwd: Cwd): string[] | undefined {
@@ -143,9 +158,11 @@ class Analysis {
     const paths = this.resolveAll(word, cwd) ?? [];
     const precious = ['/', this.home, ...this.options.roots];
     if (paths.some((path) => precious.some((p) => isInside(p, path)))) {
-      this.raise('dangerous', [
-        `${name} -r of ${target.raw} would destroy the workspace, the home folder or the system`,
-      ]);
+      this.raise(
+        'dangerous',
+        [`${name} -r of ${target.raw} would destroy the workspace, the home folder or the system`],
+        index,
+      );
       this.covers[index] = this.commands[index];
     }
   }
@@ -224,7 +241,7 @@ async function judgeArgv(
   const program = programName(name.value);
   const j = judgeCommand(name, args);
   a.raise(j.effect === 'dangerous' ? 'write' : j.effect, j.reasons);
-  if (j.effect === 'dangerous') a.raise('dangerous', j.dangers?.length ? j.dangers : j.reasons);
+  if (j.effect === 'dangerous') a.raise('dangerous', j.dangers?.length ? j.dangers : j.reasons, index);
   a.covers[index] = coverText(text, j.effect === 'dangerous' ? (j.cover ?? 'all') : j.cover);
   if (
     j.effect === 'read' &&
@@ -234,7 +251,7 @@ async function judgeArgv(
   )
     a.ask(`${program} has arguments only known at run time`, index);
   if (j.readsScript && inPipe) {
-    a.raise('dangerous', [`a pipe into ${name.value} runs whatever the previous command prints`]);
+    a.raise('dangerous', [`a pipe into ${name.value} runs whatever the previous command prints`], index);
     a.covers[index] = text;
   }
   if (!scope.cwd && !j.noPaths && !j.cd)
@@ -242,7 +259,10 @@ async function judgeArgv(
       `${program} runs in a working directory only known at run time (after cd -, popd, a cd in a loop)`,
       index,
     );
-  if (j.network) a.network.add(j.network);
+  if (j.network) {
+    a.network.add(j.network);
+    a.networkAt.add(index);
+  }
   // A program icode does not know may write any path it is given: naming a protected path asks.
   if (j.effect !== 'read' && j.namesProtected)
     for (const w of j.reads)
@@ -755,6 +775,8 @@ export async function analyzeBash(command: string, options: AnalyzeOptions): Pro
       reasons: [...a.denyReasons],
       needs: [],
       covers: a.commands,
+      asking: [],
+      networkAt: [],
       ...base,
     };
   const readOnly = a.effect === 'read' && a.askReasons.size === 0 && !a.network.size;
@@ -767,6 +789,8 @@ export async function analyzeBash(command: string, options: AnalyzeOptions): Pro
     needs: asks ? [...a.askReasons] : [],
     // An ask no single command answers: only rules that name each command exactly can allow the line.
     covers: a.untied ? [...a.commands] : a.covers,
+    asking: a.untied ? a.commands.map((_, i) => i) : [...a.asking],
+    networkAt: [...a.networkAt],
     ...base,
   };
 }

@@ -157,6 +157,33 @@ describe('bash and the permission gate', () => {
 });
 
 describe.skipIf(!sandboxed)('the OS sandbox (bubblewrap)', () => {
+  test('what the user approved outside the workspace is there for that command, and only that', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'icode-outside-'));
+    writeFileSync(join(outside, 'notes.txt'), 'from outside\n');
+    writeFileSync(join(outside, 'other.txt'), 'not approved\n');
+    const read = `cat ${outside}/notes.txt`;
+    const copy = `cp a.txt ${outside}/copied.txt`;
+    const h = await boot(
+      'workspace-write',
+      { permissions: { allow: [`Bash(${read})`, `Bash(${copy})`] } },
+      { 'a.txt': 'mine\n' },
+    );
+    expect((await h.callTool('bash', { command: read })).content).toBe('from outside');
+    expect((await h.callTool('bash', { command: copy })).isError).toBe(false);
+    expect(readFileSync(join(outside, 'copied.txt'), 'utf8')).toBe('mine\n');
+    // The approval named one file: the gate refuses its neighbour, and code the gate cannot read does not
+    // see it either.
+    expect((await h.callTool('bash', { command: `${read}; cat ${outside}/other.txt` })).content).toContain(
+      'Permission denied',
+    );
+    const sneaky = await h.callTool('bash', {
+      command: `${read}; node -e "console.log(require('fs').readFileSync('${outside}/other.txt', 'utf8'))"`,
+    });
+    expect(sneaky.content).toContain('from outside');
+    expect(sneaky.content).toContain('ENOENT');
+    expect(sneaky.content).not.toContain('not approved');
+  });
+
   test('a command writes the workspace but not outside it, even where the validator cannot see the path', async () => {
     const h = await boot();
     // A program writes outside; the validator sees only `python3 -c …`, a write in the workspace.

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import fg from 'fast-glob';
 import picomatch from 'picomatch';
 import * as z from 'zod';
@@ -164,11 +165,12 @@ export default definePlugin({
                 )
               : [];
           const needs = [...v.needs, ...network];
+          const asking = [...new Set([...v.asking, ...(network.length ? v.networkAt : [])])];
           return {
             kind: 'command',
             values: v.commands,
             covers: v.covers,
-            ...(needs.length ? { needs } : {}),
+            ...(needs.length ? { needs, asking } : {}),
             reads: v.reads,
             writes: v.writes,
           };
@@ -176,6 +178,7 @@ export default definePlugin({
         async execute(input, t) {
           const v = await verdictOf(input, t);
           const cwd = cwdOf(t);
+          const outside = (p: string) => !t.roots.some((root) => isInside(p, root));
           const unconfined = !probe.bwrap || t.sessionMode === 'danger-full-access';
           // Reached only when allowed: a command that needs the network was approved (or the project allows it).
           const policy = {
@@ -185,7 +188,10 @@ export default definePlugin({
             protectedPaths: config.protectedPaths,
             unlocked: v.unlocks,
             hidden: hiddenPaths([...ctx.permissions.deniedPaths('read'), ...config.denyRead.map(homePath)]),
-            readable: config.allowRead.map(homePath),
+            // Reached only when allowed: what it reads or writes outside the workspace was approved (those
+            // always ask), so the sandbox shows exactly that, for this command; credentials stay hidden.
+            readable: [...config.allowRead.map(homePath), ...v.reads.filter(outside)],
+            writableOutside: v.writes.filter(outside).map((p) => (existsSync(p) ? p : dirname(p))),
             home,
             cwd,
             env: ctx.env,
