@@ -40,12 +40,14 @@ export type { CommandOutcome, Services } from '../kernel/registries.ts';
 export { parseSlashCommand } from '../kernel/registries.ts';
 export type * from '../kernel/types.ts';
 export { ProjectApprovals } from './approvals.ts';
-export { capOutput, findExecutable } from './process.ts';
+export { capOutput, findExecutable, hostGit } from './process.ts';
 export {
   CREDENTIAL_PATHS,
   cachedProbe,
   commandEnv,
   ENV_ALLOW,
+  expandPaths,
+  gitIdentity,
   PROTECTED_PATHS,
   probeSandbox,
   type SandboxedProgram,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -9,6 +10,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
@@ -69,8 +71,20 @@ export class PlaceholderSet {
   }
 }
 
-function registryOf(stateDir: string, path: string): string {
-  return join(stateDir, 'placeholders', createHash('sha256').update(path).digest('hex').slice(0, 24));
+/**
+ * One registry for the whole machine, not per user or config folder: two icode processes with different
+ * ICODE_CONFIG_DIRs (two users, sudo and not) share a project's placeholders too. The folder is
+ * world-writable and sticky, like /tmp: anyone may register, only an entry's owner may remove it.
+ */
+function registryOf(_stateDir: string, path: string): string {
+  const base = join(process.platform === 'linux' ? '/tmp' : tmpdir(), 'icode-placeholders');
+  if (!existsSync(base)) {
+    mkdirSync(base, { recursive: true, mode: 0o1777 });
+    try {
+      chmodSync(base, 0o1777);
+    } catch {}
+  }
+  return join(base, createHash('sha256').update(path).digest('hex').slice(0, 24));
 }
 
 const alive = (pid: number) => {
@@ -95,7 +109,11 @@ function holders(reg: string): number[] {
     .map(Number)
     .filter((pid) => {
       if (alive(pid)) return true;
-      rmSync(join(reg, String(pid)), { force: true });
+      try {
+        rmSync(join(reg, String(pid)), { force: true });
+      } catch {
+        // Another user's entry in the sticky folder: it stays, and counts as gone.
+      }
       return false;
     });
 }
@@ -111,8 +129,11 @@ function acquire(reg: string, path: string): void {
   // A folder someone else created is theirs, unless the registry says it is a placeholder (ours or a
   // dead holder's, left by a crash).
   if (!created && !readExisting(reg, path)) return;
-  mkdirSync(reg, { recursive: true });
-  writeFileSync(join(reg, 'path'), path);
+  mkdirSync(reg, { recursive: true, mode: 0o1777 });
+  try {
+    chmodSync(reg, 0o1777);
+  } catch {}
+  if (!existsSync(join(reg, 'path'))) writeFileSync(join(reg, 'path'), path, { mode: 0o644 });
   writeFileSync(join(reg, String(process.pid)), '');
 }
 

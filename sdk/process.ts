@@ -29,6 +29,27 @@ export function findExecutable(name: string, env: NodeJS.ProcessEnv = process.en
 }
 
 /**
+ * git as icode itself runs it on the host, outside any sandbox, in a workspace an agent has written to: the
+ * binary found only in PATH's absolute folders (a relative entry such as `node_modules/.bin` would let a
+ * planted `git` run), with options that keep a repository's own config from running programs
+ * (core.fsmonitor) and bare repositories found by accident from being used. Pass `args` after these.
+ *
+ * @example
+ * ```ts
+ * const [file, args] = hostGit(['status', '--short']);
+ * execFile(file, args, { cwd });
+ * ```
+ */
+export function hostGit(args: readonly string[], env: NodeJS.ProcessEnv = process.env): [string, string[]] {
+  const absolute = (env.PATH ?? '')
+    .split(delimiter)
+    .filter((dir) => isAbsolute(dir))
+    .join(delimiter);
+  const file = findExecutable('git', { ...env, PATH: absolute }) ?? '/usr/bin/git';
+  return [file, ['-c', 'core.fsmonitor=false', '-c', 'safe.bareRepository=explicit', ...args]];
+}
+
+/**
  * Keeps the head and the tail of a long text and says how much was cut in between; `savedTo` names a
  * file that holds the whole text. Short texts come back unchanged.
  *

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   existsSync,
   lstatSync,
@@ -10,10 +11,12 @@ import {
 } from 'node:fs';
 import { homedir, release } from 'node:os';
 import { basename, delimiter, dirname, join, relative, sep } from 'node:path';
+import fg from 'fast-glob';
+import picomatch from 'picomatch';
 import { isInside } from '../kernel/paths.ts';
 import { PlaceholderSet } from './placeholders.ts';
 import { findExecutable } from './process.ts';
-import { unixSocketFilter } from './seccomp.ts';
+import { sandboxFilter } from './seccomp.ts';
 
 /**
  * The OS sandbox every command-running tool shares (bash, the REPL, PowerShell). The design, in
@@ -102,6 +105,8 @@ const SYSTEM_SECRETS = [
   '/etc/ssh/ssh_host_dsa_key',
 ];
 
+const PROC_READ_ONLY = ['/proc/sys', '/proc/sysrq-trigger', '/proc/irq', '/proc/bus', '/proc/fs'];
+
 /** System folders a toolchain needs, read-only. Everything else of the host is absent. */
 const SYSTEM_DIRS = [
   '/usr',
@@ -117,8 +122,11 @@ const SYSTEM_DIRS = [
   '/sys',
 ];
 
-/** Home-relative files a developer's tools read that hold no secrets (git's identity, say). */
-const HOME_READABLE = ['.gitconfig', '.config/git'];
+/**
+ * Home-relative files shown read-only. Not `~/.gitconfig`: it can hold tokens (`http.extraHeader`, URLs
+ * with credentials); git's identity reaches commands through the environment instead ({@link gitIdentity}).
+ */
+const HOME_READABLE: string[] = [];
 
 /**
  * The environment a command gets: these names (and `LC_*`) from icode's own, plus what a setting adds.
@@ -159,10 +167,46 @@ export function commandEnv(env: Readonly<Record<string, string | undefined>>, ex
     if (v === undefined) continue;
     if (all || ENV_ALLOW.includes(k) || k.startsWith('LC_') || extra.includes(k)) out[k] = v;
   }
-  out.GIT_CONFIG_COUNT = '1';
+  // Command-line config outranks a repository's own: a planted or nested repository cannot make git run
+  // its fsmonitor program, nor a bare one its config at all.
+  out.GIT_CONFIG_COUNT = '2';
   out.GIT_CONFIG_KEY_0 = 'safe.bareRepository';
   out.GIT_CONFIG_VALUE_0 = 'explicit';
+  out.GIT_CONFIG_KEY_1 = 'core.fsmonitor';
+  out.GIT_CONFIG_VALUE_1 = 'false';
+  for (const [k, v] of Object.entries(gitIdentity(env))) out[k] ??= v;
   return out;
+}
+
+let identity: Record<string, string> | undefined;
+
+/**
+ * The user's git name and e-mail from their global config, as GIT_AUTHOR_* / GIT_COMMITTER_*: sandboxed
+ * commands do not see ~/.gitconfig (it can hold tokens), and `git commit` still needs an identity.
+ */
+export function gitIdentity(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  if (identity) return identity;
+  const found: Record<string, string> = {};
+  const home = env.HOME ?? homedir();
+  for (const file of [
+    join(home, '.gitconfig'),
+    join(env.XDG_CONFIG_HOME ?? join(home, '.config'), 'git/config'),
+  ]) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    const user = /^\s*\[user\]([^[]*)/m.exec(text)?.[1] ?? '';
+    const name = /^\s*name\s*=\s*(.+?)\s*$/m.exec(user)?.[1]?.replace(/^"|"$/g, '');
+    const email = /^\s*email\s*=\s*(.+?)\s*$/m.exec(user)?.[1]?.replace(/^"|"$/g, '');
+    if (name) found.GIT_AUTHOR_NAME = found.GIT_COMMITTER_NAME = name;
+    if (email) found.GIT_AUTHOR_EMAIL = found.GIT_COMMITTER_EMAIL = email;
+    if (name || email) break;
+  }
+  identity = found;
+  return found;
 }
 
 /** What one sandboxed command may do. */
@@ -253,7 +297,7 @@ export async function probeSandbox(env: NodeJS.ProcessEnv, bwrapPath = 'bwrap'):
         ? `run the ${container} container with user namespaces allowed (e.g. --security-opt seccomp=unconfined), or accept approval prompts`
         : 'allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)',
     };
-  return unixSocketFilter()
+  return sandboxFilter({ unixSockets: false })
     ? { ...base, bwrap }
     : {
         ...base,
@@ -370,6 +414,9 @@ export function sandboxArgs(policy: SandboxPolicy): { args: string[]; missing: s
   });
   args.push(...systemMounts);
   args.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/var/tmp');
+  // A new /proc still has the host's sysctls and triggers, which check only the uid: as root, writing
+  // /proc/sys/kernel/core_pattern makes the host kernel run a program, /proc/sysrq-trigger reboots it.
+  for (const path of PROC_READ_ONLY) if (existsSync(path)) args.push('--ro-bind', path, path);
   // resolv.conf often points into /run, which is not mounted: name lookups need it when the network is on.
   const resolv = real('/etc/resolv.conf');
   if (policy.network && resolv && !SYSTEM_DIRS.some((s) => isInside(resolv, s)))
@@ -392,10 +439,14 @@ export function sandboxArgs(policy: SandboxPolicy): { args: string[]; missing: s
     for (const rel of policy.protectedPaths) {
       const path = join(root, rel);
       if (policy.writable && policy.unlocked?.includes(rel)) {
-        // An approved git write: the repository changes, but what runs code (hooks, config) does not.
-        if (rel === '.git')
-          for (const inner of ['hooks', 'config', 'config.worktree', 'commondir', 'info'])
-            if (existsSync(join(path, inner))) args.push('--ro-bind', join(path, inner), join(path, inner));
+        // A git write: the repository changes, but .git stays a mount point (it cannot be renamed and
+        // replaced) and what makes git run programs or read other config stays read-only.
+        if (rel === '.git' && existsOrLink(path)) {
+          args.push('--bind', path, path);
+          for (const inner of GIT_HAZARDS)
+            if (!policy.unlocked.includes(`.git/${inner}`) && existsOrLink(join(path, inner)))
+              args.push('--ro-bind', join(path, inner), join(path, inner));
+        }
         continue;
       }
       // A nested protected path (`.github/workflows`) whose parent is missing is held at the parent.
@@ -450,7 +501,7 @@ export function sandboxed(
   const { args, missing } = sandboxArgs(policy);
   const held = placeholders.hold(missing, policy.stateDir);
   const gitGuard = policy.writable && policy.unlocked?.includes('.git') ? guardGitDirs(policy) : undefined;
-  const filter = !policy.network ? seccompFile(policy.stateDir) : undefined;
+  const filter = seccompFile(policy.stateDir, !policy.network);
   const bwrapArgs = [...args, ...(filter ? ['--seccomp', '9'] : []), '--', program.file, ...program.args];
   const file = '/bin/sh';
   const shArgs = filter
@@ -470,7 +521,7 @@ export function sandboxed(
 }
 
 /** Files in a git folder that make git run programs or read another repository's config when created. */
-const GIT_HAZARDS = ['hooks', 'config', 'config.worktree', 'commondir', 'info'];
+const GIT_HAZARDS = ['hooks', 'config', 'config.worktree', 'commondir', 'info', 'modules', 'worktrees'];
 
 /**
  * A command allowed to change `.git` (git itself, for `git commit`) keeps hooks and config read-only, but
@@ -509,23 +560,55 @@ function guardGitDirs(policy: SandboxPolicy): () => string[] {
   };
 }
 
-let seccompPath: string | undefined;
+const seccompPaths = new Map<string, string | undefined>();
 
-/** The Unix-socket filter, written once under the state folder (named by its content). */
-function seccompFile(stateDir: string): string | undefined {
-  if (seccompPath) return seccompPath;
-  const program = unixSocketFilter();
-  if (!program) return undefined;
-  const file = join(stateDir, `seccomp-unix-${process.arch}-${program.length}.bpf`);
-  if (!existsSync(file) || !readFileSync(file).equals(program)) {
-    mkdirSync(stateDir, { recursive: true });
-    const temp = `${file}.${process.pid}.tmp`;
-    writeFileSync(temp, program);
-    // rename: another icode never reads half a program.
-    renameSync(temp, file);
+/** The seccomp program for a policy, written once under the state folder (named by its content). */
+function seccompFile(stateDir: string, blockUnixSockets: boolean): string | undefined {
+  const key = `${stateDir}\0${blockUnixSockets}`;
+  if (seccompPaths.has(key)) return seccompPaths.get(key);
+  const program = sandboxFilter({ unixSockets: !blockUnixSockets });
+  let file: string | undefined;
+  if (program) {
+    const digest = createHash('sha256').update(program).digest('hex').slice(0, 16);
+    file = join(stateDir, `seccomp-${process.arch}-${digest}.bpf`);
+    if (!existsSync(file) || !readFileSync(file).equals(program)) {
+      mkdirSync(stateDir, { recursive: true });
+      const temp = `${file}.${process.pid}.tmp`;
+      writeFileSync(temp, program);
+      // rename: another icode never reads half a program.
+      renameSync(temp, file);
+    }
   }
-  seccompPath = file;
+  seccompPaths.set(key, file);
   return file;
+}
+
+/**
+ * Paths and globs (what `Read(...)` deny rules name) as the files they name now, for a sandbox to hide: a
+ * glob is expanded under its fixed prefix, without following links, so a rule for every `.env` hides each
+ * one there is.
+ */
+export function expandPaths(patterns: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const pattern of patterns) {
+    if (!fg.isDynamicPattern(pattern)) {
+      out.push(pattern);
+      continue;
+    }
+    const { base, glob } = picomatch.scan(pattern);
+    out.push(
+      ...fg.sync(glob, {
+        cwd: base || '/',
+        absolute: true,
+        dot: true,
+        onlyFiles: false,
+        followSymbolicLinks: false,
+        suppressErrors: true,
+        ignore: ['**/node_modules/**'],
+      }),
+    );
+  }
+  return out;
 }
 
 /**

@@ -25,6 +25,17 @@ const setpriv = findExecutable('setpriv');
 const reason = bwrap ? '' : 'bubblewrap (bwrap) is not installed';
 if (!bwrap && process.env.CI === 'true') throw new Error(`CI must run the sandbox escape tests: ${reason}`);
 
+/** Run after an allowed git write (`git add … && bash git-esc.sh`): .git is writable, its code is not. */
+const GIT_ESCAPES = String.raw`
+probe() { printf 'PROBE %s %s\n' "$1" "$2"; }
+mv .git .git-orig 2>/dev/null && probe unlocked-rename-git DONE || probe unlocked-rename-git refused
+printf '[core]\n\tfsmonitor = touch pwned\n' >> .git/config 2>/dev/null && probe unlocked-config DONE || probe unlocked-config refused
+mkdir -p .git/hooks 2>/dev/null; echo x > .git/hooks/pre-commit 2>/dev/null && probe unlocked-hooks DONE || probe unlocked-hooks refused
+mkdir -p .git/modules/m 2>/dev/null && printf '[core]\n\tfsmonitor = touch pwned\n' > .git/modules/m/config 2>/dev/null && probe unlocked-modules DONE || probe unlocked-modules refused
+printf '../evil\n' > .git/commondir 2>/dev/null && probe unlocked-commondir WRITTEN || probe unlocked-commondir refused
+echo done
+`;
+
 const ESCAPES = String.raw`
 probe() { printf 'PROBE %s %s\n' "$1" "$2"; }
 grep -q '^CapEff:\s*0000000000000000' /proc/self/status && probe caps none || probe caps HELD
@@ -32,6 +43,9 @@ grep -q '^NoNewPrivs:\s*1' /proc/self/status && probe nnp set || probe nnp UNSET
 mount -o remount,rw / 2>/dev/null && probe remount-root DONE || probe remount-root refused
 mount -o remount,rw /usr 2>/dev/null && probe remount-usr DONE || probe remount-usr refused
 touch /usr/esc-$$ 2>/dev/null && probe write-usr DONE || probe write-usr refused
+cp /proc/sys/kernel/core_pattern /tmp/cp 2>/dev/null; cat /tmp/cp > /proc/sys/kernel/core_pattern 2>/dev/null && probe sysctl DONE || probe sysctl refused
+[ -w /proc/sysrq-trigger ] && probe sysrq WRITABLE || probe sysrq refused
+python3 -c 'import ctypes; l = ctypes.CDLL(None, use_errno=True); r = l.syscall(425, 1, ctypes.create_string_buffer(120)); print("PROBE io_uring", "refused" if r < 0 else "ALLOWED")' 2>/dev/null
 echo x > "$OUTSIDE/written" 2>/dev/null; probe write-outside tried
 mkdir -p .icode-new 2>/dev/null
 mkdir -p .vscode 2>/dev/null; echo '{}' > .vscode/settings.json 2>/dev/null && probe create-vscode DONE || probe create-vscode refused
@@ -87,6 +101,21 @@ function makeWorld(): World {
   );
   writeFileSync(join(w.project, '.env'), 'DOTENV-SECRET\n');
   writeFileSync(join(w.project, 'esc.sh'), ESCAPES.replaceAll('$OUTSIDE', w.outside));
+  writeFileSync(join(w.project, 'git-esc.sh'), GIT_ESCAPES);
+  writeFileSync(
+    join(w.scenarios, 'gitescape.json'),
+    JSON.stringify({
+      name: 'gitescape',
+      steps: [
+        {
+          content: [
+            { type: 'tool_use', name: 'bash', input: { command: 'git add esc.sh && bash git-esc.sh' } },
+          ],
+        },
+        { content: [{ type: 'text', text: '{{tool_results}}' }] },
+      ],
+    }),
+  );
   writeFileSync(
     join(w.scenarios, 'escape.json'),
     JSON.stringify({
@@ -135,7 +164,7 @@ async function listen(w: World) {
   return { hits, port, close };
 }
 
-function runIcode(w: World, asUser?: number, mode = 'workspace-write'): Promise<string> {
+function runIcode(w: World, asUser?: number, mode = 'workspace-write', scenario = 'escape'): Promise<string> {
   const cli = join(import.meta.dirname, '..', 'dist', 'icode.cjs');
   const args = [
     cli,
@@ -145,7 +174,7 @@ function runIcode(w: World, asUser?: number, mode = 'workspace-write'): Promise<
     w.scenarios,
     '--permission-mode',
     mode,
-    'PARITY_SCENARIO:escape',
+    `PARITY_SCENARIO:${scenario}`,
   ];
   const env = {
     PATH: process.env.PATH ?? '',
@@ -209,6 +238,7 @@ describe.skipIf(!bwrap)(`sandbox escapes fail ${reason}`, () => {
     describe(who, () => {
       let w: World;
       let out = '';
+      let gitOut = '';
       let server: Awaited<ReturnType<typeof listen>>;
       beforeAll(async () => {
         if (uid !== undefined && !setpriv)
@@ -228,6 +258,7 @@ describe.skipIf(!bwrap)(`sandbox escapes fail ${reason}`, () => {
             join(w.outside, 'outside.sock'),
           ]);
         out = await runIcode(w, uid);
+        gitOut = await runIcode(w, uid, 'workspace-write', 'gitescape');
         if (process.env.SHOW_ESCAPES) console.log(out);
       }, 60_000);
       afterAll(async () => {
@@ -241,11 +272,14 @@ describe.skipIf(!bwrap)(`sandbox escapes fail ${reason}`, () => {
         expect(probes(out).nnp).toBe('set');
       });
 
-      test('no remount, no write outside the workspace', () => {
+      test('no remount, no write outside the workspace, no sysctl, no io_uring', () => {
         const p = probes(out);
         expect(p['remount-root']).toBe('refused');
         expect(p['remount-usr']).toBe('refused');
         expect(p['write-usr']).toBe('refused');
+        expect(p.sysctl).toBe('refused');
+        expect(p.sysrq).toBe('refused');
+        if (findExecutable('python3')) expect(p.io_uring).toBe('refused');
         expect(existsSync(join(w.outside, 'written'))).toBe(false);
       });
 
@@ -269,8 +303,21 @@ describe.skipIf(!bwrap)(`sandbox escapes fail ${reason}`, () => {
         expect(readFileSync(join(w.project, '.git/config'), 'utf8')).not.toContain('fsmonitor');
         expect(readFileSync(join(w.project, '.icode/settings.json'), 'utf8')).not.toContain('danger');
         expect(readdirSync(w.project).sort()).toEqual(
-          ['.env', '.git', '.icode', '.icode-new', 'esc.sh', 'inside.sock'].sort(),
+          ['.env', '.git', '.icode', '.icode-new', 'esc.sh', 'git-esc.sh', 'inside.sock'].sort(),
         );
+      });
+
+      test('after an allowed git write, .git stays in place and its config, hooks and modules stay read-only', () => {
+        const p = probes(gitOut);
+        expect(gitOut).toContain('done');
+        for (const name of ['unlocked-rename-git', 'unlocked-config', 'unlocked-hooks'])
+          expect(p[name], `${name}\n${gitOut}`).toBe('refused');
+        // What did not exist (commondir, modules) could be created while it ran: it is moved away when the
+        // command ends, and the result says so.
+        expect(existsSync(join(w.project, '.git/commondir'))).toBe(false);
+        expect(existsSync(join(w.project, '.git/modules'))).toBe(false);
+        expect(gitOut).toContain('quarantine');
+        expect(readFileSync(join(w.project, '.git/config'), 'utf8')).not.toContain('fsmonitor');
       });
 
       test('secrets are not readable: credentials, files outside, denied files, /etc/shadow, the environment', () => {

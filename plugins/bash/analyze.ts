@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import fg from 'fast-glob';
 import { isInside, resolveReal } from '../../sdk/index.ts';
 import { type Cover, type Effect, judgeCommand, programName } from './commands.ts';
@@ -70,6 +71,8 @@ class Analysis {
   /** The commands that need the network. */
   readonly networkAt = new Set<number>();
   cdpath = false;
+  /** Variables set in this line to plain values (`n=3`, a loop over known words): safe in arithmetic. */
+  readonly staticVars = new Set<string>();
   readonly home: string;
 
   constructor(readonly options: AnalyzeOptions) {
@@ -177,7 +180,8 @@ function globMatches(pattern: string, cwd: string): string[] {
         cwd,
         dot: true,
         onlyFiles: false,
-        followSymbolicLinks: false,
+        // bash's globs go through symlinked folders: so does the judging.
+        followSymbolicLinks: true,
         suppressErrors: true,
       })
       .slice(0, 500);
@@ -277,11 +281,21 @@ async function judgeArgv(
   for (const w of j.assigns ?? []) await checkArithmetic(a, w, scope, `${program} assigns ${w.raw}`);
   for (const w of j.arithmetic ?? [])
     await checkArithmetic(a, w, scope, `${program} evaluates ${w.raw} as arithmetic`);
+  if (program === 'let')
+    for (const w of args) runtimeNames(a, (w.value ?? w.raw).replace(/^[A-Za-z_]\w*[-+*/%]?=/, ''), 'let');
   let innerScope = scope;
   if (j.runsIn) {
     a.checkPath(j.runsIn, scope.cwd, false, `${program} runs in`, index);
     innerScope = { ...scope, cwd: changeDir(a, scope.cwd, j.runsIn) };
   }
+  if (program === 'git' && j.effect === 'read')
+    for (const dir of innerScope.cwd ?? []) {
+      const nested = nestedRepository(dir, a.options.roots);
+      if (nested)
+        a.raise('write', [
+          `git in ${nested}, a repository nested in the workspace, obeys that repository's config (its diff, textconv and filter programs)`,
+        ]);
+    }
   if (j.cd === 'unknown') scope.cwd = undefined;
   else if (j.cd && program !== 'git') {
     a.checkPath(j.cd, scope.cwd, false, 'cd to', index);
@@ -298,6 +312,15 @@ async function judgeArgv(
       await analyzeSource(a, script.value, { cwd: scope.cwd, depth: scope.depth + 1 });
     }
   }
+}
+
+/** The repository git finds from `dir` when it is not a workspace root's own: a nested one. */
+function nestedRepository(dir: string, roots: readonly string[]): string | undefined {
+  const root = roots.find((r) => isInside(dir, r));
+  if (!root) return undefined;
+  for (let d = dir; d !== root && isInside(d, root); d = dirname(d))
+    if (existsSync(join(d, '.git'))) return d;
+  return undefined;
 }
 
 /** The folders after `cd DIR`: DIR from each; a DIR that does not exist may fail and leave the old one. */
@@ -370,6 +393,7 @@ async function checkExpansionText(a: Analysis, node: SyntaxNode, scope: Scope): 
   // ${s:offset:length} and ${a[i]}: evaluated as arithmetic, where a subscript can run commands.
   for (const m of text.matchAll(/\$\{#?[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\]|:[^-=?+}][^}]*)/g)) {
     const part = m[1]!;
+    if (part.startsWith(':')) runtimeNames(a, part.slice(1), `the offset of ${m[0]}…}`);
     if (/[`$'"[]/.test(part.slice(1))) {
       a.raise('write', [`the expansion ${m[0]}…} evaluates arithmetic that can run commands`]);
       for (const c of embeddedCode(part))
@@ -453,6 +477,8 @@ async function walk(a: Analysis, node: SyntaxNode, scope: Scope, inPipe: boolean
         const staticValue = value ? toWord(value).value : '';
         const plain =
           /^[a-z_][a-z0-9_]*$/.test(name) && (staticValue === undefined ? true : !/[[`$]/.test(staticValue));
+        if (staticValue !== undefined && /^[\w.,:@/+%-]*$/.test(staticValue)) a.staticVars.add(name);
+        else a.staticVars.delete(name);
         await assignment(a, node, scope, false, plain);
         return;
       }
@@ -478,9 +504,18 @@ async function walk(a: Analysis, node: SyntaxNode, scope: Scope, inPipe: boolean
     case 'herestring_redirect':
       for (const child of node.namedChildren) {
         if (!isNamed(child)) continue;
-        // `cat <<'EOF' > file`: the grammar nests the output redirection inside the here-document's.
+        // `cat <<'EOF' > file` and `cat <<EOF | sh`: the grammar nests what follows the here-document's
+        // start (a redirection, the rest of a pipeline) inside it.
         if (child.type === 'file_redirect') await walk(a, child, scope, inPipe);
-        else await walkExpansions(a, child, scope);
+        else if (/statement|pipeline|command|list/.test(child.type)) await walk(a, child, copy(scope), true);
+        else if (child.type === 'heredoc_body') {
+          // An unquoted here-document expands $(…) and backticks in its body, which the grammar does not
+          // always parse (`<<-`): the body's text is judged for them.
+          if (!/^<<-?\s*['"\\]/.test(node.text)) {
+            await walkExpansions(a, child, scope);
+            await textCode(a, child, scope);
+          }
+        } else await walkExpansions(a, child, scope);
       }
       return;
     case 'test_command':
@@ -564,8 +599,10 @@ async function walk(a: Analysis, node: SyntaxNode, scope: Scope, inPipe: boolean
             words.length &&
             words.length <= 16 &&
             words.every((w) => w.value !== undefined && w.pattern === undefined)
-          )
+          ) {
             inner.vars = { ...scope.vars, [name]: words.map((w) => w.value!) };
+            if (words.every((w) => /^[\w.,:@/+%-]*$/.test(w.value!))) a.staticVars.add(name);
+          } else if (name) a.staticVars.delete(name);
         }
         for (const c of node.namedChildren) if (isNamed(c)) await walk(a, c, inner, inPipe);
         if (unknown) scope.cwd = undefined;
@@ -624,7 +661,11 @@ async function testCommand(a: Analysis, node: SyntaxNode, scope: Scope): Promise
     const op = d.children.find((c) => c?.type === 'test_operator')?.text ?? '';
     const operands = d.namedChildren.filter((c) => isNamed(c) && c.type !== 'test_operator') as SyntaxNode[];
     if (/^-(eq|ne|lt|le|gt|ge)$/.test(op) && node.text.startsWith('[['))
-      for (const o of operands) await checkArithmetic(a, toWord(o), scope, `[[ ${op} ]] evaluates ${o.text}`);
+      for (const o of operands) {
+        await checkArithmetic(a, toWord(o), scope, `[[ ${op} ]] evaluates ${o.text}`);
+        if (toWord(o).value === undefined)
+          runtimeNames(a, o.text.replace(/(^|[^$\\])'[^']*'/g, '$1'), `[[ ${op} ]]`);
+      }
     if (/^-[vR]$/.test(op))
       for (const o of operands) await checkArithmetic(a, toWord(o), scope, `test ${op} evaluates ${o.text}`);
   }
@@ -635,9 +676,29 @@ async function testCommand(a: Analysis, node: SyntaxNode, scope: Scope): Promise
     }
 }
 
+const SPECIAL_VARIABLES =
+  /^(\d+|[#?$!*@-]|RANDOM|SRANDOM|LINENO|SECONDS|BASHPID|PPID|EPOCHSECONDS|EPOCHREALTIME|UID|EUID)$/;
+
+/**
+ * Arithmetic evaluates a variable's value as an expression in turn, and a subscript there runs commands:
+ * `read x < f; echo $((x))` runs what f holds (`a[$(cmd)]`). So arithmetic on a variable whose value the
+ * line does not set plainly, or on a command's output, is not read-only.
+ */
+function runtimeNames(a: Analysis, text: string, where: string): void {
+  const assigned = new Set([...text.matchAll(/\b([A-Za-z_]\w*)\s*=\s*-?\d+\b/g)].map((m) => m[1]!));
+  const names = [...text.matchAll(/\$\{?#?([A-Za-z_]\w*|[#?$!*@-]|\d+)|\b([A-Za-z_]\w*)\b/g)]
+    .map((m) => m[1] ?? m[2]!)
+    .filter((n) => !/^\d/.test(n) && !SPECIAL_VARIABLES.test(n) && !a.staticVars.has(n) && !assigned.has(n));
+  if (names.length || /\$\((?!\()|`/.test(text))
+    a.raise('write', [
+      `${where} on ${names[0] ? `$${names[0]}` : "a command's output"}, a value only known at run time, can run code hidden in it`,
+    ]);
+}
+
 /** `(( … ))`, `$(( … ))`: substitutions run; quoted strings and subscripts may hide more. */
 async function arithmetic(a: Analysis, node: SyntaxNode, scope: Scope): Promise<void> {
   for (const c of node.namedChildren) if (isNamed(c)) await walkExpansions(a, c, scope);
+  runtimeNames(a, node.text, 'arithmetic');
   for (const s of node.descendantsOfType(['string', 'raw_string', 'subscript'])) {
     if (!s) continue;
     const v = toWord(s).value ?? s.text;
@@ -687,11 +748,21 @@ async function walkExpansions(a: Analysis, node: SyntaxNode, scope: Scope): Prom
     await walk(a, node, copy(scope), false);
     return;
   }
+  // ${v#$(cmd)}, ${v,,$(cmd)}: the grammar reads the operand as a pattern, bash expands it first.
+  if (node.type === 'expansion') await textCode(a, node, scope);
   if (node.type === 'arithmetic_expansion') {
     await arithmetic(a, node, scope);
     return;
   }
   for (const child of node.namedChildren) if (isNamed(child)) await walkExpansions(a, child, scope);
+}
+
+/** Command substitutions in a node's text that the grammar did not parse as such: judged as code. */
+async function textCode(a: Analysis, node: SyntaxNode, scope: Scope): Promise<void> {
+  if (!/\$\(|`/.test(node.text) || node.descendantsOfType('command_substitution').length) return;
+  a.raise('write', [`${node.text.slice(0, 40)} expands a command substitution`]);
+  for (const code of embeddedCode(node.text))
+    await analyzeSource(a, code, { cwd: scope.cwd, depth: scope.depth + 1 });
 }
 
 /**

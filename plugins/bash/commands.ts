@@ -222,12 +222,32 @@ function raise(j: Judgement, effect: Effect, reason: string): void {
   }
 }
 
+/** The index after a bracket expression starting at `start` (`[]abc]`, `[^]a]`, `[[:alpha:]/]`). */
+function bracketEnd(text: string, start: number): number {
+  let i = start + 1;
+  if (text[i] === '^') i++;
+  if (text[i] === ']') i++;
+  while (i < text.length && text[i] !== ']') {
+    if (text[i] === '[' && /[:.=]/.test(text[i + 1] ?? '')) {
+      const close = text.indexOf(`${text[i + 1]}]`, i + 2);
+      i = close === -1 ? text.length : close + 2;
+    } else i++;
+  }
+  return i + 1;
+}
+
 /** A sed script is read-only when it has no `w`/`W`/`e`/`r`/`R` command and no `s///w` or `s///e` flag. */
 export function sedScriptIsReadOnly(script: string): boolean {
   let i = 0;
   const n = script.length;
+  // A regex ends at the first unescaped delimiter outside a bracket expression: in `s/[/]/X/` the
+  // slash inside [] is a character, as GNU sed reads it.
   const skipRegex = (delim: string) => {
-    while (i < n && script[i] !== delim) i += script[i] === '\\' ? 2 : 1;
+    while (i < n && script[i] !== delim) {
+      if (script[i] === '\\') i += 2;
+      else if (script[i] === '[') i = bracketEnd(script, i);
+      else i++;
+    }
     i++;
   };
   while (i < n) {
@@ -354,8 +374,11 @@ function judgeFind(args: Word[]): Judgement {
   const j = judgement('read');
   let i = 0;
   // Options before the start points (-H -L -P -D x -Ox).
-  while (i < args.length && /^-(H|L|P|D|O\d*)$/.test(args[i]!.value ?? ''))
+  while (i < args.length && /^-(H|L|P|D|O\d*)$/.test(args[i]!.value ?? '')) {
+    if (args[i]!.value === '-L')
+      raise(j, 'write', 'find -L follows symbolic links, which may lead out of the workspace');
     i += args[i]!.value === '-D' ? 2 : 1;
+  }
   while (i < args.length && !/^[-(!]/.test(args[i]!.value ?? '-')) j.reads.push(args[i++]!);
   for (; i < args.length; i++) {
     const v = args[i]!.value;
@@ -367,6 +390,8 @@ function judgeFind(args: Word[]): Judgement {
       const start = j.reads[0] ?? { value: '.', raw: '.' };
       j.runs.push(inner.map((w) => (w.raw.includes('{}') ? start : w)));
       i = end === -1 ? args.length : end;
+    } else if (v === '-follow') {
+      raise(j, 'write', 'find -follow follows symbolic links, which may lead out of the workspace');
     } else if (v === '-delete') {
       raise(j, 'write', 'find -delete removes files');
       j.cover = 'all';
@@ -404,10 +429,41 @@ function judgeSearch(name: string, args: Word[]): Judgement {
 
 function judgeWithSpec(name: string, args: Word[]): Judgement {
   const spec = SPECS[name]!;
+  const files: Word[] = [];
+  if (name === 'jq') {
+    // --rawfile/--slurpfile NAME FILE and --arg/--argjson NAME VALUE take two words.
+    const kept: Word[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const v = args[i]!.value;
+      if (v !== undefined && findTwo(v, ['rawfile', 'slurpfile'])) {
+        if (args[i + 2]) files.push(args[i + 2]!);
+        i += 2;
+      } else if (v !== undefined && findTwo(v, ['arg', 'argjson'])) i += 2;
+      else kept.push(args[i]!);
+    }
+    args = kept;
+  }
   const parsed = parseOptions(spec, args);
   const j = applyOptions(name, spec, parsed, judgement('read'));
-  j.reads.push(...parsed.operands);
+  const operands = [...parsed.operands];
+  if (name === 'jq' && !parsed.options.some((o) => o.name === 'f' || o.name === 'from-file')) {
+    // The first operand is the program: not a path; `import`/`include` make it read modules anywhere.
+    const program = operands.shift();
+    if (program?.value === undefined || /\b(import|include)\b|input_filename|\$__prog/.test(program.value))
+      raise(j, 'write', 'the jq program imports modules or is only known at run time');
+  }
+  j.reads.push(...operands, ...files);
   return j;
+}
+
+/** `--rawf` is `--rawfile` for getopt: a long option named by any prefix that only it has. */
+function findTwo(word: string, names: string[]): boolean {
+  if (!word.startsWith('--') || word.includes('=')) return false;
+  const name = word.slice(2);
+  return (
+    names.some((n) => n === name) ||
+    (name.length >= 4 && names.filter((n) => n.startsWith(name)).length === 1)
+  );
 }
 
 function judgeSort(args: Word[]): Judgement {
@@ -556,8 +612,18 @@ function judgeGit(args: Word[]): Judgement {
     if (!v?.startsWith('--')) continue;
     const body = v.slice(2);
     const name = body.split('=')[0]!;
+    if (!name) continue;
     const found = findLong(GIT_SUB_OPTIONS, name);
-    if (!found || found === 'ambiguous' || (name.length < 3 && name !== found.name)) continue;
+    if (found === 'ambiguous') {
+      // An abbreviation this table cannot place may be one git can: judged as the options it could be.
+      const could = Object.entries(GIT_SUB_OPTIONS).filter(([k]) => k.startsWith(name));
+      if (could.some(([, o]) => o.kind === 'exec')) {
+        raise(j, 'dangerous', `git ${sub} --${name} may be an option that runs a program`);
+        j.cover = 'all';
+      }
+      continue;
+    }
+    if (!found) continue;
     const eq = body.indexOf('=');
     const value = eq !== -1 ? { value: body.slice(eq + 1), raw: w.raw } : rest[rest.indexOf(w) + 1];
     if (found.spec.kind === 'exec') {
@@ -670,6 +736,15 @@ function judgeGit(args: Word[]): Judgement {
     (sub === 'notes' && ['list', 'show'].includes(pos[0]?.value ?? '')) ||
     (sub === 'clean' && (short('n') || has('--dry-run')) && !short('i') && !has('--interactive')) ||
     (sub === 'config' && isConfigRead(rest));
+  if (['commit', 'tag', 'merge', 'notes', 'am'].includes(sub)) {
+    // -F FILE (the message), -t FILE (commit's template): files read, wherever they are.
+    rest.forEach((w, i) => {
+      const m = /^-[a-zA-Z]*?([Ft])(.*)$/.exec(w.value ?? '');
+      if (!m || w.value?.startsWith('--') || (m[1] === 't' && sub !== 'commit')) return;
+      const value = m[2] ? { value: m[2], raw: w.raw } : rest[i + 1];
+      if (value && value.value !== '-') j.reads.push(value);
+    });
+  }
   if ((sub === 'format-patch' || sub === 'archive') && short('o')) {
     const o = rest.find((w) => /^-[a-zA-Z]*o/.test(w.value ?? ''));
     const target =
@@ -684,6 +759,11 @@ function judgeGit(args: Word[]): Judgement {
     if (j.cover === 'sub') delete j.cover;
     // Revisions read as paths resolve inside the workspace; paths (`--no-index`, `-- file`) are judged as reads.
     if (sub !== 'config') j.reads.push(...pos.filter((w) => w.value !== undefined));
+    // REV:path and :path name a file as committed: judged as that file (a Read rule for it holds there too).
+    for (const w of pos) {
+      const m = /^[^:/]*:(?!\/\/)(.+)$/.exec(w.value ?? '');
+      if (m) j.reads.push({ value: m[1]!.replace(/^\.\//, ''), raw: w.raw });
+    }
     if (sub === 'config') {
       const file = gitOption(rest, ['file'], 'f');
       if (file)
@@ -853,7 +933,12 @@ export function judgeCommand(nameWord: Word, args: Word[]): Judgement {
       return { ...judgement('read'), noPaths: true };
     case 'ps':
       // BSD-style `e` shows every process's environment (tokens): outside a sandbox it sees the user's.
-      return args.some((w) => w.value === undefined || (!w.value.startsWith('-') && w.value.includes('e')))
+      // procps reads `-axeww` as BSD options when they mix: any e but UNIX -e/-ef/-eF/-el/-ely may show them.
+      return args.some(
+        (w) =>
+          w.value === undefined ||
+          (w.value.replace(/^-/, '').includes('e') && !/^-e(f|F|l|ly|L|o)?$/.test(w.value)),
+      )
         ? { ...judgement('write', ['ps e shows the environment of other processes']), noPaths: true }
         : { ...judgement('read'), noPaths: true };
     case 'printf': {
@@ -1297,7 +1382,7 @@ function judgeAwk(args: Word[]): Judgement {
     else if (!/^[A-Za-z_]\w*=/.test(v ?? '')) files.push(args[i]!);
   }
   const code = program?.value;
-  if (code === undefined || /system|getline|close|fflush|ENVIRON|PROCINFO|[@|>]/.test(code))
+  if (code === undefined || /system|getline|close|fflush|ENVIRON|PROCINFO|ARGV|ARGC|[@|>]/.test(code))
     return { ...judgement('write', ['awk programs can write files and run commands']), reads: files };
   return { ...judgement('read'), reads: files };
 }

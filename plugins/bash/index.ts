@@ -3,13 +3,12 @@ import { existsSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import fg from 'fast-glob';
-import picomatch from 'picomatch';
 import * as z from 'zod';
 import {
   commandEnv,
   definePlugin,
   defineTool,
+  expandPaths,
   isInside,
   PROTECTED_PATHS,
   type SandboxProbe,
@@ -49,33 +48,8 @@ interface Background {
   exitCode?: number | undefined;
   done: boolean;
   readOffset: number;
-}
-
-/**
- * The files `Read(...)` deny rules and `denyRead` name, for the sandbox to hide: a glob is expanded now
- * (under its fixed prefix, without following links), so a rule for every `.env` hides each one there is.
- */
-function hiddenPaths(patterns: string[]): string[] {
-  const out: string[] = [];
-  for (const pattern of patterns) {
-    if (!fg.isDynamicPattern(pattern)) {
-      out.push(pattern);
-      continue;
-    }
-    const { base, glob } = picomatch.scan(pattern);
-    out.push(
-      ...fg.sync(glob, {
-        cwd: base || '/',
-        absolute: true,
-        dot: true,
-        onlyFiles: false,
-        followSymbolicLinks: false,
-        suppressErrors: true,
-        ignore: ['**/node_modules/**'],
-      }),
-    );
-  }
-  return out;
+  /** Settles when the command has exited and its sandbox is let go (placeholders removed). */
+  finished: Promise<unknown>;
 }
 
 export default definePlugin({
@@ -187,7 +161,7 @@ export default definePlugin({
             network: config.network || v.network.length > 0,
             protectedPaths: config.protectedPaths,
             unlocked: v.unlocks,
-            hidden: hiddenPaths([...ctx.permissions.deniedPaths('read'), ...config.denyRead.map(homePath)]),
+            hidden: expandPaths([...ctx.permissions.deniedPaths('read'), ...config.denyRead.map(homePath)]),
             // Reached only when allowed: what it reads or writes outside the workspace was approved (those
             // always ask), so the sandbox shows exactly that, for this command; credentials stay hidden.
             readable: [...config.allowRead.map(homePath), ...v.reads.filter(outside)],
@@ -220,6 +194,7 @@ export default definePlugin({
               outputFile: started.outputFile,
               done: false,
               readOffset: 0,
+              finished: started.done.catch(() => undefined),
             };
             background.set(id, entry);
             void started.done.then((code) => Object.assign(entry, { done: true, exitCode: code }));
@@ -273,8 +248,14 @@ export default definePlugin({
       }),
     );
 
-    ctx.onDispose(() => {
-      for (const entry of background.values()) if (!entry.done) killGroup(entry.pid, 'SIGKILL');
+    ctx.onDispose(async () => {
+      const running = [...background.values()].filter((entry) => !entry.done);
+      for (const entry of running) killGroup(entry.pid, 'SIGKILL');
+      // Wait (briefly) for them to be gone, so their sandboxes let go of placeholder folders.
+      await Promise.race([
+        Promise.all(running.map((entry) => entry.finished)),
+        new Promise((resolve) => setTimeout(resolve, 2000).unref()),
+      ]);
     });
   },
 });

@@ -23,6 +23,11 @@ const longFlags = (names: string): Record<string, OptionSpec> =>
   Object.fromEntries(names.split(' ').map((n) => [n, flag]));
 
 const COMMON_LONG = longFlags('help version');
+/** Following symbolic links while recursing: a link in the workspace may lead anywhere. */
+const follows: OptionSpec = {
+  kind: 'writes',
+  why: 'follows symbolic links, which may lead out of the workspace',
+};
 const compile: OptionSpec = { kind: 'writes', why: 'compiles the magic file to a .mgc beside it' };
 
 export const SPECS: Record<string, CommandOptions> = {
@@ -225,9 +230,10 @@ export const SPECS: Record<string, CommandOptions> = {
     unknown: 'ask',
   },
   du: {
-    short: { B: plain, d: plain, t: plain, X: read, ...flags('0abcDhHklLmsSx') },
+    short: { B: plain, d: plain, t: plain, X: read, L: follows, ...flags('0abcDhHklmsSx') },
     long: {
       'files0-from': read,
+      dereference: follows,
       'exclude-from': read,
       exclude: plain,
       'max-depth': plain,
@@ -236,7 +242,7 @@ export const SPECS: Record<string, CommandOptions> = {
       'time-style': plain,
       'block-size': plain,
       ...longFlags(
-        'all apparent-size bytes total dereference-args human-readable si summarize separate-dirs count-links dereference one-file-system null inodes',
+        'all apparent-size bytes total dereference-args human-readable si summarize separate-dirs count-links one-file-system null inodes',
       ),
     },
     unknown: 'ok',
@@ -250,7 +256,8 @@ export const SPECS: Record<string, CommandOptions> = {
       L: plain,
       H: plain,
       T: plain,
-      ...flags('adfFghiJlnNpqrsStuvxACDQRX'),
+      l: follows,
+      ...flags('adfFghiJnNpqrsStuvxACDQRX'),
     },
     long: {
       fromfile: flag,
@@ -302,10 +309,7 @@ export const SPECS: Record<string, CommandOptions> = {
     short: { f: read, L: read, ...flags('cCeGjnrsSaM') },
     long: {
       'from-file': read,
-      arg: { value: 'required', kind: 'plain' },
-      argjson: plain,
-      rawfile: plain,
-      slurpfile: plain,
+      // Two-word options (--arg, --argjson, --rawfile, --slurpfile) are taken apart before this table.
       args: flag,
       jsonargs: flag,
       indent: plain,
@@ -325,7 +329,8 @@ export const SPECS: Record<string, CommandOptions> = {
       C: plain,
       d: plain,
       D: plain,
-      ...flags('EFGPiyvwxcLloqsbHhnTZzrRUaI'),
+      R: follows,
+      ...flags('EFGPiyvwxcLloqsbHhnTZzrUaI'),
     },
     long: {
       regexp: plain,
@@ -340,13 +345,14 @@ export const SPECS: Record<string, CommandOptions> = {
       exclude: plain,
       'exclude-dir': plain,
       'exclude-from': read,
+      'dereference-recursive': follows,
       label: plain,
       color: { value: 'optional' },
       colour: { value: 'optional' },
       binary_files: plain,
       'binary-files': plain,
       ...longFlags(
-        'extended-regexp fixed-strings basic-regexp perl-regexp ignore-case no-ignore-case invert-match word-regexp line-regexp count files-with-matches files-without-match only-matching quiet silent no-messages byte-offset with-filename no-filename line-number initial-tab null null-data recursive dereference-recursive text line-buffered',
+        'extended-regexp fixed-strings basic-regexp perl-regexp ignore-case no-ignore-case invert-match word-regexp line-regexp count files-with-matches files-without-match only-matching quiet silent no-messages byte-offset with-filename no-filename line-number initial-tab null null-data recursive text line-buffered',
       ),
       ...COMMON_LONG,
     },
@@ -369,13 +375,15 @@ export const SPECS: Record<string, CommandOptions> = {
       r: plain,
       d: plain,
       z: exec('-z (--search-zip) runs decompression programs', undefined),
-      ...flags('abcFHhiIlLnNopqSsuUvVwx0'),
+      L: follows,
+      ...flags('abcFHhiIlnNopqSsuUvVwx0'),
     },
     long: {
       pre: exec('rg --pre runs a program on every file it searches'),
       'pre-glob': exec('rg --pre-glob chooses files for --pre'),
       'search-zip': exec('rg --search-zip runs decompression programs', undefined),
       'hostname-bin': exec('rg --hostname-bin runs a program'),
+      follow: follows,
       regexp: plain,
       file: read,
       'ignore-file': read,
@@ -411,7 +419,7 @@ export const SPECS: Record<string, CommandOptions> = {
       'max-columns-preview': flag,
       unrestricted: flag,
       ...longFlags(
-        'hidden no-ignore no-ignore-vcs no-ignore-dot no-ignore-global no-ignore-parent no-ignore-files no-ignore-exclude follow files files-with-matches files-without-match count count-matches json vimgrep no-heading heading line-number no-line-number column no-column with-filename no-filename ignore-case case-sensitive smart-case fixed-strings word-regexp line-regexp invert-match only-matching passthru multiline multiline-dotall pcre2 text binary null null-data quiet stats trim byte-offset crlf one-file-system no-messages no-config debug trace type-list pretty no-unicode auto-hybrid-regex block-buffered line-buffered include-zero no-require-git',
+        'hidden no-ignore no-ignore-vcs no-ignore-dot no-ignore-global no-ignore-parent no-ignore-files no-ignore-exclude files files-with-matches files-without-match count count-matches json vimgrep no-heading heading line-number no-line-number column no-column with-filename no-filename ignore-case case-sensitive smart-case fixed-strings word-regexp line-regexp invert-match only-matching passthru multiline multiline-dotall pcre2 text binary null null-data quiet stats trim byte-offset crlf one-file-system no-messages no-config debug trace type-list pretty no-unicode auto-hybrid-regex block-buffered line-buffered include-zero no-require-git',
       ),
       ...COMMON_LONG,
     },
@@ -636,7 +644,7 @@ export const SPECS: Record<string, CommandOptions> = {
       'listed-incremental': plain,
       totals: { value: 'optional' },
       ...longFlags(
-        'list extract get create append update diff compare delete concatenate catenate test-label verbose gzip gunzip ungzip bzip2 xz lzma lzip lzop zstd compress uncompress auto-compress no-auto-compress to-stdout keep-old-files keep-newer-files overwrite overwrite-dir skip-old-files unlink-first recursive-unlink no-same-owner same-owner no-same-permissions same-permissions preserve-permissions preserve-order same-order absolute-names dereference hard-dereference wildcards no-wildcards wildcards-match-slash no-wildcards-match-slash anchored no-anchored ignore-case no-ignore-case recursion no-recursion one-file-system exclude-vcs exclude-backups exclude-caches exclude-caches-all exclude-caches-under null no-null verbatim-files-from no-verbatim-files-from unquote no-unquote show-transformed-names show-stored-names full-time utc index-file ignore-zeros ignore-failed-read read-full-records sparse incremental multi-volume touch delay-directory-restore no-delay-directory-restore check-links remove-files interactive confirmation block-number show-defaults show-omitted-dirs force-local seek no-seek xattrs no-xattrs acls no-acls selinux no-selinux',
+        'list extract get create append update diff compare delete concatenate catenate test-label verbose gzip gunzip ungzip bzip2 xz lzma lzip lzop zstd compress uncompress auto-compress no-auto-compress to-stdout keep-old-files keep-newer-files overwrite overwrite-dir skip-old-files unlink-first recursive-unlink no-same-owner same-owner no-same-permissions same-permissions preserve-permissions preserve-order same-order absolute-names dereference hard-dereference wildcards no-wildcards wildcards-match-slash no-wildcards-match-slash anchored no-anchored ignore-case no-ignore-case recursion no-recursion one-file-system exclude-vcs exclude-backups exclude-caches exclude-caches-all exclude-caches-under null no-null verbatim-files-from no-verbatim-files-from unquote no-unquote show-transformed-names show-stored-names full-time utc ignore-zeros ignore-failed-read read-full-records sparse incremental multi-volume touch delay-directory-restore no-delay-directory-restore check-links remove-files interactive confirmation block-number show-defaults show-omitted-dirs force-local seek no-seek xattrs no-xattrs acls no-acls selinux no-selinux',
       ),
       ...COMMON_LONG,
     },

@@ -8,6 +8,7 @@ import {
   type CommandContext,
   definePlugin,
   editSettings,
+  hostGit,
   type MessageParam,
   PERMISSION_MODES,
   type PermissionMode,
@@ -26,11 +27,12 @@ and anything surprising. If an AGENTS.md (or CLAUDE.md) exists, improve it rathe
 right. Keep it under about 150 lines.`;
 
 const git = (args: string[], cwd: string) =>
-  new Promise<string>((ok, fail) =>
-    execFile('git', args, { cwd, maxBuffer: 8 * 1024 * 1024 }, (error, stdout, stderr) =>
+  new Promise<string>((ok, fail) => {
+    const [file, argv] = hostGit(args);
+    execFile(file, argv, { cwd, maxBuffer: 8 * 1024 * 1024 }, (error, stdout, stderr) =>
       error ? fail(new Error(stderr.trim() || error.message)) : ok(stdout),
-    ),
-  );
+    );
+  });
 
 /** A conversation as markdown: prompts, replies, tool calls and their results. */
 export function toMarkdown(messages: MessageParam[], title: string): string {

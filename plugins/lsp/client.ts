@@ -2,6 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as P from 'vscode-languageserver-protocol/node';
+import { commandEnv, type SandboxedProgram } from '../../sdk/index.ts';
 import { languageId, type ServerSpec } from './servers.ts';
 
 /**
@@ -51,6 +52,8 @@ export class LanguageServer {
     private readonly root: string,
     private readonly env: Readonly<Record<string, string | undefined>>,
     private readonly timeouts: Timeouts,
+    /** Wraps the server for the OS sandbox, when it runs in one. */
+    private readonly wrap?: (file: string, args: string[]) => SandboxedProgram,
   ) {}
 
   /** Starts the server (once; again after a crash, after its backoff) and resolves when it is initialized. */
@@ -69,11 +72,16 @@ export class LanguageServer {
     if (wait > 0) await sleep(wait);
     this.state = 'starting';
     this.stderr = '';
-    const child = spawn(this.executable, this.spec.args, {
+    const program = this.wrap
+      ? this.wrap(this.executable, [...this.spec.args])
+      : { file: this.executable, args: [...this.spec.args], release: () => [] };
+    // Only allow-listed variables: a server runs the project's code, which must not see tokens.
+    const child = spawn(program.file, program.args, {
       cwd: this.root,
-      env: { ...this.env, ...this.spec.env },
+      env: { ...commandEnv(this.env), ...this.spec.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.once('exit', () => program.release());
     this.child = child;
     child.stderr.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-2000);

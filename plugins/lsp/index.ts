@@ -1,13 +1,17 @@
-import { statSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import * as z from 'zod';
 import {
   asJudged,
   definePlugin,
   defineTool,
+  expandPaths,
   findExecutable,
   resolveReal,
+  sandboxed,
+  sharedProbe,
   type ToolResultBlock,
+  workspacePolicy,
 } from '../../sdk/index.ts';
 import type { LanguageServer } from './client.ts';
 import type { Renderer } from './format.ts';
@@ -82,6 +86,13 @@ export default definePlugin({
     editDiagnosticsTimeoutMs: z.number().int().min(0).default(5_000),
     /** At most this many new errors are appended to an edit's result. */
     maxEditDiagnostics: z.number().int().positive().default(10),
+    /**
+     * auto: language servers run in the OS sandbox (the workspace read-only, no network, credentials
+     * hidden), since they run a project's code (build scripts, proc macros, toolchain files). Off by
+     * default for now: typescript-language-server does not yet publish diagnostics in it (see
+     * docs/security.md, known limits); off, servers run as the user with only allow-listed variables.
+     */
+    sandbox: z.enum(['auto', 'off']).default('off'),
   }),
   activate(ctx) {
     const { servers: specs, problems } = resolveServers(ctx.config.servers);
@@ -130,6 +141,30 @@ export default definePlugin({
     };
     health();
 
+    /** The sandbox a server runs in: its own installation shown read-only beside the toolchains. */
+    const wrap = async (executable: string, spec: ServerSpec) => {
+      if (ctx.config.sandbox === 'off') return undefined;
+      const probe = await sharedProbe(ctx.env, join(ctx.userDir, 'state'));
+      if (!probe.bwrap) return undefined;
+      const real = realpathSync.native(executable);
+      const modules = real.lastIndexOf(`${sep}node_modules${sep}`);
+      const install = modules !== -1 ? real.slice(0, modules + 13) : dirname(dirname(real));
+      // The server's own files and any absolute paths its arguments name (a script, a config).
+      const named = spec.args.filter((a) => isAbsolute(a) && existsSync(a));
+      const policy = {
+        ...workspacePolicy({
+          roots: ctx.roots,
+          cwd: ctx.projectRoot,
+          env: ctx.env,
+          userDir: ctx.userDir,
+          writable: false,
+          hidden: expandPaths(ctx.permissions.deniedPaths('read')),
+        }),
+        readable: [install, ...named],
+      };
+      return (file: string, args: string[]) => sandboxed(probe, policy, { file, args });
+    };
+
     /** The server for a file, or an error the model can act on. */
     const serverFor = async (file: string): Promise<LanguageServer> => {
       const ext = extensionOf(file);
@@ -144,7 +179,14 @@ export default definePlugin({
       const rt = await runtime();
       let server = running.get(spec.name);
       if (!server) {
-        server = new rt.LanguageServer(spec, executable, ctx.projectRoot, ctx.env, timeouts);
+        server = new rt.LanguageServer(
+          spec,
+          executable,
+          ctx.projectRoot,
+          ctx.env,
+          timeouts,
+          await wrap(executable, spec),
+        );
         running.set(spec.name, server);
       }
       return server;

@@ -5,6 +5,7 @@ import {
   commandEnv,
   definePlugin,
   defineTool,
+  expandPaths,
   findExecutable,
   sandboxed,
   sharedProbe,
@@ -47,6 +48,7 @@ export default definePlugin({
             cwd: tctx.cwd,
             env: ctx.env,
             userDir: ctx.userDir,
+            hidden: expandPaths(ctx.permissions.deniedPaths('read')),
           });
           const program = sandboxed(probe, policy, { file: pwsh, args });
           const { execa } = await import('execa');

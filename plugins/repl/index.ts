@@ -7,6 +7,7 @@ import {
   commandEnv,
   definePlugin,
   defineTool,
+  expandPaths,
   findExecutable,
   sandboxed,
   sharedProbe,
@@ -124,6 +125,8 @@ export default definePlugin({
         env: ctx.env,
         userDir: ctx.userDir,
         network: ctx.config.network,
+        // Read(...) deny rules hold for code as for commands: what they name is not there.
+        hidden: expandPaths(ctx.permissions.deniedPaths('read')),
       });
       const program = sandboxed(probe, policy, { file: command, args });
       const child = spawn(program.file, program.args, {

@@ -147,7 +147,23 @@ async function withoutRipgrep(input: GrepInput, base: string, cwd: string, roots
 }
 
 /** `grep_search`: ripgrep when it is there (`rg`), a JavaScript search otherwise. */
-export function grepSearchTool(rg: string | undefined) {
+/**
+ * Drops output lines of files that `Read(...)` deny rules cover: the rule that stops read_file stops a
+ * search from printing the same lines. A line is `path`, `path:…` or `path-…` (a context line).
+ */
+export function withoutDenied(lines: string[], cwd: string, denied: readonly string[]): string[] {
+  if (!denied.length) return lines;
+  const names = denied.map((p) => relative(cwd, p));
+  return lines.filter(
+    (line) =>
+      !names.some(
+        (n) =>
+          line === n || line.startsWith(`${n}:`) || line.startsWith(`${n}-`) || line.startsWith(`${n}${sep}`),
+      ),
+  );
+}
+
+export function grepSearchTool(rg: string | undefined, denied: () => string[] = () => []) {
   return defineTool({
     name: 'grep_search',
     aliases: ['Grep'],
@@ -161,9 +177,11 @@ export function grepSearchTool(rg: string | undefined) {
     async execute(input, ctx) {
       if (input.path?.includes('\0')) throw new Error('the path contains a NUL byte');
       const base = asJudged(resolveReal(input.path ?? '.', ctx.cwd), input.path ?? '.', ctx.judged);
-      const { lines, warning } = rg
+      const found = rg
         ? await withRipgrep(rg, input, base, ctx.cwd, ctx.signal)
         : await withoutRipgrep(input, base, ctx.cwd, ctx.roots);
+      const { warning } = found;
+      const lines = withoutDenied(found.lines, ctx.cwd, denied());
       const mode = input.output_mode ?? 'files_with_matches';
       if (!lines.length) return `No matches for ${input.pattern}${warning ? `\n${warning}` : ''}`;
       // ripgrep prints paths relative to the folder it ran in (ctx.cwd), symlinks not followed.

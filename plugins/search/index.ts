@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { definePlugin, findExecutable } from '../../sdk/index.ts';
+import { definePlugin, expandPaths, findExecutable } from '../../sdk/index.ts';
 import { globSearchTool } from './glob-search.ts';
 import { grepSearchTool } from './grep-search.ts';
 
@@ -17,6 +17,7 @@ export default definePlugin({
       );
     }
     ctx.tools.register(globSearchTool(rg));
-    ctx.tools.register(grepSearchTool(rg));
+    // Files Read(...) deny rules cover, as they are now (a glob is expanded), kept out of search output.
+    ctx.tools.register(grepSearchTool(rg, () => expandPaths(ctx.permissions.deniedPaths('read'))));
   },
 });

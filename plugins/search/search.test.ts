@@ -75,6 +75,19 @@ describe.each([
     expect(state).toBe(label === 'ripgrep' ? 'active' : 'degraded');
   });
 
+  test('a Read deny rule keeps the file out of every output mode', async () => {
+    const h = await boot(
+      { '.env': 'TOKEN=alpha-secret\n', 'src/a.ts': 'alpha\n', 'conf/secret.txt': 'alpha\n' },
+      { ...settings, permissions: { deny: ['Read(./.env)', 'Read(./conf/**)'] } },
+    );
+    for (const output_mode of ['content', 'files_with_matches', 'count'] as const) {
+      const r = String((await h.callTool('grep_search', { pattern: 'alpha', output_mode })).content);
+      expect(r, output_mode).toContain('src/a.ts');
+      expect(r, output_mode).not.toContain('.env');
+      expect(r, output_mode).not.toContain('secret');
+    }
+  });
+
   test('content mode shows numbered lines with context; glob, -i and count work', async () => {
     const h = await boot(files, settings);
     const r = await h.callTool('grep_search', {

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { isInside } from '../../sdk/index.ts';
+import { hostGit, isInside } from '../../sdk/index.ts';
 
 export const ICODE_PROMPT = `You are icode, an AI coding agent working in the user's repository through tools.
 Read before you change; keep changes small and focused; run the project's checks when you can.
@@ -21,16 +21,31 @@ export function contextFiles(projectRoot: string, cwd: string): Array<{ path: st
     dirs.unshift(dir);
     if (dir === projectRoot || dirname(dir) === dir) break;
   }
+  const root = realOf(projectRoot) ?? projectRoot;
   return dirs.flatMap((dir) =>
     CONTEXT_FILES.map((name) => join(dir, name))
-      .filter((file) => existsSync(file))
+      .filter((file) => {
+        // A context file is the project's only if it is a file in the project: a command could have made
+        // AGENTS.md a link to ~/.ssh/id_rsa, and its text would go to the model with every request.
+        const real = realOf(file);
+        return real !== undefined && isInside(real, root) && statSync(real).isFile();
+      })
       .map((file) => ({ path: relative(projectRoot, file) || file, text: readFileSync(file, 'utf8') })),
   );
 }
 
+function realOf(path: string): string | undefined {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return undefined;
+  }
+}
+
 function git(args: string[], cwd: string): Promise<string | undefined> {
+  const [file, argv] = hostGit(args);
   return new Promise((resolve) => {
-    execFile('git', args, { cwd, timeout: 2000 }, (error, stdout) =>
+    execFile(file, argv, { cwd, timeout: 2000 }, (error, stdout) =>
       resolve(error ? undefined : stdout.trim()),
     );
   });
