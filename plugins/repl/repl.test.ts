@@ -92,3 +92,26 @@ describe('REPL', () => {
     },
   );
 });
+
+test.skipIf(!existsSync('/usr/bin/bwrap'))(
+  'a Read deny rule holds for REPL code: the denied file is not there',
+  async () => {
+    const h = await bootTestKernel({
+      include: ['workspace-guard', 'repl'],
+      builtins: builtinPlugins,
+      mode: 'workspace-write',
+      settings: { permissions: { deny: ['Read(./.env)'] } },
+      files: { '.env': 'TOKEN=hunter2\n', 'ok.txt': 'fine\n' },
+    });
+    try {
+      const r = await h.callTool('REPL', {
+        code: "require('fs').readFileSync('.env', 'utf8') + '|' + require('fs').readFileSync('ok.txt', 'utf8')",
+        language: 'node',
+      });
+      expect(text(r)).toContain('fine');
+      expect(text(r)).not.toContain('hunter2');
+    } finally {
+      await h.shutdown();
+    }
+  },
+);
