@@ -105,7 +105,7 @@ test.skipIf(!existsSync('/usr/bin/bwrap'))(
     });
     try {
       const r = await h.callTool('REPL', {
-        code: "require('fs').readFileSync('.env', 'utf8') + '|' + require('fs').readFileSync('ok.txt', 'utf8')",
+        code: "let secret; try { secret = require('fs').readFileSync('.env', 'utf8') } catch (e) { secret = e.code } secret + '|' + require('fs').readFileSync('ok.txt', 'utf8')",
         language: 'node',
       });
       expect(text(r)).toContain('fine');
