@@ -333,7 +333,16 @@ export function suggestedRules(request: PermissionRequest): string[] {
   return values.length
     ? [
         ...new Set(
-          values.map((v) => suggestedRule({ ...request, subjects: { ...request.subjects!, values: [v] } })),
+          values.map((v, i) =>
+            suggestedRule({
+              ...request,
+              subjects: {
+                ...request.subjects!,
+                values: [v],
+                covers: [request.subjects?.covers?.[i]],
+              },
+            }),
+          ),
         ),
       ]
     : [request.tool];
@@ -342,7 +351,13 @@ export function suggestedRules(request: PermissionRequest): string[] {
 function suggestedRule(request: PermissionRequest): string {
   const value = request.subjects?.values[0];
   if (!value) return request.tool;
-  if (request.subjects?.kind === 'command') return `${request.tool}(${value.split(' ')[0]}:*)`;
+  if (request.subjects?.kind === 'command') {
+    // A rule no shorter than what the command needs: `Bash(git push:*)`, or the exact command for one
+    // whose risk is in its arguments (`sed -n '1e cmd'`), so that "always" really allows it next time.
+    const cover = request.subjects.covers?.[0];
+    if (cover === value) return `${request.tool}(${value})`;
+    return `${request.tool}(${cover ?? value.split(' ')[0]}:*)`;
+  }
   if (request.subjects?.kind === 'domain') return `${request.tool}(domain:${value})`;
   return `${request.tool}(${value})`;
 }

@@ -229,3 +229,21 @@ describe('workspace-guard evidence', () => {
     allowed(await h.call('edit', { path: 'src/index.ts' }));
   });
 });
+
+test('"allow always" suggests a rule that will allow the command next time: as far as its risk reaches', async () => {
+  const { suggestedRules } = await import('../kernel/permissions.ts');
+  const request = (values: string[], covers: Array<string | undefined>) => ({
+    tool: 'bash',
+    input: {},
+    mode: 'workspace-write' as const,
+    subjects: { kind: 'command' as const, values, covers },
+    cwd: '/w',
+    roots: ['/w'],
+    sessionMode: 'prompt' as const,
+  });
+  expect(suggestedRules(request(['npm test'], [undefined]))).toEqual(['bash(npm:*)']);
+  expect(suggestedRules(request(['git push origin main'], ['git push']))).toEqual(['bash(git push:*)']);
+  expect(suggestedRules(request(["sed -n '1e id' f"], ["sed -n '1e id' f"]))).toEqual([
+    "bash(sed -n '1e id' f)",
+  ]);
+});
