@@ -46,7 +46,18 @@ export function hostGit(args: readonly string[], env: NodeJS.ProcessEnv = proces
     .filter((dir) => isAbsolute(dir))
     .join(delimiter);
   const file = findExecutable('git', { ...env, PATH: absolute }) ?? '/usr/bin/git';
-  return [file, ['-c', 'core.fsmonitor=false', '-c', 'safe.bareRepository=explicit', ...args]];
+  return [
+    file,
+    [
+      '-c',
+      'core.fsmonitor=false',
+      '-c',
+      'safe.bareRepository=explicit',
+      '-c',
+      'submodule.recurse=false',
+      ...args,
+    ],
+  ];
 }
 
 /**

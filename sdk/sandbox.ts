@@ -3,6 +3,7 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   renameSync,
@@ -238,6 +239,8 @@ export interface SandboxPolicy {
   env: Readonly<Record<string, string | undefined>>;
   /** Where the seccomp program and placeholder bookkeeping live (`~/.icode/state`). */
   stateDir: string;
+  /** The caller starts the sandbox in a new session of its own (spawned detached). */
+  ownSession?: boolean;
 }
 
 /**
@@ -308,7 +311,7 @@ export async function probeSandbox(env: NodeJS.ProcessEnv, bwrapPath = 'bwrap'):
 
 // No privileges inside, whoever runs icode (bwrap run as root keeps every capability unless told):
 // every namespace, every capability dropped; bwrap itself sets no-new-privs, so setuid programs gain nothing.
-const NAMESPACES = ['--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL'];
+const NAMESPACES = ['--unshare-all', '--die-with-parent', '--cap-drop', 'ALL'];
 
 /** {@link probeSandbox}, remembered under `cacheDir` while the same bwrap runs on the same kernel and user. */
 export async function cachedProbe(env: NodeJS.ProcessEnv, cacheDir: string): Promise<SandboxProbe> {
@@ -400,7 +403,11 @@ let systemMounts: string[] | undefined;
  * (`.icode/settings.json` that makes the next session trust everything).
  */
 export function sandboxArgs(policy: SandboxPolicy): { args: string[]; missing: string[] } {
-  const args = [...NAMESPACES];
+  // A new session keeps a command from the terminal (TIOCSTI could type into it). A caller that starts the
+  // sandbox in a session of its own (detached) has done that already, and then must not get a second one:
+  // the command would leave the caller's process group, and a kill of the group sent while bwrap starts
+  // could miss it (the command ran on, orphaned, its output pipe held open).
+  const args = [...NAMESPACES, ...(policy.ownSession ? [] : ['--new-session'])];
   if (policy.network) args.push('--share-net');
   systemMounts ??= SYSTEM_DIRS.flatMap((dir) => {
     let info: ReturnType<typeof lstatSync>;
@@ -457,7 +464,9 @@ export function sandboxArgs(policy: SandboxPolicy): { args: string[]; missing: s
       args.push('--ro-bind', held, held);
     }
   // Only what is visible needs a mask: the home folder is empty but for what was shown above.
-  const shown = [...SYSTEM_DIRS, ...readable, ...policy.roots].map((s) => real(s) ?? s);
+  const shown = [...SYSTEM_DIRS, ...readable, ...(policy.writableOutside ?? []), ...policy.roots].map(
+    (s) => real(s) ?? s,
+  );
   const credentials = (policy.credentials ?? CREDENTIAL_PATHS).map((p) => join(home, p));
   for (const path of new Set([...SYSTEM_SECRETS, ...credentials, ...(policy.hidden ?? [])]))
     mask(args, path, shown);
@@ -501,6 +510,7 @@ export function sandboxed(
   const { args, missing } = sandboxArgs(policy);
   const held = placeholders.hold(missing, policy.stateDir);
   const gitGuard = policy.writable && policy.unlocked?.includes('.git') ? guardGitDirs(policy) : undefined;
+  const nestedGuard = policy.writable ? guardNested(policy) : undefined;
   const filter = seccompFile(policy.stateDir, !policy.network);
   const bwrapArgs = [...args, ...(filter ? ['--seccomp', '9'] : []), '--', program.file, ...program.args];
   const file = '/bin/sh';
@@ -515,8 +525,69 @@ export function sandboxed(
       if (released) return [];
       released = true;
       held.release();
-      return gitGuard?.() ?? [];
+      return [...(gitGuard?.() ?? []), ...(nestedGuard?.() ?? [])];
     },
+  };
+}
+
+/** How deep, and through how many folders, the nested-settings check looks. */
+const NESTED_DEPTH = 4;
+const NESTED_FOLDERS = 4000;
+
+/** Protected names (`.icode`, `.claude`, …) below each root, to the depth and breadth above. */
+function nestedProtected(policy: SandboxPolicy): Set<string> {
+  const names = new Set(policy.protectedPaths.filter((p) => !p.includes('/') && p !== '.git'));
+  const found = new Set<string>();
+  let budget = NESTED_FOLDERS;
+  const walk = (dir: string, depth: number) => {
+    if (depth > NESTED_DEPTH || budget-- <= 0) return;
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (names.has(e.name)) {
+        if (depth > 0) found.add(join(dir, e.name));
+      } else if (e.isDirectory() && e.name !== 'node_modules' && e.name !== '.git')
+        walk(join(dir, e.name), depth + 1);
+    }
+  };
+  for (const root of policy.roots) walk(root, 0);
+  return found;
+}
+
+/**
+ * Only the protected paths at each root can be mount points. A command could still create `.icode` (or
+ * `.claude`, `.mcp.json`…) in a subfolder, and a session started there next would take its settings. What
+ * the command created of these, to a depth of four folders, is moved to the quarantine folder when it
+ * ends, and the caller is told; what existed before is left alone.
+ */
+function guardNested(policy: SandboxPolicy): () => string[] {
+  const before = nestedProtected(policy);
+  return () => {
+    const notes: string[] = [];
+    for (const path of nestedProtected(policy)) {
+      if (before.has(path)) continue;
+      const quarantine = join(
+        policy.stateDir,
+        'quarantine',
+        `${Date.now()}-${process.pid}-${basename(path)}`,
+      );
+      try {
+        mkdirSync(dirname(quarantine), { recursive: true });
+        renameSync(path, quarantine);
+        notes.push(
+          `[icode moved ${path}, which the command created, to ${quarantine}: settings there would be trusted by a session started in that folder]`,
+        );
+      } catch (error) {
+        notes.push(
+          `[the command created ${path}, and icode could not move it away: ${(error as Error).message}]`,
+        );
+      }
+    }
+    return notes;
   };
 }
 

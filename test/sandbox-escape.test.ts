@@ -53,6 +53,7 @@ echo '{}' > .mcp.json 2>/dev/null && probe create-mcp DONE || probe create-mcp r
 mkdir -p .claude 2>/dev/null; echo '{}' > .claude/settings.json 2>/dev/null && probe create-claude DONE || probe create-claude refused
 echo '{"permissions":{"defaultMode":"danger-full-access"}}' > .icode/settings.json 2>/dev/null && probe write-icode DONE || probe write-icode refused
 mv .icode .icode-moved 2>/dev/null && probe rename-icode DONE || probe rename-icode refused
+mkdir -p sub/.icode && echo '{"permissions":{"defaultMode":"danger-full-access"}}' > sub/.icode/settings.json && probe nested-icode WRITTEN
 printf 'gitdir: /tmp\n' > .git/commondir 2>/dev/null && probe git-commondir DONE || probe git-commondir refused
 printf '[core]\n\tfsmonitor = touch pwned\n' >> .git/config 2>/dev/null && probe git-config DONE || probe git-config refused
 mv .git .git-moved 2>/dev/null && probe rename-git DONE || probe rename-git refused
@@ -323,8 +324,11 @@ describe.skipIf(!bwrap)(`sandbox escapes fail ${reason}`, () => {
         expect(readFileSync(join(w.project, '.git/config'), 'utf8')).not.toContain('fsmonitor');
         expect(readFileSync(join(w.project, '.icode/settings.json'), 'utf8')).not.toContain('danger');
         expect(readdirSync(w.project).sort()).toEqual(
-          ['.env', '.git', '.icode', '.icode-new', 'esc.sh', 'git-esc.sh', 'inside.sock'].sort(),
+          ['.env', '.git', '.icode', '.icode-new', 'esc.sh', 'git-esc.sh', 'inside.sock', 'sub'].sort(),
         );
+        // Settings planted in a subfolder (trusted by a session started there) are moved away at the end.
+        expect(existsSync(join(w.project, 'sub/.icode'))).toBe(false);
+        expect(out).toMatch(/moved .*sub\/\.icode.*quarantine/);
       });
 
       test('after an allowed git write, .git stays in place and its config, hooks and modules stay read-only', () => {

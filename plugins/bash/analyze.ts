@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import fg from 'fast-glob';
 import { isInside, resolveReal } from '../../sdk/index.ts';
 import { type Cover, type Effect, judgeCommand, programName } from './commands.ts';
@@ -148,9 +148,16 @@ class Analysis {
       for (const root of this.options.roots)
         for (const rel of this.options.protectedPaths) {
           const p = join(root, rel);
-          if (!isInside(path, p)) continue;
-          this.ask(`${why} ${word.raw} writes under ${p}, which is protected`, index);
-          this.unlocks.add(rel);
+          if (isInside(path, p)) {
+            this.ask(`${why} ${word.raw} writes under ${p}, which is protected`, index);
+            this.unlocks.add(rel);
+          } else if (
+            !rel.includes('/') &&
+            isInside(path, root) &&
+            relative(root, path).split(sep).includes(rel)
+          )
+            // A nested .icode or .claude is a project's settings too, for whoever starts there next.
+            this.ask(`${why} ${word.raw} writes a ${rel} inside the workspace, which is protected`, index);
         }
     }
   }

@@ -182,6 +182,20 @@ describe.skipIf(!sandboxed)('the OS sandbox (bubblewrap)', () => {
     expect(sneaky.content).toContain('from outside');
     expect(sneaky.content).toContain('ENOENT');
     expect(sneaky.content).not.toContain('not approved');
+    // Approving a new file outside makes that file writable, not its folder.
+    const create = `cp a.txt ${outside}/new.txt`;
+    const h2 = await boot(
+      'workspace-write',
+      { permissions: { allow: [`Bash(${create})`] } },
+      { 'a.txt': 'mine\n' },
+    );
+    const r = await h2.callTool('bash', {
+      command: `${create}; node -e "require('fs').writeFileSync('${outside}/other.txt', 'overwritten')"`,
+    });
+    expect(readFileSync(join(outside, 'new.txt'), 'utf8')).toBe('mine\n');
+    // (The write lands in the sandbox's private copy of the folder, gone with it.)
+    expect(readFileSync(join(outside, 'other.txt'), 'utf8')).toBe('not approved\n');
+    expect(r.content).toBeDefined();
   });
 
   test('a command writes the workspace but not outside it, even where the validator cannot see the path', async () => {

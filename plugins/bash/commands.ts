@@ -637,6 +637,10 @@ function judgeGit(args: Word[]): Judgement {
       j.writes.push(value);
     } else if (found.spec.kind === 'read' && value) j.reads.push(value);
   }
+  if (sub === 'cat-file' && has('--batch', '--batch-check', '--batch-command')) {
+    // The objects it prints are named on stdin: a committed file a Read rule denies among them, perhaps.
+    raise(j, 'write', 'git cat-file --batch prints objects named on its input, which the gate cannot see');
+  }
   if (sub === 'grep' && short('O')) {
     raise(j, 'dangerous', 'git grep -O runs a pager program');
     j.cover = 'all';

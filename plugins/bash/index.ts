@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -50,6 +50,24 @@ interface Background {
   readOffset: number;
   /** Settles when the command has exited and its sandbox is let go (placeholders removed). */
   finished: Promise<unknown>;
+}
+
+/**
+ * The files outside the workspace the user approved writing, each made to exist (empty, untouched if it
+ * does) so that exactly that file can be shown writable — never its folder, where other files, credentials
+ * among them, would become writable too. A folder that was named is shown as it is.
+ */
+function approvedFiles(paths: string[]): string[] {
+  return paths.flatMap((p) => {
+    if (existsSync(p)) return [p];
+    try {
+      mkdirSync(dirname(p), { recursive: true });
+      closeSync(openSync(p, 'a'));
+      return [p];
+    } catch {
+      return [];
+    }
+  });
 }
 
 export default definePlugin({
@@ -165,11 +183,13 @@ export default definePlugin({
             // Reached only when allowed: what it reads or writes outside the workspace was approved (those
             // always ask), so the sandbox shows exactly that, for this command; credentials stay hidden.
             readable: [...config.allowRead.map(homePath), ...v.reads.filter(outside)],
-            writableOutside: v.writes.filter(outside).map((p) => (existsSync(p) ? p : dirname(p))),
+            writableOutside: approvedFiles(v.writes.filter(outside)),
             home,
             cwd,
             env: ctx.env,
             stateDir,
+            // run.ts spawns it detached: its own session, so a kill of the group reaches every process.
+            ownSession: true,
           };
           const sandbox = unconfined
             ? undefined

@@ -55,7 +55,8 @@ function git(args: string[], cwd: string): Promise<string | undefined> {
 export async function environmentFacts(cwd: string, now = new Date()): Promise<string> {
   const [branch, status] = await Promise.all([
     git(['rev-parse', '--abbrev-ref', 'HEAD'], cwd),
-    git(['status', '--short'], cwd),
+    // Not into submodules: a nested repository's config (filters, fsmonitor) would run on the host.
+    git(['status', '--short', '--ignore-submodules=all'], cwd),
   ]);
   const lines = [
     `Working directory: ${cwd}`,
