@@ -206,7 +206,14 @@ export default definePlugin({
         description:
           "Ask the project's language servers (TypeScript, Python, Go, Rust, C/C++ when installed) about code: diagnostics, hover (type and docs), definition, references, completion, symbols of a file, workspace_symbols. Lines and characters are 1-based; locations come back as path:line:col.",
         input: Input,
-        mode: 'read-only',
+        // Starting a language server runs the project's code (build scripts, proc macros, toolchain files,
+        // tsserver plugins), as the user: read-only and plan mode promise that no code runs, so there a
+        // server that is not running yet is not started. Once one runs, asking it is a read.
+        mode: ({ path }, tctx) => {
+          if (tctx.sessionMode !== 'read-only' && tctx.sessionMode !== 'plan') return 'read-only';
+          const spec = byExtension.get(extensionOf(path));
+          return spec && running.get(spec.name)?.state === 'running' ? 'read-only' : 'workspace-write';
+        },
         concurrencySafe: true,
         subjects: ({ path }, tctx) => ({ kind: 'path', values: [resolveReal(path, tctx.cwd)] }),
         async execute(input, tctx) {

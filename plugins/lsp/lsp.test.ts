@@ -133,6 +133,25 @@ describe('LSP degraded mode', () => {
     extensions: [ext],
   });
 
+  test("read-only mode does not start a language server: starting one runs the project's code", async () => {
+    const settings = { plugins: { lsp: { config: { servers: { fake: server('ok', 'fk') } } } } };
+    const h = await bootTestKernel({
+      include: ['workspace-guard', 'lsp'],
+      builtins: builtinPlugins,
+      files: { 'b.fk': 'y' },
+      env: { PATH },
+      settings,
+      mode: 'read-only',
+    });
+    try {
+      const refused = await h.callTool('LSP', { action: 'diagnostics', path: 'b.fk' });
+      expect(text(refused)).toContain('Permission denied');
+      expect(text(refused)).toContain('read-only');
+    } finally {
+      await h.shutdown();
+    }
+  });
+
   test('a missing server degrades its language with how to install it; the others work', async () => {
     const h = await bootTestKernel({
       include: ['workspace-guard', 'lsp'],
