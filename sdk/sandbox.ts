@@ -566,29 +566,24 @@ function nestedProtected(policy: SandboxPolicy): Set<string> {
  */
 function guardNested(policy: SandboxPolicy): () => string[] {
   const before = nestedProtected(policy);
-  return () => {
-    const notes: string[] = [];
-    for (const path of nestedProtected(policy)) {
-      if (before.has(path)) continue;
-      const quarantine = join(
-        policy.stateDir,
-        'quarantine',
-        `${Date.now()}-${process.pid}-${basename(path)}`,
+  return () =>
+    [...nestedProtected(policy)]
+      .filter((path) => !before.has(path))
+      .map((path) =>
+        quarantine(policy, path, 'settings there would be trusted by a session started in that folder'),
       );
-      try {
-        mkdirSync(dirname(quarantine), { recursive: true });
-        renameSync(path, quarantine);
-        notes.push(
-          `[icode moved ${path}, which the command created, to ${quarantine}: settings there would be trusted by a session started in that folder]`,
-        );
-      } catch (error) {
-        notes.push(
-          `[the command created ${path}, and icode could not move it away: ${(error as Error).message}]`,
-        );
-      }
-    }
-    return notes;
-  };
+}
+
+/** Moves what a command created where it must not be to the quarantine folder; says so, for the result. */
+function quarantine(policy: SandboxPolicy, path: string, why: string): string {
+  const to = join(policy.stateDir, 'quarantine', `${Date.now()}-${process.pid}-${basename(path)}`);
+  try {
+    mkdirSync(dirname(to), { recursive: true });
+    renameSync(path, to);
+    return `[icode moved ${path}, which the command created, to ${to}: ${why}]`;
+  } catch (error) {
+    return `[the command created ${path}, and icode could not move it away: ${(error as Error).message}]`;
+  }
 }
 
 /** Files in a git folder that make git run programs or read another repository's config when created. */
@@ -606,29 +601,10 @@ function guardGitDirs(policy: SandboxPolicy): () => string[] {
   for (const root of policy.roots)
     for (const name of GIT_HAZARDS)
       before.set(join(root, '.git', name), existsOrLink(join(root, '.git', name)));
-  return () => {
-    const notes: string[] = [];
-    for (const [path, existed] of before) {
-      if (existed || !existsOrLink(path)) continue;
-      const quarantine = join(
-        policy.stateDir,
-        'quarantine',
-        `${Date.now()}-${process.pid}-${basename(path)}`,
-      );
-      try {
-        mkdirSync(dirname(quarantine), { recursive: true });
-        renameSync(path, quarantine);
-        notes.push(
-          `[icode moved ${path}, which the command created, to ${quarantine}: in .git it could make git run programs]`,
-        );
-      } catch (error) {
-        notes.push(
-          `[the command created ${path}, and icode could not move it away: ${(error as Error).message}]`,
-        );
-      }
-    }
-    return notes;
-  };
+  return () =>
+    [...before]
+      .filter(([path, existed]) => !existed && existsOrLink(path))
+      .map(([path]) => quarantine(policy, path, 'in .git it could make git run programs'));
 }
 
 const seccompPaths = new Map<string, string | undefined>();
