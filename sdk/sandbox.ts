@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   existsSync,
   lstatSync,
@@ -54,6 +54,9 @@ export const CREDENTIAL_PATHS = [
   '.config/hub',
   '.config/op',
   '.config/git/credentials',
+  // Not shown in the sandbox's home; listed for when a folder holding the home folder is shown.
+  '.gitconfig',
+  '.config/git',
   '.git-credentials',
   '.npmrc',
   '.yarnrc',
@@ -508,9 +511,13 @@ export function sandboxed(
 ): SandboxedProgram {
   if (!probe.bwrap) return { file: program.file, args: [...program.args], release: () => [] };
   const { args, missing } = sandboxArgs(policy);
+  // Nested settings that exist (`sub/.icode`) are kept as they are, like those at the roots.
+  const nested = policy.writable ? nestedProtected(policy) : new Set<string>();
+  const at = args.lastIndexOf('--chdir');
+  args.splice(at, 0, ...[...nested].flatMap((p) => ['--ro-bind', p, p]));
   const held = placeholders.hold(missing, policy.stateDir);
   const gitGuard = policy.writable && policy.unlocked?.includes('.git') ? guardGitDirs(policy) : undefined;
-  const nestedGuard = policy.writable ? guardNested(policy) : undefined;
+  const nestedGuard = policy.writable ? guardNested(policy, nested) : undefined;
   const filter = seccompFile(policy.stateDir, !policy.network);
   const bwrapArgs = [...args, ...(filter ? ['--seccomp', '9'] : []), '--', program.file, ...program.args];
   const file = '/bin/sh';
@@ -531,8 +538,8 @@ export function sandboxed(
 }
 
 /** How deep, and through how many folders, the nested-settings check looks. */
-const NESTED_DEPTH = 4;
-const NESTED_FOLDERS = 4000;
+const NESTED_DEPTH = 6;
+const NESTED_FOLDERS = 20_000;
 
 /** Protected names (`.icode`, `.claude`, …) below each root, to the depth and breadth above. */
 function nestedProtected(policy: SandboxPolicy): Set<string> {
@@ -564,8 +571,7 @@ function nestedProtected(policy: SandboxPolicy): Set<string> {
  * the command created of these, to a depth of four folders, is moved to the quarantine folder when it
  * ends, and the caller is told; what existed before is left alone.
  */
-function guardNested(policy: SandboxPolicy): () => string[] {
-  const before = nestedProtected(policy);
+function guardNested(policy: SandboxPolicy, before: Set<string>): () => string[] {
   return () =>
     [...nestedProtected(policy)]
       .filter((path) => !before.has(path))
@@ -574,20 +580,36 @@ function guardNested(policy: SandboxPolicy): () => string[] {
       );
 }
 
-/** Moves what a command created where it must not be to the quarantine folder; says so, for the result. */
-function quarantine(policy: SandboxPolicy, path: string, why: string): string {
-  const to = join(policy.stateDir, 'quarantine', `${Date.now()}-${process.pid}-${basename(path)}`);
+/**
+ * Renames what a command created where it must not be, in its own folder (a rename there cannot cross
+ * filesystems, and no two names collide): `.icode` becomes `.icode.quarantined-<time>-<random>`, which
+ * nothing trusts. Says so, for the result.
+ */
+function quarantine(_policy: SandboxPolicy, path: string, why: string): string {
+  const to = `${path}.quarantined-${Date.now()}-${randomBytes(4).toString('hex')}`;
   try {
-    mkdirSync(dirname(to), { recursive: true });
     renameSync(path, to);
-    return `[icode moved ${path}, which the command created, to ${to}: ${why}]`;
+    return `[icode renamed ${path}, which the command created, to ${basename(to)}: ${why}]`;
   } catch (error) {
     return `[the command created ${path}, and icode could not move it away: ${(error as Error).message}]`;
   }
 }
 
 /** Files in a git folder that make git run programs or read another repository's config when created. */
-const GIT_HAZARDS = ['hooks', 'config', 'config.worktree', 'commondir', 'info', 'modules', 'worktrees'];
+const GIT_HAZARDS = [
+  'hooks',
+  'config',
+  'config.worktree',
+  'commondir',
+  'info',
+  'modules',
+  'worktrees',
+  // A rebase's todo list runs its `exec` lines when the user continues it on the host: only a git command
+  // that rebases, cherry-picks or reverts may create or change these (it gets them unlocked).
+  'rebase-merge',
+  'rebase-apply',
+  'sequencer',
+];
 
 /**
  * A command allowed to change `.git` (git itself, for `git commit`) keeps hooks and config read-only, but

@@ -25,7 +25,10 @@ const setpriv = findExecutable('setpriv');
 const reason = bwrap ? '' : 'bubblewrap (bwrap) is not installed';
 if (!bwrap && process.env.CI === 'true') throw new Error(`CI must run the sandbox escape tests: ${reason}`);
 
-/** Run after an allowed git write (`git add … && bash git-esc.sh`): .git is writable, its code is not. */
+/**
+ * A pre-commit hook the agent wrote (the user's config points core.hooksPath into the workspace, as husky
+ * does), run by an allowed `git commit`: .git is writable for git, its code is not.
+ */
 const GIT_ESCAPES = String.raw`
 probe() { printf 'PROBE %s %s\n' "$1" "$2"; }
 mv .git .git-orig 2>/dev/null && probe unlocked-rename-git DONE || probe unlocked-rename-git refused
@@ -102,7 +105,10 @@ function makeWorld(): World {
   );
   writeFileSync(join(w.project, '.env'), 'DOTENV-SECRET\n');
   writeFileSync(join(w.project, 'esc.sh'), ESCAPES.replaceAll('$OUTSIDE', w.outside));
-  writeFileSync(join(w.project, 'git-esc.sh'), GIT_ESCAPES);
+  mkdirSync(join(w.project, '.hooks'));
+  writeFileSync(join(w.project, '.hooks/pre-commit'), `#!/bin/sh\n${GIT_ESCAPES}`, { mode: 0o755 });
+  spawnSync('git', ['-C', w.project, 'config', 'core.hooksPath', '.hooks']);
+  writeFileSync(join(w.home, '.gitconfig'), '[user]\n\tname = Escape Test\n\temail = escape@example.com\n');
   writeFileSync(
     join(w.scenarios, 'gitescape.json'),
     JSON.stringify({
@@ -110,7 +116,7 @@ function makeWorld(): World {
       steps: [
         {
           content: [
-            { type: 'tool_use', name: 'bash', input: { command: 'git add esc.sh && bash git-esc.sh' } },
+            { type: 'tool_use', name: 'bash', input: { command: 'git add esc.sh && git commit -qm x' } },
           ],
         },
         { content: [{ type: 'text', text: '{{tool_results}}' }] },
@@ -324,14 +330,14 @@ describe.skipIf(!bwrap)(`sandbox escapes fail ${reason}`, () => {
         expect(readFileSync(join(w.project, '.git/config'), 'utf8')).not.toContain('fsmonitor');
         expect(readFileSync(join(w.project, '.icode/settings.json'), 'utf8')).not.toContain('danger');
         expect(readdirSync(w.project).sort()).toEqual(
-          ['.env', '.git', '.icode', '.icode-new', 'esc.sh', 'git-esc.sh', 'inside.sock', 'sub'].sort(),
+          ['.env', '.git', '.hooks', '.icode', '.icode-new', 'esc.sh', 'inside.sock', 'sub'].sort(),
         );
         // Settings planted in a subfolder (trusted by a session started there) are moved away at the end.
         expect(existsSync(join(w.project, 'sub/.icode'))).toBe(false);
-        expect(out).toMatch(/moved .*sub\/\.icode.*quarantine/);
+        expect(out).toMatch(/renamed .*sub\/\.icode.*quarantined/);
       });
 
-      test('after an allowed git write, .git stays in place and its config, hooks and modules stay read-only', () => {
+      test('a hook run by an allowed git commit: .git stays in place, its config, hooks and modules read-only', () => {
         const p = probes(gitOut);
         expect(gitOut).toContain('done');
         for (const name of ['unlocked-rename-git', 'unlocked-config', 'unlocked-hooks'])

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import fg from 'fast-glob';
@@ -23,6 +23,8 @@ export interface BashVerdict {
   needs: string[];
   /** Files it reads and writes, resolved: `Read(...)` and `Edit(...)` rules judge them. */
   reads: string[];
+  /** Folders it reads every file under (`grep -r`, `rg`). */
+  recursiveReads: string[];
   writes: string[];
   /** Why it needs the network (empty: it does not, as far as the gate can tell). */
   network: string[];
@@ -61,6 +63,7 @@ class Analysis {
   readonly commands: string[] = [];
   readonly covers: Array<string | undefined> = [];
   readonly reads = new Set<string>();
+  readonly recursiveReads = new Set<string>();
   readonly writes = new Set<string>();
   readonly network = new Set<string>();
   readonly unlocks = new Set<string>();
@@ -70,6 +73,9 @@ class Analysis {
   readonly asking = new Set<number>();
   /** The commands that need the network. */
   readonly networkAt = new Set<number>();
+  /** Whether a git command changes .git, and whether anything else on the line runs or writes. */
+  gitWrites = false;
+  otherWrites = false;
   cdpath = false;
   /** Variables set in this line to plain values (`n=3`, a loop over known words): safe in arithmetic. */
   readonly staticVars = new Set<string>();
@@ -141,7 +147,11 @@ class Analysis {
     for (const path of paths) {
       if (record) (write ? this.writes : this.reads).add(path);
       if (!this.options.roots.some((root) => isInside(path, root))) {
-        this.ask(`${why} ${word.raw} is outside the workspace (${path})`, index);
+        // Another name of a file with several links may be a secret (~/.ssh/id_rsa): the ask says so.
+        const links = statSync(path, { throwIfNoEntry: false })?.nlink ?? 1;
+        const more =
+          links > 1 ? `; it has ${links} hard links, so it may be another file under another name` : '';
+        this.ask(`${why} ${word.raw} is outside the workspace (${path})${more}`, index);
         continue;
       }
       if (!write) continue;
@@ -279,10 +289,15 @@ async function judgeArgv(
     for (const w of j.reads)
       if (w.value !== undefined) a.checkPath(w, scope.cwd, true, program, index, false);
   for (const u of j.unlocks ?? []) a.unlocks.add(u);
+  if (j.unlocks?.includes('.git') && program === 'git') a.gitWrites = true;
+  else if (j.effect !== 'read' && program !== 'git') a.otherWrites = true;
   // A program by path outside the workspace (not a system folder) runs code nobody judged.
   if (name.value.includes('/') && programName(name.value) === name.value)
     a.checkPath(name, scope.cwd, false, 'the program', index);
   for (const w of j.reads) a.checkPath(w, scope.cwd, false, program, index);
+  for (const w of j.recursiveReads ?? [])
+    for (const c of scope.cwd ?? [])
+      if (w.value !== undefined) a.recursiveReads.add(resolveReal(w.value, c, a.home));
   for (const w of j.writes) a.checkPath(w, scope.cwd, true, program, index);
   if (j.recursive) for (const w of j.writes) a.checkDestructive(w, scope.cwd, program, index);
   for (const w of j.assigns ?? []) await checkArithmetic(a, w, scope, `${program} assigns ${w.raw}`);
@@ -839,9 +854,15 @@ export async function analyzeBash(command: string, options: AnalyzeOptions): Pro
   const a = new Analysis(options);
   if (!command.trim()) a.denyReasons.add('the command is empty');
   else await analyzeSource(a, command, { cwd: [options.cwd], depth: 0 });
+  // git's own writes get .git writable; another program on the same line would get that too.
+  if (a.gitWrites && a.otherWrites)
+    a.ask(
+      'git changes the repository (.git) on a line that also runs other programs, which would be able to change .git too: run git on its own, or approve',
+    );
   const base = {
     commands: a.commands,
     reads: [...a.reads],
+    recursiveReads: [...a.recursiveReads],
     writes: [...a.writes],
     network: [...a.network],
     unlocks: [...a.unlocks],

@@ -43,6 +43,8 @@ export interface Judgement {
   arithmetic?: Word[];
   /** Why it is dangerous (the asks), apart from the other reasons. */
   dangers?: string[];
+  /** Folders whose every file it reads (`grep -r`, `rg`, `git grep --untracked`). */
+  recursiveReads?: Word[];
   /** A program icode does not know: a protected path among its arguments asks, as it may write there. */
   namesProtected?: boolean;
   recursive?: boolean;
@@ -182,7 +184,9 @@ function applyOptions(name: string, spec: CommandOptions, parsed: ParsedArgs, j:
         if (o.value) j.writes.push(o.value);
         break;
       case 'writes':
-        raise(j, 'write', s.why ?? `${name} ${label} writes its files`);
+        raise(j, 'write', s.why ? `${name} ${label} ${s.why}` : `${name} ${label} writes its files`);
+        // A value (a list of files, a backup suffix) is judged as a path too: outside asks.
+        if (o.value) j.reads.push(o.value);
         break;
       case 'exec':
         raise(j, 'dangerous', s.why ?? `${name} ${label} runs a program`);
@@ -422,7 +426,13 @@ function judgeSearch(name: string, args: Word[]): Judgement {
   const j = applyOptions(name, spec, parsed, judgement('read'));
   const patternGiven = parsed.options.some((o) => ['e', 'f', 'regexp', 'file'].includes(o.name));
   const listing = name === 'rg' && parsed.options.some((o) => ['files', 'type-list'].includes(o.name));
-  j.reads.push(...(patternGiven || listing ? parsed.operands : parsed.operands.slice(1)));
+  const paths = patternGiven || listing ? parsed.operands : parsed.operands.slice(1);
+  j.reads.push(...paths);
+  // rg always recurses, grep with -r/-R: every file under the folders is read, a denied one among them.
+  const recursive =
+    name === 'rg' ||
+    parsed.options.some((o) => ['r', 'R', 'recursive', 'dereference-recursive'].includes(o.name));
+  if (recursive) j.recursiveReads = paths.length ? paths : [{ value: '.', raw: '.' }];
   j.noPaths = false;
   return j;
 }
@@ -527,6 +537,14 @@ const GIT_READ = new Set(
     ' ',
   ),
 );
+/** The state folders in .git a subcommand works in (a rebase's todo list runs its exec lines). */
+const GIT_STATE: Record<string, string[]> = {
+  rebase: ['rebase-merge', 'rebase-apply'],
+  pull: ['rebase-merge', 'rebase-apply'],
+  am: ['rebase-apply'],
+  'cherry-pick': ['sequencer'],
+  revert: ['sequencer'],
+};
 const GIT_NETWORK = new Set('fetch pull push clone ls-remote archive send-email request-pull'.split(' '));
 /** Options of git subcommands that run programs or write files (git accepts unique abbreviations of them). */
 const GIT_SUB_OPTIONS: Record<string, OptionSpec> = {
@@ -641,6 +659,7 @@ function judgeGit(args: Word[]): Judgement {
     // The objects it prints are named on stdin: a committed file a Read rule denies among them, perhaps.
     raise(j, 'write', 'git cat-file --batch prints objects named on its input, which the gate cannot see');
   }
+  if (sub === 'grep' && has('--untracked', '--no-index')) j.recursiveReads = [{ value: '.', raw: '.' }];
   if (sub === 'grep' && short('O')) {
     raise(j, 'dangerous', 'git grep -O runs a pager program');
     j.cover = 'all';
@@ -800,7 +819,7 @@ function judgeGit(args: Word[]): Judgement {
     return j;
   }
   raise(j, 'write', `git ${sub} changes the repository`);
-  if (sub !== 'clone') j.unlocks = ['.git'];
+  if (sub !== 'clone') j.unlocks = ['.git', ...(GIT_STATE[sub] ?? []).map((d) => `.git/${d}`)];
   if (sub === 'clone') j.writes.push(...pos.slice(1));
   return j;
 }

@@ -156,8 +156,19 @@ export default definePlugin({
                     `${why}, and sandboxed commands have no network: approve to run it with the network`,
                 )
               : [];
-          const needs = [...v.needs, ...network];
-          const asking = [...new Set([...v.asking, ...(network.length ? v.networkAt : [])])];
+          // Without a sandbox nothing hides a denied file from a recursive search: such a search asks.
+          const exposed = sandboxedHere
+            ? []
+            : expandPaths(ctx.permissions.deniedPaths('read'))
+                .filter((p) => v.recursiveReads.some((dir) => isInside(p, dir)))
+                .map(
+                  (p) =>
+                    `the search reads every file under its folders, ${p} among them, which a Read rule denies`,
+                );
+          const needs = [...v.needs, ...network, ...exposed];
+          const asking = exposed.length
+            ? v.commands.map((_, i) => i)
+            : [...new Set([...v.asking, ...(network.length ? v.networkAt : [])])];
           return {
             kind: 'command',
             values: v.commands,

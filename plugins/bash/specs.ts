@@ -23,6 +23,12 @@ const longFlags = (names: string): Record<string, OptionSpec> =>
   Object.fromEntries(names.split(' ').map((n) => [n, flag]));
 
 const COMMON_LONG = longFlags('help version');
+/** A file listing the files to read: which files those are is only known at run time. */
+const listed: OptionSpec = {
+  value: 'required',
+  kind: 'writes',
+  why: 'reads the files a list names, known only at run time',
+};
 /** Following symbolic links while recursing: a link in the workspace may lead anywhere. */
 const follows: OptionSpec = {
   kind: 'writes',
@@ -76,7 +82,7 @@ export const SPECS: Record<string, CommandOptions> = {
   wc: {
     short: flags('clmwL'),
     long: {
-      'files0-from': read,
+      'files0-from': listed,
       total: plain,
       ...longFlags('bytes chars lines words max-line-length'),
       ...COMMON_LONG,
@@ -220,7 +226,7 @@ export const SPECS: Record<string, CommandOptions> = {
   file: {
     short: { f: read, m: read, F: plain, P: plain, e: plain, C: compile, ...flags('bcdhikLlNnprsSvz0') },
     long: {
-      'files-from': read,
+      'files-from': listed,
       'magic-file': read,
       separator: plain,
       exclude: plain,
@@ -232,7 +238,7 @@ export const SPECS: Record<string, CommandOptions> = {
   du: {
     short: { B: plain, d: plain, t: plain, X: read, L: follows, ...flags('0abcDhHklmsSx') },
     long: {
-      'files0-from': read,
+      'files0-from': listed,
       dereference: follows,
       'exclude-from': read,
       exclude: plain,
@@ -438,7 +444,7 @@ export const SPECS: Record<string, CommandOptions> = {
       output: write,
       'temporary-directory': { value: 'required', kind: 'write', why: 'writes temporary files there' },
       'compress-program': exec('sort --compress-program runs a program'),
-      'files0-from': read,
+      'files0-from': listed,
       'random-source': read,
       key: plain,
       'field-separator': plain,
@@ -458,14 +464,14 @@ export const SPECS: Record<string, CommandOptions> = {
     short: {
       e: { value: 'required', kind: 'plain' },
       f: read,
-      i: { value: 'optional', kind: 'writes', why: 'sed -i edits files in place' },
+      i: { value: 'optional', kind: 'writes', why: 'edits files in place' },
       l: plain,
       ...flags('nrsuzE'),
     },
     long: {
       expression: plain,
       file: read,
-      'in-place': { value: 'optional', kind: 'writes', why: 'sed -i edits files in place' },
+      'in-place': { value: 'optional', kind: 'writes', why: 'edits files in place' },
       'line-length': plain,
       ...longFlags(
         'quiet silent debug posix regexp-extended separate sandbox unbuffered null-data follow-symlinks binary',
