@@ -531,8 +531,13 @@ export function sandboxed(
     release() {
       if (released) return [];
       released = true;
-      held.release();
-      return [...(gitGuard?.() ?? []), ...(nestedGuard?.() ?? [])];
+      // Called from a process's exit: it must not throw (an unhandled rejection would end icode).
+      try {
+        held.release();
+        return [...(gitGuard?.() ?? []), ...(nestedGuard?.() ?? [])];
+      } catch (error) {
+        return [`[icode could not check what the command left: ${(error as Error).message}]`];
+      }
     },
   };
 }

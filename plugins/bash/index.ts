@@ -228,7 +228,10 @@ export default definePlugin({
               finished: started.done.catch(() => undefined),
             };
             background.set(id, entry);
-            void started.done.then((code) => Object.assign(entry, { done: true, exitCode: code }));
+            void started.done.then(
+              (code) => Object.assign(entry, { done: true, exitCode: code }),
+              () => Object.assign(entry, { done: true }),
+            );
             return `Started in the background as ${id} (pid ${started.pid}); read its output with bash_output {"id": "${id}"}. Output file: ${started.outputFile}`;
           }
           const r = await runCommand(options);
