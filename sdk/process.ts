@@ -48,7 +48,9 @@ export function hostGit(args: readonly string[], env: NodeJS.ProcessEnv = proces
   const file = findExecutable('git', { ...env, PATH: absolute }) ?? '/usr/bin/git';
   return [
     file,
+    // --no-optional-locks: a status icode takes for itself must not hold index.lock against the user's git.
     [
+      '--no-optional-locks',
       '-c',
       'core.fsmonitor=false',
       '-c',
