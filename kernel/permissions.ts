@@ -244,7 +244,13 @@ export class PermissionGate {
     const deny = this.ruleFor('deny', request) ?? this.accessRule('deny', request);
     if (deny) return fromRule(deny, 'deny');
     const modeDecision = this.byMode(request);
-    if (modeDecision.decision === 'deny') return modeDecision;
+    if (modeDecision.decision === 'deny') {
+      // Say what else stands in the way, so a user does not switch modes only to be asked.
+      const needs = request.subjects?.needs ?? [];
+      return needs.length
+        ? { ...modeDecision, reason: `${modeDecision.reason}; and ${needs.join('; ')}` }
+        : modeDecision;
+    }
     const ask = this.ruleFor('ask', request) ?? this.accessRule('ask', request);
     const allow = this.allowRule(request);
     const needs = request.subjects?.needs ?? [];
@@ -366,6 +372,28 @@ function allowHint(request: PermissionRequest, decision: PermissionDecision): st
   if (decision.rule) {
     return `the ask rule "${decision.rule.rule}"${decision.rule.file ? ` in ${decision.rule.file}` : ''} requires approval; run interactively or remove it`;
   }
-  const rule = suggestedRule(request);
-  return `allow it with --allowedTools "${rule}", a permissions.allow rule "${rule}" in .icode/settings.json, or --permission-mode ${request.mode === 'danger-full-access' ? 'danger-full-access' : 'workspace-write'}`;
+  // The rules for the values that ask (all of them when none is singled out), not for the first one.
+  const subjects = request.subjects;
+  const asking = subjects?.asking;
+  const picked =
+    subjects && asking?.length
+      ? {
+          ...request,
+          subjects: {
+            ...subjects,
+            values: asking.map((i) => subjects.values[i]!),
+            covers: asking.map((i) => subjects.covers?.[i]),
+          },
+        }
+      : request;
+  const rules = suggestedRules(picked);
+  const quoted = rules.map((r) => `"${r}"`).join(' ');
+  const ways = [`--allowedTools ${quoted}`, `permissions.allow ${quoted} in .icode/settings.json`];
+  // A stricter mode is worth naming only when the mode is what stands in the way.
+  if (MODE_RANK[request.mode] > MODE_RANK[ceiling(request.sessionMode)])
+    ways.push(
+      `--permission-mode ${request.mode === 'danger-full-access' ? 'danger-full-access' : 'workspace-write'}`,
+    );
+  ways.push('--permission-prompt-stdin to answer on stdin');
+  return `allow it with ${ways.join(', or ')}`;
 }

@@ -542,6 +542,16 @@ export function sandboxed(
   };
 }
 
+/** Why a nested protected name a command created is taken away. */
+const NESTED_WHY: Record<string, string> = {
+  '.icode':
+    "a session started in that folder would take its settings (icode's permission mode, rules, hooks)",
+  '.claude': 'Claude Code started in that folder would take its settings and hooks',
+  '.mcp.json': 'a session started in that folder would start the MCP servers it names',
+  '.vscode': 'an editor opening that folder would take its tasks and settings',
+  '.idea': 'an IDE opening that folder would take its run configurations',
+};
+
 /** How deep, and through how many folders, the nested-settings check looks. */
 const NESTED_DEPTH = 6;
 const NESTED_FOLDERS = 20_000;
@@ -580,9 +590,7 @@ function guardNested(policy: SandboxPolicy, before: Set<string>): () => string[]
   return () =>
     [...nestedProtected(policy)]
       .filter((path) => !before.has(path))
-      .map((path) =>
-        quarantine(policy, path, 'settings there would be trusted by a session started in that folder'),
-      );
+      .map((path) => quarantine(policy, path, NESTED_WHY[basename(path)] ?? 'it is a protected name'));
 }
 
 /**

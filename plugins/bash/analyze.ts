@@ -148,7 +148,8 @@ class Analysis {
       if (record) (write ? this.writes : this.reads).add(path);
       if (!this.options.roots.some((root) => isInside(path, root))) {
         // Another name of a file with several links may be a secret (~/.ssh/id_rsa): the ask says so.
-        const links = statSync(path, { throwIfNoEntry: false })?.nlink ?? 1;
+        const info = statSync(path, { throwIfNoEntry: false });
+        const links = info?.isFile() ? info.nlink : 1;
         const more =
           links > 1 ? `; it has ${links} hard links, so it may be another file under another name` : '';
         this.ask(`${why} ${word.raw} is outside the workspace (${path})${more}`, index);

@@ -243,6 +243,10 @@ export default definePlugin({
                 `[the command ended in ${r.finalCwd}, outside the workspace; the working directory stays ${cwd}]`,
               );
           }
+          if (!unconfined && /Read-only file system|EROFS/.test(r.output))
+            notes.push(
+              `[the sandbox keeps the system folders and ${config.protectedPaths.join(', ')} read-only; outside the workspace only approved paths are writable (docs/security.md)]`,
+            );
           if (r.timedOut)
             notes.push(`[timed out after ${options.timeoutMs} ms; the command and its children were killed]`);
           if (r.interrupted)
