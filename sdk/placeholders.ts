@@ -32,29 +32,29 @@ export class PlaceholderSet {
    * Whether a protected path that exists is a placeholder (this process's, or another icode's by its
    * registry): the caller must hold it too, or its owner may remove it while the sandbox starts.
    */
-  isPlaceholder(path: string, stateDir: string): boolean {
-    return this.counts.has(path) || readExisting(registryOf(stateDir, path), path);
+  isPlaceholder(path: string): boolean {
+    return this.counts.has(path) || readExisting(registryOf(path), path);
   }
 
-  hold(paths: readonly string[], stateDir: string): { release(): void } {
+  hold(paths: readonly string[]): { release(): void } {
     const taken: string[] = [];
     try {
       for (const path of paths) {
         const n = this.counts.get(path) ?? 0;
-        if (n === 0) withLock(registryOf(stateDir, path), (reg) => acquire(reg, path));
+        if (n === 0) withLock(registryOf(path), (reg) => acquire(reg, path));
         this.counts.set(path, n + 1);
         taken.push(path);
       }
     } catch (error) {
-      this.let(taken, stateDir);
+      this.let(taken);
       throw new Error(
         `the sandbox could not hold a protected path: ${(error as Error).message}; nothing was run`,
       );
     }
-    return { release: () => this.let(taken, stateDir) };
+    return { release: () => this.let(taken) };
   }
 
-  private let(paths: readonly string[], stateDir: string): void {
+  private let(paths: readonly string[]): void {
     for (const path of paths) {
       const n = (this.counts.get(path) ?? 1) - 1;
       if (n > 0) {
@@ -63,7 +63,7 @@ export class PlaceholderSet {
       }
       this.counts.delete(path);
       try {
-        withLock(registryOf(stateDir, path), (reg) => letGo(reg, path));
+        withLock(registryOf(path), (reg) => letGo(reg, path));
       } catch {
         // Left for the next holder to tidy: an empty read-only-looking folder is harmless.
       }
@@ -76,7 +76,14 @@ export class PlaceholderSet {
  * ICODE_CONFIG_DIRs (two users, sudo and not) share a project's placeholders too. The folder is
  * world-writable and sticky, like /tmp: anyone may register, only an entry's owner may remove it.
  */
-function registryOf(_stateDir: string, path: string): string {
+function registryOf(path: string): string {
+  registryBase ??= makeRegistryBase();
+  return join(registryBase, createHash('sha256').update(path).digest('hex').slice(0, 24));
+}
+
+let registryBase: string | undefined;
+
+function makeRegistryBase(): string {
   const base = join(process.platform === 'linux' ? '/tmp' : tmpdir(), 'icode-placeholders');
   if (!existsSync(base)) {
     mkdirSync(base, { recursive: true, mode: 0o1777 });
@@ -84,7 +91,7 @@ function registryOf(_stateDir: string, path: string): string {
       chmodSync(base, 0o1777);
     } catch {}
   }
-  return join(base, createHash('sha256').update(path).digest('hex').slice(0, 24));
+  return base;
 }
 
 const alive = (pid: number) => {

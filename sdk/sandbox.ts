@@ -127,12 +127,6 @@ const SYSTEM_DIRS = [
 ];
 
 /**
- * Home-relative files shown read-only. Not `~/.gitconfig`: it can hold tokens (`http.extraHeader`, URLs
- * with credentials); git's identity reaches commands through the environment instead ({@link gitIdentity}).
- */
-const HOME_READABLE: string[] = [];
-
-/**
  * The environment a command gets: these names (and `LC_*`) from icode's own, plus what a setting adds.
  * Tokens and keys in the environment (cloud credentials, CI tokens, API keys) never reach a command by
  * default: a prompt-injected command could print or send them.
@@ -234,13 +228,11 @@ export interface SandboxPolicy {
   readable?: readonly string[];
   /** Absolute paths outside the workspace this command may write (the user approved it). */
   writableOutside?: readonly string[];
-  /** Home-relative credential locations (default {@link CREDENTIAL_PATHS}). */
-  credentials?: readonly string[];
   home: string;
   cwd: string;
   /** icode's environment: its PATH says where the toolchains are. */
   env: Readonly<Record<string, string | undefined>>;
-  /** Where the seccomp program and placeholder bookkeeping live (`~/.icode/state`). */
+  /** Where the seccomp program is written (`~/.icode/state`). */
   stateDir: string;
   /** The caller starts the sandbox in a new session of its own (spawned detached). */
   ownSession?: boolean;
@@ -433,11 +425,7 @@ export function sandboxArgs(policy: SandboxPolicy): { args: string[]; missing: s
     args.push('--ro-bind', resolv, resolv);
   const home = real(policy.home) ?? policy.home;
   if (!policy.roots.some((root) => isInside(home, root)) && home !== '/') args.push('--tmpfs', home);
-  const readable = [
-    ...HOME_READABLE.map((p) => join(home, p)),
-    ...toolchainPaths(policy.env, home),
-    ...(policy.readable ?? []),
-  ];
+  const readable = [...toolchainPaths(policy.env, home), ...(policy.readable ?? [])];
   for (const path of new Set(readable.map(real).filter((p): p is string => Boolean(p))))
     if (!policy.roots.some((root) => isInside(path, root))) args.push('--ro-bind', path, path);
   // Mounted after the private /tmp and home, so a workspace under either is still there.
@@ -463,14 +451,14 @@ export function sandboxArgs(policy: SandboxPolicy): { args: string[]; missing: s
       let held = path;
       while (!existsOrLink(held) && dirname(held) !== root && !existsOrLink(dirname(held)))
         held = dirname(held);
-      if (!existsOrLink(held) || placeholders.isPlaceholder(held, policy.stateDir)) missing.push(held);
+      if (!existsOrLink(held) || placeholders.isPlaceholder(held)) missing.push(held);
       args.push('--ro-bind', held, held);
     }
   // Only what is visible needs a mask: the home folder is empty but for what was shown above.
   const shown = [...SYSTEM_DIRS, ...readable, ...(policy.writableOutside ?? []), ...policy.roots].map(
     (s) => real(s) ?? s,
   );
-  const credentials = (policy.credentials ?? CREDENTIAL_PATHS).map((p) => join(home, p));
+  const credentials = CREDENTIAL_PATHS.map((p) => join(home, p));
   for (const path of new Set([...SYSTEM_SECRETS, ...credentials, ...(policy.hidden ?? [])]))
     mask(args, path, shown);
   args.push('--chdir', policy.cwd);
@@ -515,7 +503,7 @@ export function sandboxed(
   const nested = policy.writable ? nestedProtected(policy) : new Set<string>();
   const at = args.lastIndexOf('--chdir');
   args.splice(at, 0, ...[...nested].flatMap((p) => ['--ro-bind', p, p]));
-  const held = placeholders.hold(missing, policy.stateDir);
+  const held = placeholders.hold(missing);
   const gitGuard = policy.writable && policy.unlocked?.includes('.git') ? guardGitDirs(policy) : undefined;
   const nestedGuard = policy.writable ? guardNested(policy, nested) : undefined;
   const filter = seccompFile(policy.stateDir, !policy.network);
@@ -583,14 +571,14 @@ function nestedProtected(policy: SandboxPolicy): Set<string> {
 /**
  * Only the protected paths at each root can be mount points. A command could still create `.icode` (or
  * `.claude`, `.mcp.json`…) in a subfolder, and a session started there next would take its settings. What
- * the command created of these, to a depth of four folders, is moved to the quarantine folder when it
+ * the command created of these, to a depth of six folders, is renamed `NAME.quarantined-…` when it
  * ends, and the caller is told; what existed before is left alone.
  */
 function guardNested(policy: SandboxPolicy, before: Set<string>): () => string[] {
   return () =>
     [...nestedProtected(policy)]
       .filter((path) => !before.has(path))
-      .map((path) => quarantine(policy, path, NESTED_WHY[basename(path)] ?? 'it is a protected name'));
+      .map((path) => quarantine(path, NESTED_WHY[basename(path)] ?? 'it is a protected name'));
 }
 
 /**
@@ -598,7 +586,7 @@ function guardNested(policy: SandboxPolicy, before: Set<string>): () => string[]
  * filesystems, and no two names collide): `.icode` becomes `.icode.quarantined-<time>-<random>`, which
  * nothing trusts. Says so, for the result.
  */
-function quarantine(_policy: SandboxPolicy, path: string, why: string): string {
+function quarantine(path: string, why: string): string {
   const to = `${path}.quarantined-${Date.now()}-${randomBytes(4).toString('hex')}`;
   try {
     renameSync(path, to);
@@ -628,8 +616,8 @@ const GIT_HAZARDS = [
  * A command allowed to change `.git` (git itself, for `git commit`) keeps hooks and config read-only, but
  * what did not exist cannot be mounted: a hook it runs could create `.git/commondir` (git then reads
  * another folder's config, whose core.fsmonitor the user's next `git status` runs). After the sandbox has
- * gone (its PID namespace took every process with it), whatever of these appeared is moved to the
- * quarantine folder and the caller is told.
+ * gone (its PID namespace took every process with it), whatever of these appeared is renamed
+ * `NAME.quarantined-…` in place and the caller is told.
  */
 function guardGitDirs(policy: SandboxPolicy): () => string[] {
   const before = new Map<string, boolean>();
@@ -639,7 +627,7 @@ function guardGitDirs(policy: SandboxPolicy): () => string[] {
   return () =>
     [...before]
       .filter(([path, existed]) => !existed && existsOrLink(path))
-      .map(([path]) => quarantine(policy, path, 'in .git it could make git run programs'));
+      .map(([path]) => quarantine(path, 'in .git it could make git run programs'));
 }
 
 const seccompPaths = new Map<string, string | undefined>();

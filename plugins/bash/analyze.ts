@@ -379,7 +379,7 @@ async function checkArithmetic(a: Analysis, word: Word, scope: Scope, why: strin
 }
 
 /** The command substitutions (`$(…)`, backticks) inside a string that bash will expand later. */
-export function embeddedCode(text: string): string[] {
+function embeddedCode(text: string): string[] {
   const out: string[] = [];
   for (let i = 0; i < text.length; i++) {
     if (text[i] === '$' && text[i + 1] === '(' && text[i + 2] !== '(') {
@@ -792,7 +792,7 @@ async function textCode(a: Analysis, node: SyntaxNode, scope: Scope): Promise<vo
  * Removes backslash-newline pairs outside single quotes, as bash does before it splits words: `cu\<newline>rl`
  * is `curl`. Here-documents are left alone (a quoted one keeps them).
  */
-export function joinContinuations(source: string): string {
+function joinContinuations(source: string): string {
   if (!source.includes('\\\n') || source.includes('<<')) return source;
   let out = '';
   let quoted = false;

@@ -307,7 +307,7 @@ export function sedScriptIsReadOnly(script: string): boolean {
  * The shell commands a sed script's `e COMMAND` runs, to be judged like any other; undefined when it runs
  * text only known at run time (`e` alone and the `s///e` flag run the pattern space, a line of the file).
  */
-export function sedCommands(script: string): string[] | undefined {
+function sedCommands(script: string): string[] | undefined {
   const out: string[] = [];
   for (const line of script.split('\n')) {
     // An e command: after an address or a separator, `e` then the command to the end of the line.
@@ -321,7 +321,7 @@ export function sedCommands(script: string): string[] | undefined {
 }
 
 /** Files a sed script reads (`r`, `R`) and writes (`w`, `W`, the `s///w` flag): to the end of the line. */
-export function sedFiles(script: string): { reads: string[]; writes: string[] } {
+function sedFiles(script: string): { reads: string[]; writes: string[] } {
   const reads: string[] = [];
   const writes: string[] = [];
   for (const line of script.split('\n')) {
@@ -474,14 +474,6 @@ function findTwo(word: string, names: string[]): boolean {
     names.some((n) => n === name) ||
     (name.length >= 4 && names.filter((n) => n.startsWith(name)).length === 1)
   );
-}
-
-function judgeSort(args: Word[]): Judgement {
-  const spec = SPECS.sort!;
-  const parsed = parseOptions(spec, args);
-  const j = applyOptions('sort', spec, parsed, judgement('read'));
-  j.reads.push(...parsed.operands);
-  return j;
 }
 
 function judgeDate(args: Word[]): Judgement {
@@ -859,7 +851,7 @@ function judgeRecursiveChange(name: string, args: Word[]): Judgement {
 }
 
 /** A variable bash gives no meaning (not PATH, IFS, CDPATH, BASH_ENV…): setting it changes nothing else. */
-export function plainName(w: Word): boolean {
+function plainName(w: Word): boolean {
   return w.value !== undefined && /^[a-z_][a-z0-9_]*$/.test(w.value);
 }
 
@@ -1048,7 +1040,7 @@ export function judgeCommand(nameWord: Word, args: Word[]): Judgement {
     case 'rg':
       return judgeSearch(name, args);
     case 'sort':
-      return judgeSort(args);
+      return judgeWithSpec('sort', args);
     case 'tar':
       return judgeTar(args);
     case 'git':

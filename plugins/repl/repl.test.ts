@@ -88,7 +88,8 @@ describe('REPL', () => {
       expect(existsSync(join(h.home, 'escape.txt'))).toBe(false);
       const system = await run(`open('/usr/escape-${process.pid}.txt', 'w')`, 'python');
       expect(text(system)).toMatch(/Read-only file system/);
-      expect(outside).toBeDefined();
+      // The write itself succeeded, in the sandbox's own home: it is the host that did not get it.
+      expect(outside.isError).toBe(false);
     },
   );
 });
