@@ -39,8 +39,30 @@ export { suggestedRules } from '../kernel/permissions.ts';
 export type { CommandOutcome, Services } from '../kernel/registries.ts';
 export { parseSlashCommand } from '../kernel/registries.ts';
 export type * from '../kernel/types.ts';
+export { pickAnswer } from './answers.ts';
 export { ProjectApprovals } from './approvals.ts';
+export { CONTEXT_FILES, contextFiles, userMemory } from './context-files.ts';
+export {
+  approvedTarget,
+  checkedTarget,
+  MAX_FILE_BYTES,
+  readJudged,
+  readText,
+  statTarget,
+  targetPath,
+  writeAtomic,
+} from './file-target.ts';
+export { listOf, parseFrontmatter } from './frontmatter.ts';
+export {
+  findCell,
+  newCell,
+  parseNotebook,
+  renderNotebook,
+  replaceCell,
+  serializeNotebook,
+} from './notebook.ts';
 export { capOutput, findExecutable, hostGit } from './process.ts';
+export { projectSlug } from './projects.ts';
 export {
   CREDENTIAL_PATHS,
   cachedProbe,

@@ -1,8 +1,14 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { definePlugin, defineTool, PERMISSION_MODES, type PermissionMode } from '../../sdk/index.ts';
-import { listOf, parseFrontmatter } from '../commands/custom.ts';
+import {
+  definePlugin,
+  defineTool,
+  listOf,
+  PERMISSION_MODES,
+  type PermissionMode,
+  parseFrontmatter,
+} from '../../sdk/index.ts';
 
 export interface AgentType {
   name: string;

@@ -2,10 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { parseFrontmatter } from '../../sdk/index.ts';
 import { bootTestKernel } from '../../sdk/testing.ts';
 import { makeWorld, runCli } from '../../test/helpers.ts';
 import { builtinPlugins } from '../index.ts';
-import { expand, parseFrontmatter } from './custom.ts';
+import { expand } from './custom.ts';
 
 describe('custom command text', () => {
   test('$ARGUMENTS, $1..$9 with quoted words; arguments are appended when there is no placeholder', () => {

@@ -4,8 +4,10 @@ import { dirname, join, resolve } from 'node:path';
 import * as z from 'zod';
 import {
   addPermissionRule,
+  CONTEXT_FILES,
   type Command,
   type CommandContext,
+  contextFiles,
   definePlugin,
   editSettings,
   hostGit,
@@ -15,8 +17,8 @@ import {
   pluginLines,
   settingLines,
   settingsPath,
+  userMemory,
 } from '../../sdk/index.ts';
-import { CONTEXT_FILES, contextFiles, userMemory } from '../session/context.ts';
 import { expand, loadCommands } from './custom.ts';
 
 const INIT_PROMPT = `Write an AGENTS.md at the root of this repository for coding agents who will work in it.

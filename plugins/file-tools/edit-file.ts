@@ -1,6 +1,12 @@
 import * as z from 'zod';
-import { defineTool } from '../../sdk/index.ts';
-import { approvedTarget, checkedTarget, readText, statTarget, writeAtomic } from './target.ts';
+import {
+  approvedTarget,
+  checkedTarget,
+  defineTool,
+  readText,
+  statTarget,
+  writeAtomic,
+} from '../../sdk/index.ts';
 
 function count(text: string, part: string): number {
   let n = 0;

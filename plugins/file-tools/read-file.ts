@@ -1,14 +1,15 @@
 import { extname } from 'node:path';
 import * as z from 'zod';
-import { defineTool } from '../../sdk/index.ts';
-import { parseNotebook, renderNotebook } from '../notebook/notebook.ts';
 import {
   approvedTarget,
   checkedTarget,
+  defineTool,
   MAX_FILE_BYTES as MAX_BYTES,
+  parseNotebook,
   readJudged,
+  renderNotebook,
   statTarget,
-} from './target.ts';
+} from '../../sdk/index.ts';
 
 const MAX_LINE = 2000;
 const IMAGE_TYPES: Record<string, string> = {

@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { ToolContext } from '../../sdk/index.ts';
+import { approvedTarget, readJudged, statTarget, writeAtomic } from '../../sdk/index.ts';
 import { bootTestKernel } from '../../sdk/testing.ts';
 import { builtinPlugins } from '../index.ts';
 import { readFile } from './read-file.ts';
-import { approvedTarget, readJudged, statTarget, writeAtomic } from './target.ts';
 import { writeFile } from './write-file.ts';
 
 const INSIDE = 'inside the workspace\n';

@@ -1,6 +1,5 @@
 import * as z from 'zod';
-import { defineTool } from '../../sdk/index.ts';
-import { approvedTarget, checkedTarget, statTarget, writeAtomic } from './target.ts';
+import { approvedTarget, checkedTarget, defineTool, statTarget, writeAtomic } from '../../sdk/index.ts';
 
 /** Creates or replaces a file, atomically, creating parent folders. */
 export const writeFile = defineTool({

@@ -1,7 +1,18 @@
 import * as z from 'zod';
-import { definePlugin, defineTool } from '../../sdk/index.ts';
-import { approvedTarget, checkedTarget, readText, statTarget, writeAtomic } from '../file-tools/target.ts';
-import { findCell, newCell, parseNotebook, replaceCell, serializeNotebook } from './notebook.ts';
+import {
+  approvedTarget,
+  checkedTarget,
+  definePlugin,
+  defineTool,
+  findCell,
+  newCell,
+  parseNotebook,
+  readText,
+  replaceCell,
+  serializeNotebook,
+  statTarget,
+  writeAtomic,
+} from '../../sdk/index.ts';
 
 export default definePlugin({
   config: z.strictObject({}),

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { contextFiles } from './context.ts';
+import { contextFiles } from '../../sdk/index.ts';
 
 test('a context file is read only when it is a file in the project: a link out of it is left out', () => {
   const root = realpathSync(mkdtempSync(join(tmpdir(), 'icode-context-')));

@@ -1,46 +1,12 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { hostGit, isInside } from '../../sdk/index.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { contextFiles, hostGit, userMemory } from '../../sdk/index.ts';
 
 export const ICODE_PROMPT = `You are icode, an AI coding agent working in the user's repository through tools.
 Read before you change; keep changes small and focused; run the project's checks when you can.
 Use the tools for every file and command; never claim to have done something a tool did not do.
 When a tool result is an error, read it and correct the call instead of repeating it.
 Answer concisely, and say what you changed and what is left.`;
-
-/** The context files a project keeps for agents, from the project root down to the working directory. */
-export const CONTEXT_FILES = ['AGENTS.md', 'ICODE.md', 'CLAUDE.md'];
-
-/** The user's own instructions for every project: AGENTS.md in their icode directory (~/.icode). */
-export const userMemory = (userDir: string) => join(userDir, 'AGENTS.md');
-
-export function contextFiles(projectRoot: string, cwd: string): Array<{ path: string; text: string }> {
-  const dirs: string[] = [];
-  for (let dir = cwd; isInside(dir, projectRoot); dir = dirname(dir)) {
-    dirs.unshift(dir);
-    if (dir === projectRoot || dirname(dir) === dir) break;
-  }
-  const root = realOf(projectRoot) ?? projectRoot;
-  return dirs.flatMap((dir) =>
-    CONTEXT_FILES.map((name) => join(dir, name))
-      .filter((file) => {
-        // A context file is the project's only if it is a file in the project: a command could have made
-        // AGENTS.md a link to ~/.ssh/id_rsa, and its text would go to the model with every request.
-        const real = realOf(file);
-        return real !== undefined && isInside(real, root) && statSync(real).isFile();
-      })
-      .map((file) => ({ path: relative(projectRoot, file) || file, text: readFileSync(file, 'utf8') })),
-  );
-}
-
-function realOf(path: string): string | undefined {
-  try {
-    return realpathSync.native(path);
-  } catch {
-    return undefined;
-  }
-}
 
 function git(args: string[], cwd: string): Promise<string | undefined> {
   const [file, argv] = hostGit(args);

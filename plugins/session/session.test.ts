@@ -147,7 +147,7 @@ describe('the agent loop against the mock API', () => {
 
 describe('context files', () => {
   test('are collected from the project root down to the working directory', async () => {
-    const { contextFiles } = await import('./context.ts');
+    const { contextFiles } = await import('../../sdk/index.ts');
     const root = mkdtempSync(join(tmpdir(), 'icode-ctx-'));
     mkdirSync(join(root, 'pkg', 'deep'), { recursive: true });
     writeFileSync(join(root, 'AGENTS.md'), 'root');

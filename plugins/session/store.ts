@@ -9,7 +9,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import type { MessageParam } from '../../sdk/index.ts';
+import { type MessageParam, projectSlug } from '../../sdk/index.ts';
 
 /**
  * Sessions as append-only JSONL files under `~/.icode/projects/<project>/<id>.jsonl`: one line per
@@ -32,7 +32,6 @@ type Line =
   | { type: 'compaction'; messages: MessageParam[]; at: string; [key: string]: unknown };
 
 /** A project root as a file name (sessions, the UI's prompt history). */
-export const slug = (projectRoot: string) => projectRoot.replace(/[^A-Za-z0-9]/g, '-');
 
 /** Secrets never reach the disk: API keys, bearer tokens, and the values of the credential variables. */
 export function redactor(secrets: Array<string | undefined>): (text: string) => string {
@@ -54,7 +53,7 @@ export class SessionStore {
     projectRoot: string,
     private readonly redact: (text: string) => string,
   ) {
-    this.dir = join(userDir, 'projects', slug(projectRoot));
+    this.dir = join(userDir, 'projects', projectSlug(projectRoot));
   }
 
   file(id: string): string {

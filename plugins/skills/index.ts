@@ -1,8 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { definePlugin, defineTool } from '../../sdk/index.ts';
-import { parseFrontmatter } from '../commands/custom.ts';
+import { definePlugin, defineTool, parseFrontmatter } from '../../sdk/index.ts';
 
 export interface Skill {
   name: string;

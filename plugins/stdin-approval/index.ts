@@ -1,6 +1,5 @@
 import * as z from 'zod';
-import { definePlugin } from '../../sdk/index.ts';
-import { pickAnswer } from '../interaction/answer.ts';
+import { definePlugin, pickAnswer } from '../../sdk/index.ts';
 
 /**
  * Answers permission asks at a prompt: each ask is written to stderr — the tool, what it wants to do (the

@@ -2,11 +2,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { projectSlug as slug } from '../../sdk/index.ts';
 import { bootTestKernel } from '../../sdk/testing.ts';
 import { builtinPlugins } from '../index.ts';
 import { loadScenarios } from '../mock-anthropic/scenario.ts';
 import { type MockServer, startMockServer } from '../mock-anthropic/server.ts';
-import { slug } from '../session/store.ts';
 
 const scenarios = mkdtempSync(join(tmpdir(), 'icode-cron-scenarios-'));
 const scenario = (name: string, steps: unknown[]) =>

@@ -15,7 +15,7 @@ import type {
   PluginStatus,
   Usage,
 } from '../../sdk/index.ts';
-import { pickAnswer } from '../interaction/answer.ts';
+import { pickAnswer } from '../../sdk/index.ts';
 import type { SessionEvent, SessionService } from '../session/types.ts';
 import { applyEffect, contentText, shortcut, withShellContext } from './conversation.ts';
 import { colourDiff, loadHighlighter, renderMarkdown, splitComplete } from './markdown.ts';

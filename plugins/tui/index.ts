@@ -12,9 +12,9 @@ import {
   type PermissionRequest,
   parseSlashCommand,
   settingsPath,
+  projectSlug as slug,
   suggestedRules,
 } from '../../sdk/index.ts';
-import { slug } from '../session/store.ts';
 import { transcript } from '../session/transcript.ts';
 import type { SessionService } from '../session/types.ts';
 import type { UiHost } from './app.tsx';

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { lstat, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { asJudged, isInside, type PermissionSubjects, resolveReal } from '../../sdk/index.ts';
+import { asJudged, isInside, resolveReal } from '../kernel/paths.ts';
+import type { PermissionSubjects } from '../kernel/types.ts';
 import { openHeldFile, openHeldFolder, swapped } from './held-open.ts';
 
 /** The most a file tool reads or writes in one call. */
