@@ -197,6 +197,9 @@ function earlier(session: SessionService, id: string): NewItem[] {
     .slice(-6);
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+const CONTROL = /[\u0000-\u0009\u000B-\u001F\u007F]/;
+
 /** The prompt editor: multi-line (a line ending in \ continues), history on ↑/↓, Tab completion. */
 export function PromptInput(props: {
   active: boolean;
@@ -233,6 +236,29 @@ export function PromptInput(props: {
       if (pasting.current) {
         const chunk = key.return ? '\n' : input.replace(/\r\n?/g, '\n');
         return set(text.slice(0, cursor) + chunk + text.slice(cursor), cursor + chunk.length);
+      }
+      // Keys that arrive together on a busy machine come as one chunk ("\x15\x7f\x7f"): each is applied
+      // in turn, and a control character is never taken for text.
+      if (!key.ctrl && !key.meta && input.length > 1 && CONTROL.test(input)) {
+        let t = text;
+        let c = cursor;
+        for (const [i, ch] of [...input].entries()) {
+          if (ch === '\u007F' || ch === '\b') {
+            if (c > 0) [t, c] = [t.slice(0, c - 1) + t.slice(c), c - 1];
+          } else if (ch === '\u0015') [t, c] = [t.slice(c), 0];
+          else if (ch === '\u0001') c = 0;
+          else if (ch === '\u0005') c = t.length;
+          else if (ch === '\r' || ch === '\n') {
+            if (i === input.length - 1 && t.trim() && !t.endsWith('\\')) {
+              props.onSubmit(t);
+              setBrowse(-1);
+              setChoices([]);
+              return set('');
+            }
+            [t, c] = [`${t.slice(0, c)}\n${t.slice(c)}`, c + 1];
+          } else if (!CONTROL.test(ch)) [t, c] = [t.slice(0, c) + ch + t.slice(c), c + ch.length];
+        }
+        return set(t, c);
       }
       if (key.ctrl && input === 'c') {
         props.onCtrlC(text.length > 0);

@@ -83,6 +83,29 @@ describe('PromptInput', () => {
     expect(ui.lastFrame()).toContain('earlier prompt');
     ui.unmount();
   });
+  test('keys that arrive in one chunk on a busy machine are applied one by one, never inserted as text', async () => {
+    const sent: string[] = [];
+    const ui = render(
+      <PromptInput
+        active
+        history={[]}
+        onSubmit={(t) => sent.push(t)}
+        complete={async () => []}
+        onCtrlC={() => {}}
+      />,
+    );
+    ui.stdin.write('hello world');
+    await tick();
+    // Three backspaces together, then Ctrl-U and more text with Enter, each as one chunk.
+    ui.stdin.write('\u007F\u007F\u007F');
+    await tick();
+    expect(ui.lastFrame()).toContain('> hello wo');
+    expect(ui.lastFrame()).not.toContain('hello wor');
+    ui.stdin.write('\u0015again\u007Fn\r');
+    await tick();
+    expect(sent).toEqual(['again']);
+    ui.unmount();
+  });
   test('Tab completes a single candidate and lists several', async () => {
     const ui = render(
       <PromptInput
