@@ -36,24 +36,48 @@ function loadCached(file: string, buildId: string): Record<string, unknown> {
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
   if (enabled && (!cachedData || script.cachedDataRejected)) {
     // Written at exit, so functions compiled while this command ran are in the cache too.
-    process.once('exit', () => {
-      try {
-        mkdirSync(dirname(cacheFile), { recursive: true });
-        const tmp = `${cacheFile}.${process.pid}`;
-        writeFileSync(tmp, script.createCachedData());
-        renameSync(tmp, cacheFile);
-        // Caches of earlier builds are never read again: keep one per bundle.
-        for (const old of readdirSync(dirname(cacheFile)))
-          if (
-            old.startsWith(`${name}-`) &&
-            old.endsWith('.v8') &&
-            join(dirname(cacheFile), old) !== cacheFile
-          )
-            rmSync(join(dirname(cacheFile), old), { force: true });
-      } catch {}
-    });
+    process.once('exit', () => writeCache(cacheFile, name, () => script.createCachedData()));
   }
   return module.exports;
+}
+
+/**
+ * Writes the cache under a temporary name and renames it into place. A write that fails (a full disk) takes
+ * its temporary file with it: the cache is worth speed only, never a run or the disk space a session needs.
+ * Temporary files of processes that died mid-write, and caches of earlier builds, are removed too.
+ */
+function writeCache(cacheFile: string, name: string, data: () => Buffer): void {
+  const dir = dirname(cacheFile);
+  const tmp = `${cacheFile}.${process.pid}`;
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(tmp, data());
+    renameSync(tmp, cacheFile);
+  } catch {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {}
+  }
+  try {
+    for (const old of readdirSync(dir)) {
+      if (!old.startsWith(`${name}-`)) continue;
+      const pid = /\.v8\.(\d+)$/.exec(old)?.[1];
+      // Caches of earlier builds are never read again (keep one per bundle); a writer that is gone left
+      // its temporary file behind.
+      const stale = pid ? !alive(Number(pid)) : old.endsWith('.v8') && join(dir, old) !== cacheFile;
+      if (stale) rmSync(join(dir, old), { force: true });
+    }
+  } catch {}
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Loads the CLI bundle (dist/cli.cjs) and what it imports, through the code cache. */

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
+import { containFaults, describeFault } from '../kernel/faults.ts';
 import {
   type BootReport,
   type Env,
@@ -33,7 +34,15 @@ import { renderTasks } from '../plugins/tasks/render.ts';
 import { findExecutable } from '../sdk/process.ts';
 import { pluginLines } from '../sdk/status.ts';
 import { type CheckQuery, checkLines, checkOne } from './check.ts';
-import { OUTPUT_FORMATS, type OutputFormat, readStdin, runHeadless, splitRules } from './headless.ts';
+import {
+  OUTPUT_FORMATS,
+  type OutputFormat,
+  pluginHealth,
+  readStdin,
+  reportHealth,
+  runHeadless,
+  splitRules,
+} from './headless.ts';
 import { mcpCommands } from './mcp.ts';
 import { pluginCommands } from './plugins.ts';
 import { type EnvironmentCheck, renderConfig, renderDoctor, renderWarnings } from './render.ts';
@@ -180,6 +189,8 @@ function print(json: boolean, value: unknown, text: string): void {
 /** Runs the CLI; returns the exit code (0 ok, 1 something is failed, 2 bad usage or config). */
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
+  // A plugin's stray throw or rejection fails that plugin, not the run (kernel/faults.ts).
+  containFaults((fault) => process.stderr.write(`icode: ${describeFault(fault)}\n`));
   const program = new Command('icode')
     .description('An AI coding-agent harness built as a plugin microkernel')
     .version(VERSION, '-v, --version')
@@ -400,6 +411,7 @@ export async function main(argv: string[]): Promise<number> {
       const kernel = await createKernel(o, env, { signals: false });
       try {
         await kernel.boot();
+        reportHealth(pluginHealth(kernel.host.statuses()));
         const session = await kernel.services.get('session');
         const resume = o.resume ?? (o.continue ? session.latest() : undefined);
         if (o.continue && !resume)
@@ -436,6 +448,7 @@ export async function main(argv: string[]): Promise<number> {
             );
         }
         code = await runHeadless(session, {
+          health: () => kernel.host.statuses(),
           prompt: run,
           ...(model ? { model } : {}),
           ...(resume ? { resume } : {}),
@@ -695,9 +708,8 @@ export async function main(argv: string[]): Promise<number> {
     sub.action(checkAction(kind));
   }
 
-  program
-    .command('sessions')
-    .description("this project's sessions")
+  const sessionsCommand = program.command('sessions').description("this project's sessions");
+  sessionsCommand
     .command('list')
     .description('list sessions, newest first')
     .option('--json', 'print JSON')
@@ -713,6 +725,28 @@ export async function main(argv: string[]): Promise<number> {
               .join('\n')
           : 'no sessions in this project yet';
         print(Boolean(opts.json), sessions, `${text}\n`);
+      }),
+    );
+  sessionsCommand
+    .command('unlock')
+    .description('remove the lock of a session whose icode process is gone (killed, crashed, another host)')
+    .argument('<id>', 'the session id (see: icode sessions list)')
+    .option('--force', 'remove it even though the icode process holding it still runs on this host')
+    .option('--json', 'print JSON')
+    .action((id: string, opts: { force?: boolean; json?: boolean }) =>
+      withKernel(async (kernel) => {
+        const service = await kernel.services.get('session');
+        let report: ReturnType<typeof service.unlock>;
+        try {
+          report = service.unlock(id, { force: Boolean(opts.force) });
+        } catch (error) {
+          throw new CommanderError(2, 'icode.usage', (error as Error).message);
+        }
+        const refused = !report.removed && report.state === 'live';
+        if (opts.json) print(true, report, '');
+        else
+          (refused ? process.stderr : process.stdout).write(`${refused ? 'icode: ' : ''}${report.message}\n`);
+        code = refused ? 1 : 0;
       }),
     );
 

@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { ErrorCodes, IcodeError } from '../kernel/errors.ts';
 import type { Kernel } from '../kernel/index.ts';
 import { importModule } from '../kernel/modules.ts';
+import type { McpService } from '../plugins/mcp/index.ts';
 import { renderStatus } from '../plugins/mcp/render.ts';
 import { editSettings } from '../sdk/settings.ts';
 
@@ -14,6 +16,24 @@ interface McpCli {
   projectRoot(): Promise<string>;
   print(json: boolean, value: unknown, text: string): void;
   exit(code: number): void;
+}
+
+/**
+ * The mcp plugin's service; when the plugin is not running, an error that says why (its own reason and
+ * fix), not a bare "no active plugin provides the service".
+ */
+async function mcpService(kernel: Kernel): Promise<McpService> {
+  try {
+    return await kernel.services.get('mcp');
+  } catch (error) {
+    const plugin = kernel.host.statuses().find((p) => p.name === 'mcp');
+    if (!plugin?.reason) throw error;
+    throw new IcodeError(
+      ErrorCodes.SERVICE_MISSING,
+      `the mcp plugin is ${plugin.state}: ${plugin.reason}`,
+      plugin.fix ?? 'see `icode doctor`',
+    );
+  }
 }
 
 /** Sets or deletes `mcpServers.<name>` in a JSON (with comments) file, keeping its formatting. */
@@ -80,8 +100,15 @@ export function mcpCommands(program: Command, cli: McpCli): void {
     .option('--json', 'print JSON')
     .action((opts: { json?: boolean }) =>
       withServers(async (k) => {
-        const servers = (await k.services.get('mcp')).list();
-        cli.print(Boolean(opts.json), servers, `${renderStatus(servers)}\n`);
+        const service = await mcpService(k);
+        const servers = service.list();
+        const problems = service.problems();
+        cli.print(Boolean(opts.json), servers, `${renderStatus(servers, problems)}\n`);
+        if (!problems.length) return;
+        // A broken configuration is an error: scripts see the exit status, --json readers see stderr.
+        if (opts.json)
+          for (const p of problems) process.stderr.write(`icode: ${p.at}: ${p.message}\n  fix: ${p.fix}\n`);
+        cli.exit(1);
       }),
     );
   mcp
@@ -91,7 +118,7 @@ export function mcpCommands(program: Command, cli: McpCli): void {
     .option('--json', 'print JSON')
     .action((name: string, opts: { json?: boolean }) =>
       withServers(async (k) => {
-        const server = (await k.services.get('mcp')).list().find((s) => s.name === name);
+        const server = (await mcpService(k)).list().find((s) => s.name === name);
         if (!server) {
           process.stderr.write(`icode: no MCP server "${name}" (see: icode mcp list)\n`);
           cli.exit(2);
@@ -105,7 +132,7 @@ export function mcpCommands(program: Command, cli: McpCli): void {
     .description("trust this project's servers (.mcp.json and .icode/settings.json) as they are now")
     .action(() =>
       withServers(async (k) => {
-        const names = (await k.services.get('mcp')).approveProject();
+        const names = (await mcpService(k)).approveProject();
         process.stdout.write(
           names.length
             ? `Approved ${names.join(', ')} for ${k.config.projectRoot}; they start from the next run. Editing their definitions asks again.\n`
@@ -170,7 +197,7 @@ export function mcpCommands(program: Command, cli: McpCli): void {
     )
     .action((name: string) =>
       withServers(async (k) => {
-        const message = await (await k.services.get('mcp')).authorize(name, (url) =>
+        const message = await (await mcpService(k)).authorize(name, (url) =>
           process.stderr.write(
             `Opening the browser to authorize ${name}; if it does not open, visit:\n${url}\n`,
           ),

@@ -54,6 +54,8 @@ export const SettingsSchema = z.strictObject({
   env: z.record(z.string(), z.string()).optional(),
   /** User hooks by event, in Claude Code's format; the hooks plugin validates them. */
   hooks: z.record(z.string(), z.array(z.unknown())).optional(),
+  /** How long a tool call may run, in ms, by tool name; `"*"` for every tool; 0 for no limit. */
+  toolTimeouts: z.record(z.string(), z.number().int().nonnegative()).optional(),
   /** MCP servers by name, in Claude Code's format; the mcp plugin validates each entry. */
   mcpServers: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
 });

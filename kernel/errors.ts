@@ -23,6 +23,8 @@ export const ErrorCodes = {
   SERVICE_MISSING: 'ICODE_ERR_SERVICE_MISSING',
   TOOL_NOT_FOUND: 'ICODE_ERR_TOOL_NOT_FOUND',
   PERMISSION_DENIED: 'ICODE_ERR_PERMISSION_DENIED',
+  PLUGIN_FAULT: 'ICODE_ERR_PLUGIN_FAULT',
+  TOOL_TIMEOUT: 'ICODE_ERR_TOOL_TIMEOUT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -179,6 +179,8 @@ export interface TapOwner {
   onError(hook: HookName, error: unknown): void;
   /** Refuses a tap on a hook the manifest does not declare. */
   checkDeclared(hook: HookName): void;
+  /** Runs a tap as the plugin's code, so what it starts is attributed to the plugin (kernel/faults.ts). */
+  run<T>(fn: () => T): T;
 }
 
 /**
@@ -209,7 +211,7 @@ export function createHookTaps(hooks: KernelHooks, owner: TapOwner): HookTaps {
           hook.tap(tapOptions, (...args: unknown[]) => {
             if (!owner.isLive(name)) return undefined;
             try {
-              fn(...args);
+              owner.run(() => fn(...args));
             } catch (error) {
               failed(args, error);
             }
@@ -220,7 +222,7 @@ export function createHookTaps(hooks: KernelHooks, owner: TapOwner): HookTaps {
         (hook as unknown as AsyncTappable).tapPromise(tapOptions, async (...args: unknown[]) => {
           if (!owner.isLive(name)) return passthrough(args);
           try {
-            const result = await fn(...args);
+            const result = await owner.run(() => fn(...args));
             // Evidence is attributed by the kernel, so a plugin cannot speak in another's name.
             return name === 'permissionRequest' && result
               ? { ...(result as object), plugin: owner.plugin }

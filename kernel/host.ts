@@ -12,6 +12,7 @@ import {
   IcodeError,
   type SourceLocation,
 } from './errors.ts';
+import { type FaultKind, type FaultScope, runAs } from './faults.ts';
 import {
   createHookEmitter,
   createHookTaps,
@@ -144,6 +145,8 @@ interface PluginRecord {
   controller?: AbortController;
   disposers: Array<() => unknown>;
   activation?: Promise<void>;
+  /** Entries into the plugin's code run in this scope, so its stray errors are laid at its door. */
+  scope: FaultScope;
 }
 
 export interface HostDeps {
@@ -222,7 +225,8 @@ export class PluginHost {
       activation: 'startup',
       activated: false,
     };
-    const r: PluginRecord = { entry, status, warnings: [], disposers: [] };
+    const r = { entry, status, warnings: [], disposers: [] } as unknown as PluginRecord;
+    r.scope = { plugin: entry.name, fault: (error, kind) => this.fault(r, error, kind) };
     const fromFolder = (dir: string) => {
       const { manifest, warnings, file } = readPluginFolder(dir);
       if (!isInside(resolve(dir, manifest.main), resolve(dir))) {
@@ -514,7 +518,10 @@ export class PluginHost {
       );
     });
     try {
-      await Promise.race([Promise.resolve().then(() => r.definition!.activate(ctx)), timeout]);
+      await Promise.race([
+        Promise.resolve().then(() => runAs(r.scope, () => r.definition!.activate(ctx))),
+        timeout,
+      ]);
       const { tools, commands, services } = this.deps;
       const missing = [
         ...m.contributes.tools.filter((t) => tools.owner(t.name) !== name).map((t) => `tool ${t.name}`),
@@ -549,6 +556,25 @@ export class PluginHost {
     }
   }
 
+  /**
+   * An error the plugin's own code threw or rejected with outside any call the kernel awaited (a timer,
+   * a callback, a promise nobody awaited): the plugin is failed and its contributions withdrawn; every
+   * other plugin, and the run, go on.
+   */
+  private fault(r: PluginRecord, error: unknown, kind: FaultKind): void {
+    const reason = `${kind} in plugin "${r.status.name}": ${errorMessage(error)}`;
+    this.deps.log(r.status.name, 'error', reason);
+    if (!LIVE.has(r.status.state)) return;
+    r.controller?.abort();
+    this.rollback(r);
+    this.fail(
+      r,
+      ErrorCodes.PLUGIN_FAULT,
+      reason,
+      `report this to the author of ${r.status.name}, or disable it with plugins.${r.status.name}.enabled: false`,
+    );
+  }
+
   private rollback(r: PluginRecord): void {
     this.deps.tools.unregisterOwner(r.status.name);
     this.deps.commands.unregisterOwner(r.status.name);
@@ -558,7 +584,7 @@ export class PluginHost {
   private async dispose(r: PluginRecord): Promise<void> {
     for (const fn of r.disposers.splice(0).reverse()) {
       try {
-        await fn();
+        await runAs(r.scope, fn);
       } catch (error) {
         this.deps.log(r.status.name, 'error', `dispose failed: ${errorMessage(error)}`);
       }
@@ -606,6 +632,7 @@ export class PluginHost {
         }
       },
       checkDeclared: (hook) => declared('hook', hook),
+      run: (fn) => runAs(r.scope, fn),
     });
     const logger = Object.fromEntries(
       (['debug', 'info', 'warn', 'error'] as const).map((level) => [
@@ -631,7 +658,7 @@ export class PluginHost {
       tools: Object.freeze({
         register: (tool: Tool) => {
           declared('tool', tool.name);
-          deps.tools.register(name, tool);
+          deps.tools.register(name, scopedMethods(tool, r.scope));
         },
         unregister: (tool: string) => deps.tools.unregister(name, tool),
         names: () => deps.tools.names(),
@@ -642,7 +669,7 @@ export class PluginHost {
       commands: Object.freeze({
         register: (command: Command) => {
           declared('command', command.name);
-          deps.commands.register(name, command);
+          deps.commands.register(name, scopedMethods(command, r.scope));
         },
         unregister: (command: string) => deps.commands.unregister(name, command),
         list: () => deps.commands.list(),
@@ -653,7 +680,7 @@ export class PluginHost {
       services: Object.freeze({
         provide: (service: string, impl: unknown) => {
           declared('service', service);
-          deps.services.provide(name, service, impl);
+          deps.services.provide(name, service, scopedMethods(impl, r.scope));
         },
         get: (service: string) => deps.services.get(service),
       }) as PluginContext['services'],
@@ -681,7 +708,7 @@ export class PluginHost {
         r.controller?.abort();
         try {
           await withTimeout(
-            Promise.resolve().then(() => r.definition?.deactivate?.()),
+            Promise.resolve().then(() => runAs(r.scope, () => r.definition?.deactivate?.())),
             r.manifest!.timeoutMs,
           );
         } catch (error) {
@@ -693,6 +720,19 @@ export class PluginHost {
     })();
     return this.stopping;
   }
+}
+
+/** A tool, command or service whose methods run as its plugin's code, whoever calls them. */
+function scopedMethods<T>(impl: T, scope: FaultScope): T {
+  if (!impl || typeof impl !== 'object') return impl;
+  return new Proxy(impl, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      return typeof value === 'function'
+        ? (...args: unknown[]) => runAs(scope, () => value.apply(target, args))
+        : value;
+    },
+  });
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {

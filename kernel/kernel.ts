@@ -91,6 +91,7 @@ export class Kernel {
       ruleNames: (tool) => this.tools.ruleNames(tool),
     });
     this.tools.setGate(this.gate);
+    this.tools.setTimeouts(config.settings.toolTimeouts);
   }
 
   /** Loads the config layers (throwing an IcodeError that names file, line and key) and builds a kernel. */

@@ -58,9 +58,15 @@ function jsonSchemaOf(tool: Tool): Record<string, unknown> {
  * gate, `beforeToolCall`, execute, `afterToolCall`. Every failure becomes an `is_error` result the model
  * can act on; nothing a tool does throws into the caller.
  */
+/** How long a call runs before the kernel stops it, unless the tool or settings say otherwise. */
+export const DEFAULT_TOOL_TIMEOUT_MS = 10 * 60_000;
+/** After its signal aborts, how long a tool has to return its own account of what it stopped. */
+const ABORT_GRACE_MS = 3_000;
+
 export class ToolRegistry {
   private readonly entries = new Map<string, Entry>();
   private readonly aliases = new Map<string, string>();
+  private timeouts: Record<string, number> = {};
 
   constructor(
     private readonly hooks: KernelHooks,
@@ -70,6 +76,76 @@ export class ToolRegistry {
 
   setGate(gate: PermissionGate): void {
     this.gate = gate;
+  }
+
+  /** `toolTimeouts` from settings: ms by tool name, `"*"` for the default. */
+  setTimeouts(timeouts: Record<string, number> = {}): void {
+    this.timeouts = timeouts;
+  }
+
+  private timeoutOf(tool: Tool, input: unknown): number {
+    const own = typeof tool.timeoutMs === 'function' ? tool.timeoutMs(input) : tool.timeoutMs;
+    return this.timeouts[tool.name] ?? own ?? this.timeouts['*'] ?? DEFAULT_TOOL_TIMEOUT_MS;
+  }
+
+  /**
+   * Runs the tool under its deadline and the caller's signal. When either ends the call, the tool's
+   * signal aborts and it has a short grace to say what it stopped; a tool that never answers cannot hold
+   * the run, since the caller gets an error result either way.
+   */
+  private async execute(tool: Tool, input: unknown, ctx: ToolContext, call: ToolCall): Promise<ToolResult> {
+    const result = (content: string | ToolResultBlock[], isError = false): ToolResult => ({
+      toolUseId: call.id,
+      toolName: tool.name,
+      content,
+      isError,
+    });
+    const outer = ctx.signal;
+    // A stop that came while the call was being judged wins: the tool never starts.
+    if (outer.aborted) return result('Interrupted: the run was stopped before this tool ran.', true);
+    const controller = new AbortController();
+    const running = Promise.resolve()
+      .then(() => tool.execute(input, { ...ctx, signal: controller.signal }))
+      .then(
+        (content) => result(content),
+        (error: unknown) => result(`Error: ${errorMessage(error)}`, true),
+      );
+    const limit = this.timeoutOf(tool, input);
+    const timers: NodeJS.Timeout[] = [];
+    let onAbort = () => {};
+    const stopped = new Promise<ToolResult>((resolve) => {
+      const stop = (reason: Error, fallback: string) => {
+        controller.abort(reason);
+        timers.push(setTimeout(() => resolve(result(fallback, true)), ABORT_GRACE_MS));
+        void running.then(resolve);
+      };
+      onAbort = () =>
+        stop(
+          outer.reason instanceof Error ? outer.reason : new Error('interrupted'),
+          `Interrupted: ${tool.name} was stopped before it finished; it may have done part of its work.`,
+        );
+      if (outer.aborted) onAbort();
+      else outer.addEventListener('abort', onAbort, { once: true });
+      if (limit > 0) {
+        const seconds = limit / 1000;
+        timers.push(
+          setTimeout(
+            () =>
+              stop(
+                new IcodeError(ErrorCodes.TOOL_TIMEOUT, `${tool.name} timed out after ${seconds} s`),
+                `${tool.name} did not finish within ${seconds} s and was stopped (${ErrorCodes.TOOL_TIMEOUT}); it may have done part of its work. If it needs longer, set toolTimeouts.${tool.name} (ms) in settings.`,
+              ),
+            limit,
+          ),
+        );
+      }
+    });
+    try {
+      return await Promise.race([running, stopped]);
+    } finally {
+      for (const t of timers) clearTimeout(t);
+      outer.removeEventListener('abort', onAbort);
+    }
   }
 
   private claim(owner: string, name: string, aliases: string[] = []): void {
@@ -254,12 +330,7 @@ export class ToolRegistry {
       const ctx: ToolContext = { ...judged.ctx, ...(subjects ? { judged: subjects } : {}) };
       const normalized: ToolCall = { id: call.id, name, input };
       const short = await this.hooks.beforeToolCall.promise(normalized, ctx);
-      const result: ToolResult =
-        short ??
-        (await (async () => {
-          const content: string | ToolResultBlock[] = await tool.execute(input, ctx);
-          return { toolUseId: call.id, toolName: name, content, isError: false };
-        })().catch((error: unknown) => fail(`Error: ${errorMessage(error)}`)));
+      const result: ToolResult = short ?? (await this.execute(tool, input, ctx, normalized));
       return await this.hooks.afterToolCall.promise(result, normalized, ctx);
     } catch (error) {
       return fail(`Error: ${errorMessage(error)}`);

@@ -148,6 +148,12 @@ export interface Tool<S extends z.ZodType = z.ZodType> {
    */
   inputSchema?: Record<string, unknown>;
   subjects?: (input: z.output<S>, ctx: ToolContext) => PermissionSubjects | Promise<PermissionSubjects>;
+  /**
+   * How long a call may run before the kernel stops it (its signal aborts, the model gets an error), in
+   * ms; `0` for no limit (a tool that waits for a person). Without it the default applies (10 minutes,
+   * `toolTimeouts["*"]` in settings); `toolTimeouts.<tool>` in settings overrides both.
+   */
+  timeoutMs?: number | ((input: z.output<S>) => number);
   execute: (
     input: z.output<S>,
     ctx: ToolContext,

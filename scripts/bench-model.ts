@@ -28,6 +28,7 @@ const provider = new AnthropicProvider({
   idleTimeoutMs: 60_000,
   baseBackoffMs: 500,
   maxBackoffMs: 8000,
+  maxRetryAfterMs: 60_000,
 });
 
 interface Sample {

@@ -168,8 +168,8 @@ await runBundled('bench-tools');
 await runBundled('bench-mcp');
 await runBundled('bench-plugins');
 await runBundled('bench-lsp');
-{
-  const r = spawnSync(process.execPath, [join(root, 'scripts', 'bench-tui.mjs'), String(runs), root], {
+for (const script of ['bench-tui.mjs', 'bench-load.mjs']) {
+  const r = spawnSync(process.execPath, [join(root, 'scripts', script), String(runs), root], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });

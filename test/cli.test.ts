@@ -384,7 +384,7 @@ describe('icode -p (headless) on the embedded mock API', () => {
     });
     const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
     const result = JSON.parse(out.trim().split('\n').at(-1)!);
-    expect(code).toBe(1);
+    expect(code).toBe(130); // 128 + SIGINT, as shells report it
     expect(result).toMatchObject({ type: 'result', is_error: true, stop_reason: 'interrupted' });
     const sessions = JSON.parse((await icode(w, 'sessions', 'list', '--json')).stdout);
     expect(sessions[0].id).toBe(result.session_id);

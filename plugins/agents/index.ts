@@ -122,6 +122,8 @@ export default definePlugin({
     ctx.tools.register(
       defineTool({
         name: 'Agent',
+        // A sub-agent is a whole session; it ends with the caller's signal, not a deadline.
+        timeoutMs: 0,
         aliases: ['Task'],
         description:
           'Hand a self-contained task to a sub-agent with its own context; it works with its own tools and returns one final report (you do not see its steps). Give it everything it needs in the prompt. Independent agents may run in parallel.',

@@ -10,6 +10,8 @@ export default definePlugin({
     idleTimeoutMs: z.number().int().positive().default(60_000),
     baseBackoffMs: z.number().int().positive().default(500),
     maxBackoffMs: z.number().int().positive().default(8_000),
+    /** A retry-after longer than this fails the request at once (naming the wait) instead of sleeping. */
+    maxRetryAfterMs: z.number().int().positive().default(60_000),
   }),
   activate(ctx) {
     const {

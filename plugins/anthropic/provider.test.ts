@@ -96,6 +96,20 @@ describe('anthropic provider against the mock API over loopback', () => {
     expect(turn.message.content[0]).toEqual({ type: 'text', text: 'Recovered after the fault.' });
   });
 
+  test('a retry-after longer than the cap fails at once, naming the wait asked for', async () => {
+    const { model } = await provider();
+    const retries: unknown[] = [];
+    const started = Date.now();
+    const failure = await model
+      .stream(request('retry_after_too_long'), { onRetry: (r) => retries.push(r) })
+      .catch((e: Error) => e);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(retries).toEqual([]);
+    expect(String(failure)).toContain('429 rate_limit_error');
+    expect(String(failure)).toContain('the API asked to wait 120 s before retrying');
+    expect(String(failure)).toContain('maxRetryAfterMs');
+  });
+
   test.each([
     ['overloaded_529_then_ok', '529 overloaded_error'],
     ['server_error_then_ok', '500 api_error'],

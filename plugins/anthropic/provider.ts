@@ -18,6 +18,8 @@ export interface ProviderOptions {
   idleTimeoutMs: number;
   baseBackoffMs: number;
   maxBackoffMs: number;
+  /** The longest wait a retry-after may ask for; a longer one fails the request at once, naming it. */
+  maxRetryAfterMs: number;
 }
 
 /** A request that failed for good: what the user sees names the status, error type, message and request id. */
@@ -159,6 +161,17 @@ export class AnthropicProvider implements ModelService {
         if (!failure.retryable || attempt > maxRetries) throw failure;
         const backoff = Math.min(maxBackoffMs, baseBackoffMs * 2 ** (attempt - 1));
         const delayMs = failure.retryAfterMs ?? backoff;
+        if (delayMs > this.options.maxRetryAfterMs) {
+          const asked = Math.ceil(delayMs / 1000);
+          throw new ModelRequestError(
+            `${failure.message}; the API asked to wait ${asked} s before retrying, more than the ${this.options.maxRetryAfterMs / 1000} s icode waits (plugins.anthropic.config.maxRetryAfterMs): try again later, or raise that setting`,
+            failure.status,
+            failure.errorType,
+            failure.requestId,
+            false,
+            delayMs,
+          );
+        }
         options.onRetry?.({ attempt, delayMs, reason: failure.message });
         await sleep(delayMs, options.signal);
       }

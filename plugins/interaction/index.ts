@@ -90,6 +90,8 @@ export default definePlugin({
     ctx.tools.register(
       defineTool({
         name: 'AskUserQuestion',
+        // It waits for a person, as long as they take.
+        timeoutMs: 0,
         description:
           'Ask the user a question when you cannot proceed without their decision, with 2-4 options to choose from (they may also answer in their own words). Headless runs without a way to answer fail at once: then decide yourself and say what you assumed.',
         input: z.object({

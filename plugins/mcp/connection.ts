@@ -1,10 +1,23 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { importModule, type ToolResultBlock } from '../../sdk/index.ts';
+import { type Content, toBlocks } from './content.ts';
+import { Deadline, StartupTimeout } from './deadline.ts';
+import { isClosed, requestFailure } from './failure.ts';
 // OAuth (and the HTTP server and hashing it brings) loads with the first remote server, not at start-up.
 import type { FileOAuthProvider } from './oauth.ts';
 import { expandVars, type ServerEntry } from './servers.ts';
+import type { Timeouts } from './timeouts.ts';
 
-export type ServerState = 'connecting' | 'connected' | 'failed' | 'disabled' | 'unapproved' | 'lazy';
+/** `invalid`: its entry in the configuration is wrong, so it was never started. */
+export type ServerState =
+  | 'connecting'
+  | 'connected'
+  | 'failed'
+  | 'disabled'
+  | 'unapproved'
+  | 'lazy'
+  | 'invalid';
 
 /** What `icode mcp list`, `/mcp` and `icode doctor` show for a server. */
 export interface ServerStatus {
@@ -14,6 +27,7 @@ export interface ServerStatus {
   state: ServerState;
   tools: string[];
   prompts: string[];
+  /** Why it is not connected, starting with what happened: timed out, crashed, could not start… */
   error?: string;
   /** The last lines a stdio server wrote to stderr, when it failed. */
   stderr?: string;
@@ -38,45 +52,11 @@ export interface ConnectionHooks {
   /** The user's icode directory: OAuth registrations and tokens live under it. */
   userDir: string;
   cwd: string;
-  connectTimeoutMs: number;
-  callTimeoutMs: number;
+  timeouts: Timeouts;
   maxOutputChars: number;
   /** The server's tools and prompts now (empty when it went away). */
   onCatalog(server: string, tools: McpTool[], prompts: McpPrompt[]): void;
   onStatus(status: ServerStatus): void;
-}
-
-type Content = { type: string; [key: string]: unknown };
-
-/** Maps MCP result content to tool_result blocks: text, images, embedded resources; the rest as a note. */
-export function toBlocks(content: Content[], maxChars: number): ToolResultBlock[] {
-  const blocks: ToolResultBlock[] = [];
-  let budget = maxChars;
-  const text = (t: string) => {
-    const cut =
-      t.length > budget ? `${t.slice(0, Math.max(0, budget))}\n[output cut at ${maxChars} characters]` : t;
-    budget -= t.length;
-    if (budget + t.length > 0) blocks.push({ type: 'text', text: cut });
-  };
-  for (const c of content) {
-    if (c.type === 'text') text(String(c.text));
-    else if (c.type === 'image')
-      blocks.push({
-        type: 'image',
-        source: { type: 'base64', media_type: String(c.mimeType), data: String(c.data) },
-      });
-    else if (c.type === 'resource') {
-      const r = c.resource as { uri: string; text?: string; mimeType?: string; blob?: string };
-      text(
-        r.text !== undefined
-          ? `[resource ${r.uri}]\n${r.text}`
-          : `[resource ${r.uri}: ${r.mimeType ?? 'binary'}, ${r.blob?.length ?? 0} base64 characters, not shown]`,
-      );
-    } else if (c.type === 'resource_link')
-      text(`[resource link ${String(c.uri)}${c.name ? ` (${String(c.name)})` : ''}]`);
-    else text(`[${c.type} content, not shown]`);
-  }
-  return blocks;
 }
 
 /**
@@ -84,15 +64,20 @@ export function toBlocks(content: Content[], maxChars: number): ToolResultBlock[
  * prompt lists current (`list_changed`); when it crashes or its connection drops, withdraws its tools,
  * reports why (exit, stderr tail) and reconnects with backoff. A call in flight when it goes away fails
  * with an error, never hangs.
+ *
+ * Start-up has one deadline (`timeouts.startupMs`) over connect, initialize, tools/list and prompts/list:
+ * a server that misses it is stopped (its process is killed) and reported with the request it never
+ * answered, so one hung server cannot hold up the others or icode's start.
  */
 export class McpConnection {
   readonly status: ServerStatus;
   private client?: Client;
+  /** The client while it starts, so close() can stop a server that is still starting. */
+  private starting?: Client;
   private stderrTail: string[] = [];
   private retryTimer?: NodeJS.Timeout;
   private closed = false;
   private connecting?: Promise<void>;
-  private needsAuth = false;
   private oauth?: FileOAuthProvider;
 
   constructor(
@@ -174,33 +159,43 @@ export class McpConnection {
 
   private async open(): Promise<void> {
     if (this.closed) return;
-    this.set({ state: 'connecting' });
+    // A retry keeps showing the last failure until it succeeds, so health does not flap to ok meanwhile.
+    if (!this.status.retries) this.set({ state: 'connecting' });
     let client: Client | undefined;
+    let transport: Transport | undefined;
+    // Set once icode has loaded the SDK and prepared the transport: only the server's time counts.
+    let deadline: Deadline | undefined;
     try {
       const { Client } = await importModule<typeof import('@modelcontextprotocol/sdk/client/index.js')>(
         '@modelcontextprotocol/sdk/client/index.js',
       );
-      const transport = await this.transport();
-      client = new Client(
+      transport = await this.transport();
+      const started = new Client(
         { name: 'icode', version: '0.1.0' },
         {
+          // icode lists itself, under the same deadline as at start-up, instead of the SDK's auto-refresh.
           listChanged: {
-            tools: { onChanged: () => void this.refresh() },
-            prompts: { onChanged: () => void this.refresh() },
+            tools: { autoRefresh: false, onChanged: () => void this.relist(started) },
+            prompts: { autoRefresh: false, onChanged: () => void this.relist(started) },
           },
         },
       );
-      client.onclose = () => this.lost(client!, 'the connection closed');
-      await client.connect(transport, { timeout: this.hooks.connectTimeoutMs });
-      this.client = client;
-      await this.refresh();
+      // close() may have come while the SDK loaded; nothing is spawned until connect, so stop here.
+      if (this.closed) return;
+      client = this.starting = started;
+      started.onclose = () => this.lost(started);
+      deadline = new Deadline(this.hooks.timeouts.startupMs);
+      // The SDK's own 60 s default would cut a longer start-up budget short.
+      await deadline.guard('initialize', started.connect(transport, { timeout: deadline.ms }));
+      await this.refresh(started, deadline);
+      this.client = started;
       this.set({ state: 'connected', retries: 0 });
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      if (error instanceof StartupTimeout) stop(transport);
       await client?.close().catch(() => {});
+      if (this.closed) return;
       if (error instanceof Error && [error.name, error.constructor.name].includes('UnauthorizedError')) {
         // Retrying cannot help until the user authorizes; no backoff loop.
-        this.needsAuth = true;
         this.hooks.onCatalog(this.entry.name, [], []);
         this.set({
           state: 'failed',
@@ -208,29 +203,63 @@ export class McpConnection {
         });
         return;
       }
-      this.fail(
-        /timed out|timeout/i.test(message)
-          ? `no answer within ${this.hooks.connectTimeoutMs} ms (${message})`
-          : message,
-      );
+      this.fail(this.startupFailure(error, deadline));
+    } finally {
+      if (this.starting === client) this.starting = undefined;
     }
   }
 
-  private async refresh(): Promise<void> {
-    const client = this.client;
-    if (!client) return;
+  /** Why start-up failed, beginning with what kind of failure it was. */
+  private startupFailure(error: unknown, deadline: Deadline | undefined): string {
+    const stdio = !('url' in this.entry.config);
+    if (error instanceof StartupTimeout)
+      return `timed out: ${error.message}; ${stdio ? 'its process was stopped' : 'the connection was closed'}. If it is only slow to start, raise "startupTimeoutMs" in its entry`;
+    if (isClosed(error))
+      return `crashed: ${stdio ? 'its process exited' : 'the connection closed'} during ${deadline?.step ?? 'start-up'}`;
+    return `could not start: ${error instanceof Error ? error.message : String(error)}`;
+  }
+
+  /** Lists tools and prompts (each request under the deadline) and publishes them. */
+  private async refresh(client: Client, deadline: Deadline): Promise<void> {
     const caps = client.getServerCapabilities() ?? {};
-    const tools = caps.tools ? ((await client.listTools()).tools as McpTool[]) : [];
-    const prompts = caps.prompts ? ((await client.listPrompts()).prompts as McpPrompt[]) : [];
+    const options = { timeout: deadline.ms };
+    const tools = caps.tools
+      ? ((await deadline.guard('tools/list', client.listTools(undefined, options))).tools as McpTool[])
+      : [];
+    const prompts = caps.prompts
+      ? ((await deadline.guard('prompts/list', client.listPrompts(undefined, options)))
+          .prompts as McpPrompt[])
+      : [];
     this.status.tools = tools.map((t) => t.name);
     this.status.prompts = prompts.map((p) => p.name);
     this.hooks.onCatalog(this.entry.name, tools, prompts);
   }
 
-  private lost(client: Client, why: string): void {
+  /** After list_changed: a server that no longer answers its lists is treated as hung, and restarted. */
+  private async relist(client: Client): Promise<void> {
+    if (this.client !== client) return;
+    const deadline = new Deadline(this.hooks.timeouts.startupMs);
+    try {
+      await this.refresh(client, deadline);
+    } catch (error) {
+      if (this.client !== client) return;
+      this.client = undefined;
+      if (error instanceof StartupTimeout) stop(client.transport);
+      await client.close().catch(() => {});
+      this.fail(
+        error instanceof StartupTimeout
+          ? `timed out: ${error.message} after it announced a change`
+          : `could not list its tools: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+
+  private lost(client: Client): void {
     if (this.client !== client || this.closed) return;
     this.client = undefined;
-    this.fail(why);
+    this.fail(
+      'url' in this.entry.config ? 'disconnected: the connection closed' : 'crashed: its process exited',
+    );
   }
 
   private fail(why: string): void {
@@ -254,21 +283,32 @@ export class McpConnection {
     return this.client;
   }
 
+  /**
+   * One request to the running server, within the call timeout; any failure is rethrown naming the
+   * server and the request (see requestFailure).
+   */
+  private async request<T>(
+    what: string,
+    signal: AbortSignal | undefined,
+    send: (client: Client, options: { timeout: number; signal?: AbortSignal }) => Promise<T>,
+  ): Promise<T> {
+    const client = await this.ready();
+    const timeoutMs = this.hooks.timeouts.callMs;
+    try {
+      return await send(client, { timeout: timeoutMs, ...(signal ? { signal } : {}) });
+    } catch (error) {
+      throw requestFailure(this.entry.name, what, error, { timeoutMs, signal, lost: this.status.error });
+    }
+  }
+
   async callTool(
     tool: string,
     args: Record<string, unknown>,
     signal: AbortSignal,
   ): Promise<{ blocks: ToolResultBlock[]; isError: boolean }> {
-    const client = await this.ready();
-    const timeout = this.entry.config.timeoutMs ?? this.hooks.callTimeoutMs;
-    const result = (await client.callTool({ name: tool, arguments: args }, undefined, {
-      signal,
-      timeout,
-    })) as {
-      content?: Content[];
-      structuredContent?: unknown;
-      isError?: boolean;
-    };
+    const result = (await this.request(`tools/call "${tool}"`, signal, (client, options) =>
+      client.callTool({ name: tool, arguments: args }, undefined, options),
+    )) as { content?: Content[]; structuredContent?: unknown; isError?: boolean };
     const content = result.content?.length
       ? result.content
       : [{ type: 'text', text: JSON.stringify(result.structuredContent ?? null) }];
@@ -278,14 +318,17 @@ export class McpConnection {
   async listResources(): Promise<
     Array<{ uri: string; name?: string; mimeType?: string; description?: string }>
   > {
-    const client = await this.ready();
-    if (!client.getServerCapabilities()?.resources) return [];
-    return (await client.listResources()).resources;
+    return this.request('resources/list', undefined, async (client, options) =>
+      client.getServerCapabilities()?.resources
+        ? (await client.listResources(undefined, options)).resources
+        : [],
+    );
   }
 
   async readResource(uri: string): Promise<ToolResultBlock[]> {
-    const client = await this.ready();
-    const { contents } = await client.readResource({ uri });
+    const { contents } = await this.request(`resources/read "${uri}"`, undefined, (client, options) =>
+      client.readResource({ uri }, options),
+    );
     return toBlocks(
       contents.map((c) => ({ type: 'resource', resource: c })),
       this.hooks.maxOutputChars,
@@ -293,8 +336,9 @@ export class McpConnection {
   }
 
   async getPrompt(name: string, args: Record<string, string>): Promise<string> {
-    const client = await this.ready();
-    const { messages } = await client.getPrompt({ name, arguments: args });
+    const { messages } = await this.request(`prompts/get "${name}"`, undefined, (client, options) =>
+      client.getPrompt({ name, arguments: args }, options),
+    );
     return messages
       .map((m) => {
         const c = m.content as Content;
@@ -327,7 +371,6 @@ export class McpConnection {
       redirect.close();
       this.oauth.onAuthorize = undefined;
     }
-    this.needsAuth = false;
     this.status.retries = 0;
     await this.connect();
     if (this.status.state !== 'connected')
@@ -335,11 +378,26 @@ export class McpConnection {
     return `Authorized and connected to "${this.entry.name}" (${this.status.tools.length} tools).`;
   }
 
+  /** Stops the server, also one still starting (its process must not outlive icode). */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
-    const client = this.client;
-    this.client = undefined;
-    await client?.close().catch(() => {});
+    const clients = [this.client, this.starting];
+    this.client = this.starting = undefined;
+    await Promise.all(clients.map((c) => c?.close().catch(() => {})));
+  }
+}
+
+/**
+ * A server that missed its deadline is not trusted to exit when asked: a stdio server gets SIGTERM now,
+ * rather than after the SDK's two-second grace for closing stdin (the SDK escalates to SIGKILL).
+ */
+function stop(transport: Transport | undefined): void {
+  const pid = (transport as { pid?: number | null } | undefined)?.pid;
+  if (!pid) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // Already gone.
   }
 }

@@ -2,12 +2,15 @@ import * as z from 'zod';
 import { definePlugin, defineTool, ProjectApprovals, type ToolMode } from '../../sdk/index.ts';
 import { McpConnection, type McpPrompt, type McpTool, type ServerStatus } from './connection.ts';
 import { renderStatus } from './render.ts';
-import { checkServer, collectServers, type ServerEntry } from './servers.ts';
+import { type ConfigProblem, checkServer, collectServers, type ServerEntry } from './servers.ts';
+import { defaultTimeouts, serverTimeouts } from './timeouts.ts';
 import { deferMcpTools } from './tool-search.ts';
 
 /** The `mcp` service: what `icode mcp` and `/mcp` show, and project approval. */
 export interface McpService {
   list(): ServerStatus[];
+  /** Mistakes in the files that define servers (a broken .mcp.json), each at its line. */
+  problems(): ConfigProblem[];
   /** Approves this project's servers (.mcp.json and project settings) as they are now. */
   approveProject(): string[];
   /** Runs the OAuth flow for a remote server; `open` receives the URL the user must visit. */
@@ -23,9 +26,22 @@ declare module '../../kernel/registries.ts' {
 const toolName = (server: string, tool: string) =>
   `mcp__${server}__${tool}`.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 64);
 
+/**
+ * The longest activation waits for start-up servers, below the 60 s activation limit in plugin.json: a
+ * server given a longer startupTimeoutMs keeps starting in the background and its tools appear when it
+ * is ready, instead of the whole plugin failing.
+ */
+const STARTUP_WAIT_MS = 30_000;
+
 export default definePlugin({
   config: z.strictObject({
+    /**
+     * Each server's start-up budget: spawn or connect, initialize, tools/list and prompts/list together.
+     * 10 s (Codex's default) lets a local server start while a hung one costs at most that; a server's
+     * own `startupTimeoutMs` or $MCP_TIMEOUT overrides it.
+     */
     connectTimeoutMs: z.number().int().positive().default(10_000),
+    /** Each tools/call; a server's own `timeout` or $MCP_TOOL_TIMEOUT overrides it. */
     callTimeoutMs: z.number().int().positive().default(120_000),
     /** Text of a tool result beyond this is cut with a note. */
     maxOutputChars: z.number().int().positive().default(25_000),
@@ -39,13 +55,19 @@ export default definePlugin({
   }),
   async activate(ctx) {
     const approvals = new ProjectApprovals(ctx.userDir, 'mcp');
-    const problems: string[] = [];
-    let found: ReturnType<typeof collectServers> = { entries: [] };
-    try {
-      found = collectServers(ctx.settings.mcpServers, ctx.origins, ctx.projectRoot, ctx.locate);
-    } catch (error) {
-      problems.push(error instanceof Error ? error.message : String(error));
-    }
+    const defaults = defaultTimeouts(
+      { startupMs: ctx.config.connectTimeoutMs, callMs: ctx.config.callTimeoutMs },
+      ctx.env,
+    );
+    const found = collectServers(ctx.settings.mcpServers, ctx.origins, ctx.projectRoot, ctx.locate);
+    const problems: ConfigProblem[] = [
+      ...found.problems,
+      ...defaults.problems.map((message) => ({
+        at: 'environment',
+        message,
+        fix: 'set it to a number of milliseconds, or unset it',
+      })),
+    ];
     const fingerprint = ProjectApprovals.fingerprint(
       found.entries.filter((e) => e.fromProject).map((e) => [e.name, e.raw]),
     );
@@ -54,10 +76,11 @@ export default definePlugin({
     const statuses = new Map<string, ServerStatus>();
     const registered = new Map<string, string[]>();
 
+    // Degraded, never failed: each bad server and each broken file is named with why; the rest work.
     const updateHealth = () => {
-      const bad = [...statuses.values()].filter((s) => s.state === 'failed' || s.state === 'unapproved');
+      const bad = [...statuses.values()].filter((s) => ['failed', 'unapproved', 'invalid'].includes(s.state));
       const all = [
-        ...problems,
+        ...problems.map((p) => `${p.at}: ${p.message}`),
         ...bad.map((s) => `${s.name}: ${s.state === 'unapproved' ? 'not approved' : s.error}`),
       ];
       if (!all.length) ctx.health.ok();
@@ -66,7 +89,7 @@ export default definePlugin({
           `MCP servers: ${all.join('; ')}`,
           bad.some((s) => s.state === 'unapproved')
             ? "review the project's MCP servers, then run `icode mcp approve` (see `icode mcp list`)"
-            : "see `icode mcp list` for each server's error and stderr",
+            : (problems[0]?.fix ?? "see `icode mcp list` for each server's error and stderr"),
         );
     };
 
@@ -125,7 +148,17 @@ export default definePlugin({
     for (const { name, raw, source, fromProject, where } of found.entries) {
       const checked = checkServer(raw);
       if ('problems' in checked) {
-        for (const p of checked.problems) problems.push(`${name}: ${where(p.path)}: ${p.message}`);
+        // Listed, so `icode mcp list` names it and where its entry is wrong; never started.
+        statuses.set(name, {
+          name,
+          source,
+          transport: 'url' in raw ? (raw.type === 'sse' ? 'sse' : 'http') : 'stdio',
+          state: 'invalid',
+          tools: [],
+          prompts: [],
+          error: checked.problems.map((p) => `${where(p.path)}: ${p.message}`).join('; '),
+          retries: 0,
+        });
         continue;
       }
       const entry: ServerEntry = { name, config: checked.config, source, fromProject };
@@ -133,8 +166,7 @@ export default definePlugin({
         env: ctx.env,
         userDir: ctx.userDir,
         cwd: ctx.projectRoot,
-        connectTimeoutMs: ctx.config.connectTimeoutMs,
-        callTimeoutMs: ctx.config.callTimeoutMs,
+        timeouts: serverTimeouts(checked.config, defaults.timeouts),
         maxOutputChars: ctx.config.maxOutputChars,
         onCatalog,
         onStatus: (s) => {
@@ -152,8 +184,16 @@ export default definePlugin({
     const waiting = [...connections.values()].filter((c) => c.status.state === 'lazy');
     const startup = waiting.filter((c) => c.entry.config.startup !== 'lazy');
     const lazy = waiting.filter((c) => c.entry.config.startup === 'lazy');
-    // Startup servers connect in parallel, each within connectTimeoutMs; lazy ones after start-up.
-    await Promise.all(startup.map((c) => c.connect()));
+    // Start-up servers connect in parallel, each within its own start-up budget, so a hung one costs its
+    // budget and nothing more; lazy ones connect after start-up.
+    let waited: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(startup.map((c) => c.connect())),
+      new Promise((resolve) => {
+        waited = setTimeout(resolve, STARTUP_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(waited);
     for (const c of lazy) setImmediate(() => void c.connect());
     updateHealth();
 
@@ -185,10 +225,15 @@ export default definePlugin({
             const names = only
               ? [only]
               : [...connections.keys()].filter((n) => statuses.get(n)?.state === 'connected');
-            const lines: string[] = [];
-            for (const n of names)
-              for (const r of await server(n).listResources())
-                lines.push(`${n}\t${r.uri}\t${r.name ?? ''}${r.mimeType ? `\t${r.mimeType}` : ''}`);
+            // One server that fails or hangs is a line naming it; the others' resources still show.
+            const lists = await Promise.allSettled(names.map((n) => server(n).listResources()));
+            const lines = lists.flatMap((r, i) =>
+              r.status === 'rejected'
+                ? [`${names[i]}\t(error: ${r.reason instanceof Error ? r.reason.message : String(r.reason)})`]
+                : r.value.map(
+                    (x) => `${names[i]}\t${x.uri}\t${x.name ?? ''}${x.mimeType ? `\t${x.mimeType}` : ''}`,
+                  ),
+            );
             return lines.length ? lines.join('\n') : 'No resources.';
           },
         }),
@@ -208,6 +253,8 @@ export default definePlugin({
       ctx.tools.register(
         defineTool({
           name: 'McpAuth',
+          // It waits for the user to sign in; the sign-in has its own deadline.
+          timeoutMs: 0,
           description:
             'Authorize icode with a remote MCP server that needs OAuth: opens the sign-in page in the browser and waits for the user to finish.',
           input: z.object({ server: z.string() }),
@@ -256,6 +303,7 @@ export default definePlugin({
 
     const service: McpService = {
       list: () => [...statuses.values()].map((s) => ({ ...s })),
+      problems: () => problems.map((p) => ({ ...p })),
       authorize: (name, open) =>
         server(name).authorize((url) => {
           open?.(url);
@@ -270,7 +318,7 @@ export default definePlugin({
     ctx.commands.register({
       name: 'mcp',
       description: 'MCP servers: state, tools, last error',
-      run: () => renderStatus(service.list()),
+      run: () => renderStatus(service.list(), service.problems()),
     });
   },
 });

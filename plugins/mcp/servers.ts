@@ -4,6 +4,7 @@ import * as z from 'zod';
 import {
   ErrorCodes,
   formatLocation,
+  IcodeError,
   loadJsonFile,
   parseJsonDocument,
   type SourceLocation,
@@ -14,7 +15,14 @@ const Common = {
   enabled: z.boolean().optional(),
   /** startup: connect while icode starts (in parallel, each with a timeout); lazy: on first use. */
   startup: z.enum(['startup', 'lazy']).optional(),
-  /** Per-call timeout in ms (default: the plugin's callTimeoutMs). */
+  /**
+   * Ms to start, answer initialize and list its tools and prompts, all together; a server slower than
+   * this is stopped and reported (default: $MCP_TIMEOUT, else the plugin's connectTimeoutMs).
+   */
+  startupTimeoutMs: z.number().int().positive().optional(),
+  /** Ms per tool call, as Claude Code and Gemini CLI name it (default: $MCP_TOOL_TIMEOUT, else callTimeoutMs). */
+  timeout: z.number().int().positive().optional(),
+  /** icode's earlier name for `timeout`. */
   timeoutMs: z.number().int().positive().optional(),
 };
 
@@ -80,16 +88,29 @@ export function expandVars<T>(value: T, env: Readonly<Record<string, string | un
   return value;
 }
 
-const McpJson = z.object({ mcpServers: z.record(z.string(), z.record(z.string(), z.unknown())).default({}) });
+/** The file's own shape; unknown top-level keys are problems ("mcpServer" would hide every server). */
+const McpJson = z.strictObject({ mcpServers: z.record(z.string(), z.unknown()).default({}) });
 
-/** Servers from every settings layer (`mcpServers`) and from the project's `.mcp.json`. */
+/** A mistake in a file that defines servers, at its line, with what to do about it. */
+export interface ConfigProblem {
+  /** `file:line:column (key "…")`. */
+  at: string;
+  message: string;
+  fix: string;
+}
+
+/**
+ * Servers from every settings layer (`mcpServers`) and from the project's `.mcp.json`. A broken
+ * `.mcp.json` is a problem naming the file and line, never an empty list, and never costs the servers
+ * the settings define; an entry that is not an object skips only itself.
+ */
 export function collectServers(
   settings: Record<string, Record<string, unknown>> | undefined,
   origins: Readonly<Record<string, string>>,
   projectRoot: string,
   /** Where a setting is written (the plugin context's locate). */
   locate: (path: readonly string[]) => SourceLocation,
-): { entries: CollectedServer[]; mcpJson?: string } {
+): { entries: CollectedServer[]; problems: ConfigProblem[] } {
   const entries = Object.entries(settings ?? {}).map(([name, raw]): CollectedServer => {
     const layer =
       origins[`mcpServers.${name}`] ??
@@ -105,20 +126,47 @@ export function collectServers(
     };
   });
   const file = join(projectRoot, '.mcp.json');
-  if (!existsSync(file)) return { entries };
+  if (!existsSync(file)) return { entries, problems: [] };
   const text = readFileSync(file, 'utf8');
-  const parsed = loadJsonFile(text, file, McpJson);
-  const doc = parseJsonDocument(text, file, ErrorCodes.FILE_INVALID);
-  for (const [name, raw] of Object.entries(parsed.mcpServers))
+  const shape = `correct ${file} at that line; it reads { "mcpServers": { "<name>": { "command": "…", "args": [] } } }`;
+  // Syntax first (its own fix), then the shape: either way the whole file is unreadable, so say where.
+  const unreadable = (error: unknown, fix?: string) => {
+    if (!(error instanceof IcodeError)) throw error;
+    const at = error.location ? formatLocation(error.location) : file;
+    return { entries, problems: [{ at, message: error.message, fix: fix ?? error.fix ?? shape }] };
+  };
+  let doc: ReturnType<typeof parseJsonDocument>;
+  let parsed: z.output<typeof McpJson>;
+  try {
+    doc = parseJsonDocument(text, file, ErrorCodes.FILE_INVALID);
+  } catch (error) {
+    return unreadable(error);
+  }
+  try {
+    parsed = loadJsonFile(text, file, McpJson);
+  } catch (error) {
+    return unreadable(error, shape);
+  }
+  const problems: ConfigProblem[] = [];
+  for (const [name, raw] of Object.entries(parsed.mcpServers)) {
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+      problems.push({
+        at: formatLocation(doc.locate(['mcpServers', name])),
+        message: `server "${name}" is ${JSON.stringify(raw)}, not an object`,
+        fix: `write it as { "command": "…", "args": [] }, or { "type": "http", "url": "…" } for a remote server`,
+      });
+      continue;
+    }
     if (!entries.some((e) => e.name === name))
       entries.push({
         name,
-        raw,
+        raw: raw as Record<string, unknown>,
         source: file,
         fromProject: true,
         where: (path) => formatLocation(doc.locate(['mcpServers', name, ...path])),
       });
-  return { entries, mcpJson: text };
+  }
+  return { entries, problems };
 }
 
 export interface CollectedServer {

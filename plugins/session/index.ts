@@ -28,6 +28,7 @@ export default definePlugin({
       list: () => store.list(),
       latest: () => store.latest(),
       messages: (id) => store.messages(id),
+      unlock: (id, options) => store.unlock(id, options),
       end,
     });
     // Sessions still open when icode shuts down (the UI was killed, a script forgot) end too.

@@ -10,7 +10,7 @@ import type {
 } from '../../sdk/index.ts';
 import { compactMessages } from './compact.ts';
 import { systemPrompt } from './context.ts';
-import type { SessionStore, SessionWriter } from './store.ts';
+import { type SessionStore, SessionWriteError, type SessionWriter } from './store.ts';
 import type { SessionEvent, SessionResult, SessionRunOptions } from './types.ts';
 
 export interface LoopConfig {
@@ -97,18 +97,20 @@ export async function runSession(
     ...(options.appendSystemPrompt ? { append: options.appendSystemPrompt } : {}),
   });
   const maxTurns = options.maxTurns ?? config.maxTurns;
+  // A session file the disk refused ends the run as a storage_error naming the file (the CLI prints it).
+  const fail = (error: unknown) =>
+    Object.assign(result, {
+      is_error: true,
+      stop_reason: error instanceof SessionWriteError ? 'storage_error' : 'error',
+      error: error instanceof Error ? error.message : String(error),
+    });
   let writer: SessionWriter;
   let messages: MessageParam[];
   try {
     messages = options.resume ? store.messages(options.resume) : [];
     writer = store.open(session.id, { cwd: ctx.cwd, model: modelId });
   } catch (error) {
-    Object.assign(result, {
-      is_error: true,
-      stop_reason: 'error',
-      error: (error as Error).message,
-      num_turns: 0,
-    });
+    fail(error);
     await finish();
     emit({ type: 'result', ...result });
     return result;
@@ -141,7 +143,7 @@ export async function runSession(
         ? `Compacted ${report.messages_before} messages into ${report.messages_after} (summary by the ${report.summary_source === 'model' ? 'model' : 'local fallback'}).`
         : 'Nothing to compact yet.';
     } catch (error) {
-      Object.assign(result, { is_error: true, stop_reason: 'error', error: (error as Error).message });
+      fail(error);
     }
     await finish();
     writer.close();
@@ -161,7 +163,6 @@ export async function runSession(
     emit({ type: 'result', ...result });
     return result;
   }
-  record({ role: 'user', content: prompt.text });
   let continuations = 0;
   let contextTokens = 0;
 
@@ -189,22 +190,30 @@ export async function runSession(
       if (ctx.tools.concurrencySafe(uses[i]!.name))
         while (j < uses.length && ctx.tools.concurrencySafe(uses[j]!.name)) j++;
       const batch = uses.slice(i, j);
+      const early = batch.map((use) => {
+        const inputError = turn.toolInputErrors[use.id];
+        if (inputError) {
+          return {
+            content: `Error: ${inputError}. Call the tool again with valid JSON input.`,
+            isError: true,
+          };
+        }
+        if (options.signal?.aborted)
+          return { content: 'Interrupted by the user before this tool ran.', isError: true };
+        if (subset && !subset.has(use.name))
+          return {
+            content: `The tool ${use.name} is not available here. Available: ${[...subset].join(', ')}`,
+            isError: true,
+          };
+        return undefined;
+      });
+      // On disk before they run: a resume after a crash tells the model these may have run.
+      const starting = batch.filter((_, k) => !early[k]).map((use) => use.id);
+      if (starting.length) writer.toolStart(starting);
       const outputs = await Promise.all(
-        batch.map(async (use) => {
-          const inputError = turn.toolInputErrors[use.id];
-          if (inputError) {
-            return {
-              content: `Error: ${inputError}. Call the tool again with valid JSON input.`,
-              isError: true,
-            };
-          }
-          if (options.signal?.aborted)
-            return { content: 'Interrupted by the user before this tool ran.', isError: true };
-          if (subset && !subset.has(use.name))
-            return {
-              content: `The tool ${use.name} is not available here. Available: ${[...subset].join(', ')}`,
-              isError: true,
-            };
+        batch.map(async (use, k) => {
+          const answered = early[k];
+          if (answered) return answered;
           return ctx.tools.call(
             { id: use.id, name: use.name, input: use.input },
             {
@@ -230,6 +239,7 @@ export async function runSession(
   };
 
   try {
+    record({ role: 'user', content: prompt.text });
     for (;;) {
       if (result.num_turns >= maxTurns) {
         Object.assign(result, {
@@ -306,12 +316,9 @@ export async function runSession(
       if (options.signal?.aborted) throw options.signal.reason;
     }
   } catch (error) {
-    const interrupted = options.signal?.aborted;
-    Object.assign(result, {
-      is_error: true,
-      stop_reason: interrupted ? 'interrupted' : 'error',
-      error: interrupted ? 'interrupted by the user' : error instanceof Error ? error.message : String(error),
-    });
+    if (options.signal?.aborted && !(error instanceof SessionWriteError))
+      Object.assign(result, { is_error: true, stop_reason: 'interrupted', error: 'interrupted by the user' });
+    else fail(error);
   }
   if (result.stop_reason === 'max_tokens') result.error = 'the reply was cut off at max_tokens';
   if (result.stop_reason === 'refusal')
@@ -328,7 +335,11 @@ export async function runSession(
   }
   await finish();
   const { tool_uses: _u, tool_results: _r, ...summary } = result;
-  writer.result(summary);
+  try {
+    writer.result(summary);
+  } catch (error) {
+    fail(error);
+  }
   writer.close();
   emit({ type: 'result', ...result });
   return result;

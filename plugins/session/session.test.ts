@@ -180,11 +180,17 @@ describe('sessions on disk', () => {
       'session',
       'message',
       'message',
+      'tool_start',
       'message',
       'message',
       'result',
     ]);
-    expect(lines.slice(1, 5).map((l) => l.message.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+    expect(lines.filter((l) => l.type === 'message').map((l) => l.message.role)).toEqual([
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+    ]);
     const text = readFileSync(file, 'utf8');
     expect(text).toContain('key [REDACTED] and Bearer [REDACTED]');
     expect(text).not.toContain('sk-test');

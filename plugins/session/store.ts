@@ -6,14 +6,18 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { type MessageParam, projectSlug } from '../../sdk/index.ts';
+import { acquireLock, describeHolder, judge, type LockHolder, readLock } from './lock.ts';
 
 /**
  * Sessions as append-only JSONL files under `~/.icode/projects/<project>/<id>.jsonl`: one line per
- * message, written as soon as the message is complete, so a crash loses at most the one in flight.
+ * message, written as soon as the message is complete, so a crash loses at most the one in flight. A
+ * line cut short (a crash, a full disk) is set aside when the session is next opened, so what is appended
+ * then starts on a line of its own; a write that fails is undone, so the file only ever holds whole lines.
  */
 export interface SessionSummary {
   id: string;
@@ -29,9 +33,38 @@ type Line =
   | { type: 'message'; message: MessageParam; at: string }
   | { type: 'result'; at: string; [key: string]: unknown }
   /** The conversation from here on is these messages (a summary and the turns kept after it). */
-  | { type: 'compaction'; messages: MessageParam[]; at: string; [key: string]: unknown };
+  | { type: 'compaction'; messages: MessageParam[]; at: string; [key: string]: unknown }
+  /** These tool calls are about to run: on resume, one left without a result may have run. */
+  | { type: 'tool_start'; ids: string[]; at: string };
 
-/** A project root as a file name (sessions, the UI's prompt history). */
+const ID = /^[A-Za-z0-9-]+$/;
+
+/** A session file could not be written (a full disk, a lost mount); the file keeps its whole lines. */
+export class SessionWriteError extends Error {
+  constructor(
+    readonly file: string,
+    cause: unknown,
+    what = 'the session file',
+  ) {
+    super(`cannot write ${what} ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+  }
+}
+
+/** What `icode sessions unlock` did. */
+export interface UnlockReport {
+  id: string;
+  removed: boolean;
+  /** Whose the lock was; absent when there was none. */
+  holder?: LockHolder;
+  /** live (a process on this host still holds it), remote (another host's), stale (its holder is gone). */
+  state?: 'live' | 'remote' | 'stale';
+  /** Why it was judged stale. */
+  reason?: string;
+  /** A sentence for the person who asked. */
+  message: string;
+}
 
 /** Secrets never reach the disk: API keys, bearer tokens, and the values of the credential variables. */
 export function redactor(secrets: Array<string | undefined>): (text: string) => string {
@@ -57,30 +90,59 @@ export class SessionStore {
   }
 
   file(id: string): string {
-    if (!/^[A-Za-z0-9-]+$/.test(id)) throw new Error(`"${id}" is not a session id`);
+    if (!ID.test(id)) throw new Error(`"${id}" is not a session id`);
     return join(this.dir, `${id}.jsonl`);
   }
 
+  /**
+   * The session files of this folder with their modification times: regular files named `<id>.jsonl`.
+   * Anything else (notes, folders, set-aside partial lines, locks, a file that vanished) is not a session.
+   */
+  private files(): Array<{ id: string; file: string; mtime: Date; birthtime: Date }> {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return names.flatMap((name) => {
+      const id = name.slice(0, -'.jsonl'.length);
+      if (!name.endsWith('.jsonl') || !ID.test(id)) return [];
+      const file = join(this.dir, name);
+      try {
+        const stat = statSync(file);
+        return stat.isFile() ? [{ id, file, mtime: stat.mtime, birthtime: stat.birthtime }] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /** This project's sessions, newest first; a file with no session in it is left out. */
   list(): SessionSummary[] {
-    if (!existsSync(this.dir)) return [];
-    return readdirSync(this.dir)
-      .filter((f) => f.endsWith('.jsonl'))
-      .map((f) => this.summary(f.slice(0, -'.jsonl'.length)))
+    return this.files()
+      .flatMap((f) => {
+        try {
+          const summary = this.summary(f);
+          return summary ? [summary] : [];
+        } catch {
+          return []; // unreadable
+        }
+      })
       .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
   }
 
-  private summary(id: string): SessionSummary {
-    const file = this.file(id);
-    const stat = statSync(file);
-    const lines = this.read(id);
+  private summary(f: { id: string; file: string; mtime: Date; birthtime: Date }): SessionSummary | undefined {
+    const lines = this.read(f.id);
     const head = lines.find((l) => l.type === 'session');
     const messages = lines.filter((l): l is Extract<Line, { type: 'message' }> => l.type === 'message');
-    const first = messages.find((m) => m.message.role === 'user')?.message.content;
+    if (!head && !messages.length) return undefined;
+    const first = messages.find((m) => m.message?.role === 'user')?.message.content;
     return {
-      id,
-      file,
-      createdAt: head?.type === 'session' ? head.created_at : stat.birthtime.toISOString(),
-      updatedAt: stat.mtime.toISOString(),
+      id: f.id,
+      file: f.file,
+      createdAt: head?.type === 'session' ? head.created_at : f.birthtime.toISOString(),
+      updatedAt: f.mtime.toISOString(),
       messages: messages.length,
       firstPrompt: typeof first === 'string' ? first.slice(0, 80) : '',
     };
@@ -91,24 +153,33 @@ export class SessionStore {
     // A line cut short by a crash is skipped; everything before it is kept.
     return text.split('\n').flatMap((line) => {
       try {
-        return line ? [JSON.parse(line) as Line] : [];
+        const parsed = line ? (JSON.parse(line) as Line) : undefined;
+        return parsed && typeof parsed === 'object' && typeof parsed.type === 'string' ? [parsed] : [];
       } catch {
         return [];
       }
     });
   }
 
-  /** The messages of a session, repaired so the API accepts them: a tool_use left without results gets one. */
+  /**
+   * The messages of a session, repaired so the API accepts them: a tool_use left without results gets one,
+   * saying whether the tool was started (it may have run) or not.
+   */
   messages(id: string): MessageParam[] {
     if (!existsSync(this.file(id)))
       throw new Error(`no session ${id} in this project (see: icode sessions list)`);
     const out: MessageParam[] = [];
+    const started = new Set<string>();
     for (const line of this.read(id)) {
-      if (line.type === 'compaction') {
+      if (line.type === 'compaction' && Array.isArray(line.messages)) {
         out.splice(0, out.length, ...line.messages);
         continue;
       }
-      if (line.type !== 'message') continue;
+      if (line.type === 'tool_start' && Array.isArray(line.ids)) {
+        for (const use of line.ids) started.add(String(use));
+        continue;
+      }
+      if (line.type !== 'message' || !line.message) continue;
       const previous = out.at(-1);
       const pending =
         previous?.role === 'assistant' && Array.isArray(previous.content)
@@ -118,81 +189,173 @@ export class SessionStore {
         line.message.role === 'user' &&
         Array.isArray(line.message.content) &&
         line.message.content.some((b) => b.type === 'tool_result');
-      if (pending.length && !answered) out.push(interrupted(pending));
+      if (pending.length && !answered) out.push(interrupted(pending, started));
       out.push(line.message);
     }
     const last = out.at(-1);
     if (last?.role === 'assistant' && Array.isArray(last.content)) {
       const pending = last.content.filter((b) => b.type === 'tool_use');
-      if (pending.length) out.push(interrupted(pending));
+      if (pending.length) out.push(interrupted(pending, started));
     }
     return out;
   }
 
   /** The most recently written session (--continue): file times only, no session is read. */
   latest(): string | undefined {
-    if (!existsSync(this.dir)) return undefined;
     let best: { id: string; at: number } | undefined;
-    for (const f of readdirSync(this.dir)) {
-      if (!f.endsWith('.jsonl')) continue;
-      const at = statSync(join(this.dir, f)).mtimeMs;
-      if (!best || at > best.at) best = { id: f.slice(0, -'.jsonl'.length), at };
+    for (const f of this.files()) {
+      if (!best || f.mtime.getTime() > best.at) best = { id: f.id, at: f.mtime.getTime() };
     }
     return best?.id;
   }
 
-  /** Takes the session's lock for this process; a second process gets an error naming the holder. */
+  /**
+   * Takes the session's lock for this process (a second process gets an error naming the holder), sets a
+   * line cut short aside, and returns the writer. Fails with a {@link SessionWriteError} when the disk
+   * refuses, holding no lock then.
+   */
   open(id: string, header: { cwd: string; model: string }): SessionWriter {
-    mkdirSync(this.dir, { recursive: true });
     const file = this.file(id);
     const lock = `${file}.lock`;
+    let release: () => void;
     try {
-      writeFileSync(lock, String(process.pid), { flag: 'wx' });
-    } catch {
-      const holder = Number(readFileSync(lock, 'utf8'));
-      if (holder && holder !== process.pid && alive(holder)) {
-        throw new Error(`session ${id} is open in another icode process (pid ${holder})`);
+      mkdirSync(this.dir, { recursive: true });
+    } catch (error) {
+      throw new SessionWriteError(this.dir, error, 'the sessions folder');
+    }
+    try {
+      release = acquireLock(lock, id);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code) throw new SessionWriteError(lock, error, 'the session lock');
+      throw error;
+    }
+    let size = 0;
+    let failure: SessionWriteError | undefined;
+    const append = (line: Line) => {
+      if (failure) throw failure;
+      const data = `${this.redact(JSON.stringify(line))}\n`;
+      try {
+        appendFileSync(file, data);
+        size += Buffer.byteLength(data);
+      } catch (error) {
+        // Part of the line may be on disk: cut it off, so the file ends with the last whole line.
+        try {
+          truncateSync(file, size);
+        } catch {}
+        failure = new SessionWriteError(file, error);
+        throw failure;
       }
-      writeFileSync(lock, String(process.pid)); // the holder is gone: take the lock over
-    }
-    const append = (line: Line) => appendFileSync(file, `${this.redact(JSON.stringify(line))}\n`);
-    if (!existsSync(file) || statSync(file).size === 0) {
-      append({ type: 'session', id, ...header, created_at: new Date().toISOString() });
-    }
-    return {
-      message: (message) => append({ type: 'message', message, at: new Date().toISOString() }),
-      result: (result) => append({ type: 'result', at: new Date().toISOString(), ...result }),
-      compaction: (messages, info) =>
-        append({ type: 'compaction', ...info, messages, at: new Date().toISOString() }),
-      close: () => rmSync(lock, { force: true }),
     };
+    try {
+      size = repair(file);
+      if (size === 0) append({ type: 'session', id, ...header, created_at: new Date().toISOString() });
+    } catch (error) {
+      release();
+      throw error instanceof SessionWriteError ? error : new SessionWriteError(file, error);
+    }
+    const at = () => new Date().toISOString();
+    return {
+      message: (message) => append({ type: 'message', message, at: at() }),
+      toolStart: (ids) => append({ type: 'tool_start', ids, at: at() }),
+      result: (result) => append({ type: 'result', at: at(), ...result }),
+      compaction: (messages, info) => append({ type: 'compaction', ...info, messages, at: at() }),
+      close: release,
+    };
+  }
+
+  /**
+   * Removes a session's lock (`icode sessions unlock`): one whose holder is gone, or held from another host
+   * (the person says it is gone). A holder still running on this host keeps it unless `force`.
+   */
+  unlock(id: string, { force = false }: { force?: boolean } = {}): UnlockReport {
+    const lock = `${this.file(id)}.lock`;
+    const found = readLock(lock);
+    if (!found) {
+      if (!existsSync(this.file(id)))
+        throw new Error(`no session ${id} in this project (see: icode sessions list)`);
+      return { id, removed: false, message: `session ${id} is not locked` };
+    }
+    const verdict = judge(found.holder);
+    const whose = found.holder ? describeHolder(found.holder) : 'an unreadable lock';
+    const base = {
+      id,
+      state: verdict.state,
+      ...(found.holder ? { holder: found.holder } : {}),
+      ...(verdict.state === 'stale' ? { reason: verdict.reason } : {}),
+    };
+    if (verdict.state === 'live' && !force)
+      return {
+        ...base,
+        removed: false,
+        message: `session ${id} is held by icode ${whose}, which is still running on this host: end it first, or remove the lock anyway with --force`,
+      };
+    rmSync(lock, { force: true });
+    const why =
+      verdict.state === 'stale'
+        ? ` (${verdict.reason})`
+        : verdict.state === 'live'
+          ? ' (still running: removed because of --force)'
+          : ' (on another host: not checked)';
+    return { ...base, removed: true, message: `removed the lock of session ${id}, held by ${whose}${why}` };
   }
 }
 
 export interface SessionWriter {
   message(message: MessageParam): void;
+  /** Records that these tool calls start now, before they run. */
+  toolStart(ids: string[]): void;
   result(result: Record<string, unknown>): void;
   compaction(messages: MessageParam[], info: Record<string, unknown>): void;
+  /** Releases the lock; never throws. */
   close(): void;
 }
 
-function interrupted(uses: Array<Record<string, unknown>>): MessageParam {
+/**
+ * Makes a session file end with a whole line before anything is appended: a last line cut short (a crash
+ * mid-write, a full disk) is copied to `<file>.partial-<time>` and cut off; a whole one missing only its
+ * newline gets it. Returns the file's size afterwards (0 for a new or empty file).
+ */
+function repair(file: string): number {
+  let text: Buffer;
+  try {
+    text = readFileSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+  if (!text.length || text.at(-1) === 0x0a) return text.length;
+  const end = text.lastIndexOf(0x0a) + 1;
+  const tail = text.subarray(end);
+  if (wholeLine(tail.toString('utf8'))) {
+    appendFileSync(file, '\n');
+    return text.length + 1;
+  }
+  writeFileSync(`${file}.partial-${new Date().toISOString().replace(/[:.]/g, '-')}`, tail, { flag: 'wx' });
+  truncateSync(file, end);
+  return end;
+}
+
+function wholeLine(text: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null;
+  } catch {
+    return false;
+  }
+}
+
+const STARTED =
+  'Interrupted — this tool was started and may have run; check its effects before repeating it.';
+const NOT_RUN = 'Interrupted: the session ended before this tool ran.';
+
+function interrupted(uses: Array<Record<string, unknown>>, started: ReadonlySet<string>): MessageParam {
   return {
     role: 'user',
     content: uses.map((u) => ({
       type: 'tool_result',
       tool_use_id: String(u.id),
-      content: 'Interrupted: the session ended before this tool ran.',
+      content: started.has(String(u.id)) ? STARTED : NOT_RUN,
       is_error: true,
     })),
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

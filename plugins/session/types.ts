@@ -6,9 +6,9 @@ import type {
   Usage,
 } from '../../sdk/index.ts';
 import type { CompactionReport } from './compact.ts';
-import type { SessionSummary } from './store.ts';
+import type { SessionSummary, UnlockReport } from './store.ts';
 
-export type { SessionSummary };
+export type { SessionSummary, UnlockReport };
 
 /** What happens in a session, in order; `--output-format stream-json` prints each as a line. */
 export type SessionEvent =
@@ -103,6 +103,8 @@ export interface SessionService {
   messages(id: string): MessageParam[];
   /** Ends a session kept open (`keepOpen`): its SessionEnd, with the reason. Nothing if it is not open. */
   end(id: string, reason: SessionEndReason): Promise<void>;
+  /** Removes a session's lock whose holder is gone or on another host (`icode sessions unlock`); `force` for a live one. */
+  unlock(id: string, options?: { force?: boolean }): UnlockReport;
 }
 
 declare module '../../kernel/registries.ts' {
