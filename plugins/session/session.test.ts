@@ -329,7 +329,7 @@ describe('session lifecycle for hooks', () => {
   });
 });
 
-test('latest() (--continue) is the session written last, found from file times without reading any session', () => {
+test("latest() (--continue) is the session written last, found from file times and each candidate's first bytes, parsing none", () => {
   const home = mkdtempSync(join(tmpdir(), 'icode-latest-'));
   const store = new SessionStore(home, '/some/project', (s) => s);
   expect(store.latest()).toBeUndefined();
@@ -338,10 +338,11 @@ test('latest() (--continue) is the session written last, found from file times w
   utimesSync(file('aaa'), new Date(3_000_000), new Date(3_000_000));
   utimesSync(file('bbb'), new Date(1_000_000), new Date(1_000_000));
   utimesSync(file('ccc'), new Date(2_000_000), new Date(2_000_000));
-  // A file that is not a session's JSON lines is read by nobody: latest never parses.
+  expect(store.latest()).toBe('aaa');
+  // A file that does not begin as a session is passed over (its first bytes are read, nothing parsed).
   writeFileSync(file('aaa'), 'not json at all\n');
   utimesSync(file('aaa'), new Date(3_000_000), new Date(3_000_000));
-  expect(store.latest()).toBe('aaa');
+  expect(store.latest()).toBe('ccc');
   utimesSync(file('bbb'), new Date(4_000_000), new Date(4_000_000));
   expect(store.latest()).toBe('bbb');
 });

@@ -98,10 +98,9 @@ test('stray entries in the sessions folder are not sessions: list and latest ski
   writeFileSync(join(s.dir, 'locked.jsonl'), '', { mode: 0o000 });
   writeFileSync(join(s.dir, 'real.jsonl.partial-2026-01-01T00-00-00-000Z'), '{"type":"mess');
   writeFileSync(join(s.dir, 'real.jsonl.lock'), '12345');
-  // The stray session-looking files are older than the real one: --continue finds the real one by file
-  // time alone (it reads no session), so a newer garbage `<id>.jsonl` would be its pick.
+  // The stray session-looking files are newer than the real one: --continue still passes them over.
   for (const f of ['foo.jsonl', 'empty.jsonl', 'locked.jsonl'])
-    utimesSync(join(s.dir, f), new Date(1_000_000), new Date(1_000_000));
+    utimesSync(join(s.dir, f), new Date(Date.now() + 60_000), new Date(Date.now() + 60_000));
 
   expect(s.list().map((x) => x.id)).toEqual(['real']);
   expect(s.latest()).toBe('real');

@@ -1,9 +1,12 @@
 import {
   appendFileSync,
+  closeSync,
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readSync,
   rmSync,
   statSync,
   truncateSync,
@@ -200,13 +203,13 @@ export class SessionStore {
     return out;
   }
 
-  /** The most recently written session (--continue): file times only, no session is read. */
+  /**
+   * The most recently written session (--continue): newest by file time whose first bytes are a session
+   * header, so a stray or garbage `<id>.jsonl` is passed over; no session is parsed.
+   */
   latest(): string | undefined {
-    let best: { id: string; at: number } | undefined;
-    for (const f of this.files()) {
-      if (!best || f.mtime.getTime() > best.at) best = { id: f.id, at: f.mtime.getTime() };
-    }
-    return best?.id;
+    const newest = this.files().sort((a, b) => b.mtime.getTime() - a.mtime.getTime());
+    return newest.find((f) => startsAsSession(f.file))?.id;
   }
 
   /**
@@ -358,4 +361,20 @@ function interrupted(uses: Array<Record<string, unknown>>, started: ReadonlySet<
       is_error: true,
     })),
   };
+}
+
+const HEADER = '{"type":"session"';
+
+/** True when the file begins with a session header line (16 bytes read, nothing parsed). */
+function startsAsSession(file: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const head = Buffer.alloc(HEADER.length);
+    return readSync(fd, head, 0, head.length, 0) === head.length && head.toString('utf8') === HEADER;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
