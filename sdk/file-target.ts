@@ -77,6 +77,39 @@ export async function readJudged(
   }
 }
 
+/**
+ * Reads the judged `file` a chunk at a time through a handle proven to be that file ({@link readJudged}),
+ * so a file of any size is read in bounded memory. It stops at the size the file had when opened (a log
+ * that keeps growing still ends); leaving the loop early closes the file.
+ *
+ * @example
+ * ```ts
+ * let newlines = 0;
+ * for await (const chunk of readJudgedChunks(file, path, info)) newlines += chunk.filter((b) => b === 10).length;
+ * ```
+ */
+export async function* readJudgedChunks(
+  file: string,
+  shown: string,
+  info: Stats,
+  chunkBytes = 1024 * 1024,
+): AsyncGenerator<Buffer> {
+  const handle = await openHeldFile(file, shown, info);
+  try {
+    const { size } = await handle.stat();
+    for (let at = 0; at < size; ) {
+      // A fresh buffer each time: the caller may keep what it was given.
+      const chunk = Buffer.allocUnsafe(Math.min(chunkBytes, size - at));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, at);
+      if (bytesRead === 0) return;
+      at += bytesRead;
+      yield chunk.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Reads a whole text file for an edit ({@link readJudged}), refusing binary and oversized files. */
 export async function readText(file: string, shown: string, info: Stats): Promise<string> {
   if (info.size > MAX_FILE_BYTES) throw tooBig(shown, info.size);

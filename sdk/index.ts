@@ -47,6 +47,7 @@ export {
   checkedTarget,
   MAX_FILE_BYTES,
   readJudged,
+  readJudgedChunks,
   readText,
   statTarget,
   targetPath,

@@ -42,14 +42,30 @@ describe('bash runs real processes', () => {
     expect(existsSync(marker)).toBe(false);
   });
 
-  test('long output keeps head and tail and saves the whole to a file', async () => {
-    const h = await boot('workspace-write', { plugins: { bash: { config: { maxOutputChars: 1000 } } } });
+  test('long output keeps head and tail and saves the whole to a file that read_file can read', async () => {
+    const h = await bootTestKernel({
+      include: ['workspace-guard', 'file-tools', 'bash'],
+      builtins: builtinPlugins,
+      mode: 'workspace-write',
+      settings: { plugins: { bash: { config: { maxOutputChars: 1000 } } } },
+    });
     const r = await h.callTool('bash', { command: 'seq 1 5000' });
     const text = String(r.content);
     expect(text.startsWith('1\n2\n')).toBe(true);
     expect(text.endsWith('4999\n5000')).toBe(true);
+    expect(text).toContain('(23893 bytes, 5000 lines; read_file pages through it with offset and limit)');
     const saved = /the whole output is in (\S+) /.exec(text)?.[1];
-    expect(readFileSync(saved!, 'utf8').split('\n')).toHaveLength(5000);
+    const seq = Array.from({ length: 5000 }, (_, i) => `${i + 1}\n`).join('');
+    expect(readFileSync(saved!, 'utf8')).toBe(seq);
+    // Outside the workspace, but the session's own output: read_file reads it without asking.
+    const page = await h.callTool('read_file', { path: saved, offset: 4999 });
+    expect(page.content).toBe('  4999\t4999\n  5000\t5000\n[lines 4999-5000 of 5000 (23893 bytes)]');
+    // Another file in the same folder is not the session's output: still outside the workspace.
+    writeFileSync(join(dirname(saved!), 'other.txt'), 'x\n');
+    expect((await h.callTool('read_file', { path: join(dirname(saved!), 'other.txt') })).content).toContain(
+      'outside the workspace',
+    );
+    await h.shutdown();
   });
 
   test('commands get an allow-listed environment: no API keys or tokens unless a setting passes them', async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as z from 'zod';
@@ -11,6 +11,7 @@ import {
   expandPaths,
   isInside,
   PROTECTED_PATHS,
+  resolveReal,
   type SandboxProbe,
   sandboxed,
   sharedProbe,
@@ -19,13 +20,19 @@ import {
 } from '../../sdk/index.ts';
 import { analyzeBash, type BashVerdict } from './analyze.ts';
 import { killGroup, runCommand, startBackground } from './run.ts';
+import { sampleFile } from './spill.ts';
 
 export const BashConfig = z.strictObject({
   /** Default timeout of a command, in ms (the model may ask for up to maxTimeoutMs). */
   timeoutMs: z.number().int().positive().default(120_000),
   maxTimeoutMs: z.number().int().positive().default(600_000),
-  /** Output beyond this many characters keeps its head and tail; the whole is saved to a file. */
+  /**
+   * What the model is shown of a command's output: the whole up to this many characters (bytes), else its
+   * head and tail in as many, with the path of a file that holds the whole.
+   */
   maxOutputChars: z.number().int().positive().default(30_000),
+  /** Output, in bytes, after which a command is killed; unset: a command is never killed for its output. */
+  maxOutputBytes: z.number().int().positive().optional(),
   /** auto: use bubblewrap when it works here; off: never (non-read-only commands then need full access). */
   sandbox: z.enum(['auto', 'off']).default('auto'),
   /** Network inside the sandbox for every command (off: a command that needs it asks first). */
@@ -47,7 +54,11 @@ interface Background {
   outputFile: string;
   exitCode?: number | undefined;
   done: boolean;
+  outputLimited: boolean;
   readOffset: number;
+  /** Newlines in the log before readOffset, and whether the last byte there was one. */
+  readNewlines: number;
+  readEndsLine: boolean;
   /** Settles when the command has exited and its sandbox is let go (placeholders removed). */
   finished: Promise<unknown>;
 }
@@ -91,6 +102,11 @@ export default definePlugin({
     const verdicts = new WeakMap<object, Promise<BashVerdict>>();
     const background = new Map<string, Background>();
     const outputDir = join(ctx.userDir, 'tool-output');
+    // Saved outputs are kept for a week, so they cannot pile up until the disk is full.
+    void pruneOutputs(outputDir, 7 * 24 * 3600_000);
+    // The outputs this process saved (long outputs, background logs), by real path: read_file may read them.
+    const saved = new Set<string>();
+    const keep = (file: string) => saved.add(resolveReal(file, outputDir));
     const env = commandEnv(ctx.env, config.env);
     const home = ctx.env.HOME ?? homedir();
     const stateDir = join(ctx.userDir, 'state');
@@ -119,12 +135,27 @@ export default definePlugin({
       return { decision: 'deny', reason: v.reasons.join('; ') };
     });
 
+    // A saved output lives outside the workspace, where the workspace guard would ask before a read; these
+    // files hold only what the model's own commands printed, so reading them back is allowed. Tapped early,
+    // before that guard: a deny or ask rule (judged by the gate before any evidence) still holds.
+    ctx.hooks.permissionRequest.tap(
+      (request) => {
+        const paths = request.subjects?.kind === 'path' ? request.subjects.values : [];
+        if (request.tool !== 'read_file' || !paths.length || !paths.every((p) => saved.has(p)))
+          return undefined;
+        return { decision: 'allow', reason: 'the saved output of a bash command of this session' };
+      },
+      { stage: -1 },
+    );
+
     ctx.tools.register(
       defineTool({
         name: 'bash',
         aliases: ['Bash'],
+        // Its own timeout kills the command; the kernel's deadline is only the backstop behind it.
+        timeoutMs: (input) => Math.min(input.timeout ?? config.timeoutMs, config.maxTimeoutMs) + 30_000,
         description:
-          'Run a bash command in the workspace. The working directory persists between calls (cd sticks). Commands are checked before they run and, where the machine allows, run in a sandbox that can write only the workspace and a private /tmp. Use run_in_background for servers and watchers, then bash_output to read them.',
+          'Run a bash command in the workspace. The working directory persists between calls (cd sticks). Commands are checked before they run and, where the machine allows, run in a sandbox that can write only the workspace and a private /tmp. Use run_in_background for servers and watchers, then bash_output to read them. A long output shows its head and tail and names a file holding all of it, which read_file pages through.',
         input: z.object({
           command: z.string().describe('The command line to run'),
           timeout: z
@@ -214,27 +245,33 @@ export default definePlugin({
             ...(sandbox ? { sandbox } : {}),
             outputDir,
             maxOutputChars: config.maxOutputChars,
+            ...(config.maxOutputBytes ? { maxOutputBytes: config.maxOutputBytes } : {}),
           };
           if (input.run_in_background) {
             const id = `bash_${randomBytes(4).toString('hex')}`;
             const started = await startBackground(options, id);
+            keep(started.outputFile);
             const entry: Background = {
               id,
               command: input.command,
               pid: started.pid,
               outputFile: started.outputFile,
               done: false,
+              outputLimited: false,
               readOffset: 0,
+              readNewlines: 0,
+              readEndsLine: true,
               finished: started.done.catch(() => undefined),
             };
             background.set(id, entry);
             void started.done.then(
-              (code) => Object.assign(entry, { done: true, exitCode: code }),
+              (end) => Object.assign(entry, { done: true, ...end }),
               () => Object.assign(entry, { done: true }),
             );
             return `Started in the background as ${id} (pid ${started.pid}); read its output with bash_output {"id": "${id}"}. Output file: ${started.outputFile}`;
           }
           const r = await runCommand(options);
+          if (r.savedTo) keep(r.savedTo);
           const notes: string[] = [];
           if (r.finalCwd && r.finalCwd !== cwd) {
             if (t.roots.some((root) => isInside(r.finalCwd!, root))) cwds.set(t.sessionId ?? '', r.finalCwd);
@@ -251,8 +288,12 @@ export default definePlugin({
             notes.push(`[timed out after ${options.timeoutMs} ms; the command and its children were killed]`);
           if (r.interrupted)
             notes.push('[interrupted by the user; the command and its children were killed]');
+          if (r.outputLimited)
+            notes.push(
+              `[killed: its output passed ${config.maxOutputBytes} bytes (plugins.bash.config.maxOutputBytes); the command and its children were killed]`,
+            );
           const text = [r.output || '(no output)', ...notes].join('\n');
-          if (r.exitCode !== 0 || r.timedOut || r.interrupted)
+          if (r.exitCode !== 0 || r.timedOut || r.interrupted || r.outputLimited)
             throw new Error(`${text}\n[exit code ${r.exitCode ?? 'none'}]`);
           return text;
         },
@@ -264,7 +305,7 @@ export default definePlugin({
         name: 'bash_output',
         aliases: ['BashOutput'],
         description:
-          'Read the new output of a command started with run_in_background, and whether it is still running.',
+          'Read the new output of a command started with run_in_background, and whether it is still running. Long new output shows its head and tail; the whole log is a file that read_file pages through.',
         input: z.object({ id: z.string().describe('The id bash returned') }),
         mode: 'read-only',
         concurrencySafe: true,
@@ -274,14 +315,24 @@ export default definePlugin({
             throw new Error(
               `no background command ${id}; known: ${[...background.keys()].join(', ') || 'none'}`,
             );
+          // Whether it has ended is looked at before the log's size: once ended, the log holds all it printed.
+          const done = entry.done;
           const size = (await stat(entry.outputFile)).size;
-          const handle = await open(entry.outputFile, 'r');
-          const buffer = Buffer.alloc(Math.min(size - entry.readOffset, config.maxOutputChars));
-          await handle.read(buffer, 0, buffer.length, entry.readOffset);
-          await handle.close();
-          entry.readOffset += buffer.length;
-          const status = entry.done ? `exited with code ${entry.exitCode}` : 'running';
-          return `[${id}: ${status}]\n${buffer.toString('utf8') || '(no new output)'}`;
+          const start = entry.readOffset;
+          const fresh = await sampleFile(entry.outputFile, start, size, config.maxOutputChars);
+          entry.readOffset = start + fresh.bytes;
+          entry.readNewlines += fresh.newlines;
+          if (fresh.bytes) entry.readEndsLine = fresh.endsWithNewline;
+          const lines = entry.readNewlines + (entry.readEndsLine ? 0 : 1);
+          const status = !done
+            ? 'running'
+            : entry.outputLimited
+              ? `killed: its output passed ${config.maxOutputBytes} bytes (plugins.bash.config.maxOutputBytes)`
+              : `exited with code ${entry.exitCode}`;
+          const text = fresh.render(
+            `the whole output so far is in ${entry.outputFile} (${entry.readOffset} bytes, ${lines} lines; read_file pages through it with offset and limit)`,
+          );
+          return `[${id}: ${status}]\n${text || '(no new output)'}`;
         },
       }),
     );
@@ -297,3 +348,14 @@ export default definePlugin({
     });
   },
 });
+
+/** Removes saved outputs older than `maxAgeMs`; a file in use by a live command is recent, so it stays. */
+async function pruneOutputs(dir: string, maxAgeMs: number): Promise<void> {
+  const cutoff = Date.now() - maxAgeMs;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const file = join(dir, name);
+    const s = await stat(file).catch(() => undefined);
+    if (s?.isFile() && s.mtimeMs < cutoff) await rm(file, { force: true }).catch(() => {});
+  }
+}

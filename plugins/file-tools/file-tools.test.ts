@@ -29,7 +29,7 @@ describe('read_file', () => {
       '     1\tone\n     2\ttwo\n     3\tthree',
     );
     const page = await h.callTool('read_file', { path: 'a.txt', offset: 2, limit: 1 });
-    expect(page.content).toBe('     2\ttwo\n[lines 2-2 of 3; read on with offset 3]');
+    expect(page.content).toBe('     2\ttwo\n[lines 2-2 of 3 (14 bytes); 1 more line: read on with offset 3]');
     await h.shutdown();
   });
 
