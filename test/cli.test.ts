@@ -242,7 +242,10 @@ describe('icode -p (headless) on the embedded mock API', () => {
 
   test('text: prints the final reply and exits 0', async () => {
     const r = await headless(makeWorld(), '-p', 'PARITY_SCENARIO:streaming_text');
-    expect(r).toEqual({ code: 0, stdout: 'Hello from the mock.\n', stderr: '' });
+    expect(r).toMatchObject({ code: 0, stdout: 'Hello from the mock.\n' });
+    // stderr holds only a line for each plugin that cannot fully work here (web without a search key…).
+    for (const line of r.stderr.split('\n').filter(Boolean))
+      expect(line).toMatch(/^icode: plugin \S+ is degraded: /);
   });
 
   test("the README's first command works as written: the demo plays a whole session with real tools", async () => {
