@@ -1,11 +1,11 @@
 import type { PluginStatus } from '../kernel/index.ts';
-import { transcript } from '../plugins/session/transcript.ts';
-import type {
-  SessionEvent,
-  SessionResult,
-  SessionRunOptions,
-  SessionService,
-} from '../plugins/session/types.ts';
+import {
+  type SessionEvent,
+  type SessionResult,
+  type SessionRunOptions,
+  type SessionService,
+  transcript,
+} from '../sdk/index.ts';
 
 export type OutputFormat = 'text' | 'json' | 'stream-json';
 export const OUTPUT_FORMATS: OutputFormat[] = ['text', 'json', 'stream-json'];

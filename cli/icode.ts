@@ -20,11 +20,20 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   const cli = runCached(__dirname, __ICODE_BUILD_ID__) as {
     main(argv: string[]): Promise<number>;
   };
-  cli.main(args).then((code) => {
-    process.exitCode = code;
-    // A finished command exits even if something (a plugin's timer, a stray socket) would hold the event
-    // loop open; servers (mock-server, mcp serve) say they keep running. Flush stdout first.
-    if (!(globalThis as { __icodeKeepAlive?: boolean }).__icodeKeepAlive)
-      process.stdout.write('', () => process.exit(code));
-  });
+  cli.main(args).then(
+    (code) => {
+      process.exitCode = code;
+      // A finished command exits even if something (a plugin's timer, a stray socket) would hold the event
+      // loop open; servers (mock-server, mcp serve) say they keep running. Flush stdout first.
+      if (!(globalThis as { __icodeKeepAlive?: boolean }).__icodeKeepAlive)
+        process.stdout.write('', () => process.exit(code));
+    },
+    // An error nothing else caught is icode's own fault: said, and exit code 70 (EX_SOFTWARE), never 0.
+    (error: unknown) => {
+      process.stderr.write(
+        `icode: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      process.stdout.write('', () => process.exit(70));
+    },
+  );
 }

@@ -27,6 +27,7 @@ import {
   type Settings,
   userDirectory,
 } from '../kernel/index.ts';
+import { didYouMean } from '../kernel/plugin-checks.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 import { renderLspStatus } from '../plugins/lsp/render.ts';
 import { renderStatus } from '../plugins/mcp/render.ts';
@@ -45,7 +46,13 @@ import {
 } from './headless.ts';
 import { mcpCommands } from './mcp.ts';
 import { pluginCommands } from './plugins.ts';
-import { type EnvironmentCheck, renderConfig, renderDoctor, renderWarnings } from './render.ts';
+import {
+  type EnvironmentCheck,
+  renderConfig,
+  renderDoctor,
+  renderProblems,
+  renderWarnings,
+} from './render.ts';
 
 declare const __ICODE_VERSION__: string;
 const VERSION = typeof __ICODE_VERSION__ === 'string' ? __ICODE_VERSION__ : '0.0.0-dev';
@@ -189,8 +196,20 @@ function print(json: boolean, value: unknown, text: string): void {
 /** Runs the CLI; returns the exit code (0 ok, 1 something is failed, 2 bad usage or config). */
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
-  // A plugin's stray throw or rejection fails that plugin, not the run (kernel/faults.ts).
-  containFaults((fault) => process.stderr.write(`icode: ${describeFault(fault)}\n`));
+  // A plugin's stray throw or rejection fails that plugin, not the run (kernel/faults.ts); each plugin's
+  // first fault is told (a failed plugin's timer may go on throwing).
+  const told = new Set<string | undefined>();
+  containFaults((fault) => {
+    if (fault.plugin && told.has(fault.plugin)) return;
+    told.add(fault.plugin);
+    process.stderr.write(`icode: ${describeFault(fault)}\n`);
+  });
+  // A reader that stops reading (`icode -p … | head`) ends the run as it would end any Unix tool: at
+  // once, with 141 (SIGPIPE). The error is icode's own, never a plugin's, whoever was writing.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(141);
+  });
+  process.stderr.on('error', () => {});
   const program = new Command('icode')
     .description('An AI coding-agent harness built as a plugin microkernel')
     .version(VERSION, '-v, --version')
@@ -225,7 +244,11 @@ export async function main(argv: string[]): Promise<number> {
         configError = error.describe();
       }
       const env = environmentChecks(kernel?.config);
-      const ok = !configError && env.every((c) => c.ok) && !report?.plugins.some((p) => p.state === 'failed');
+      const ok =
+        !configError &&
+        env.every((c) => c.ok) &&
+        !report?.plugins.some((p) => p.state === 'failed') &&
+        !report?.problems.length;
       // MCP servers, when the harness has the mcp plugin and it is running.
       const mcpLive = report?.plugins.some(
         (p) => p.name === 'mcp' && (p.state === 'active' || p.state === 'degraded'),
@@ -242,6 +265,7 @@ export async function main(argv: string[]): Promise<number> {
           version: VERSION,
           manifest: report?.manifest,
           plugins: report?.plugins ?? [],
+          problems: report?.problems ?? [],
           config: kernel
             ? {
                 projectRoot: kernel.config.projectRoot,
@@ -302,16 +326,27 @@ export async function main(argv: string[]): Promise<number> {
         contributes: manifest?.contributes,
         capabilities: manifest?.capabilities,
       }));
+      // No plugin code ran, so none is called active: "enabled" is as far as the manifests can tell.
       const text = [
         `Harness "${report.manifest.name}" (${report.manifest.file})`,
-        ...pluginLines(report.plugins),
+        ...pluginLines(report.plugins, { inspected: true }),
+        ...renderProblems(report.problems),
         '',
         'Why',
         ...details.map((d) => `  ${d.name}: ${d.why}`),
       ];
       if (report.warnings.length) text.push('', 'Warnings', ...renderWarnings(report.warnings));
-      print(Boolean(opts.json), { manifest: report.manifest, plugins: details }, `${text.join('\n')}\n`);
-      code = report.plugins.some((p) => p.state === 'failed') ? 1 : 0;
+      if (report.plugins.some((p) => p.state === 'active'))
+        text.push(
+          '',
+          'Read from the manifests without running plugin code: icode doctor activates the plugins and checks them (lazy ones load on first use).',
+        );
+      print(
+        Boolean(opts.json),
+        { manifest: report.manifest, plugins: details, problems: report.problems, warnings: report.warnings },
+        `${text.join('\n')}\n`,
+      );
+      code = report.plugins.some((p) => p.state === 'failed') || report.problems.length ? 1 : 0;
     });
 
   pluginCommands(plugins, {
@@ -321,6 +356,23 @@ export async function main(argv: string[]): Promise<number> {
       code = c;
     },
   });
+  // A name no harness entry, built-in or installed plugin has is a typo: refuse it and name the nearest,
+  // rather than write a switch nothing reads.
+  for (const verb of ['enable', 'disable']) {
+    plugins.commands
+      .find((c) => c.name() === verb)
+      ?.hook('preAction', async (_plugins, action) => {
+        const name = String(action.args[0]);
+        const kernel = await createKernel(program.opts(), undefined, { signals: false });
+        const known = kernel.knownPlugins();
+        if (known.includes(name)) return;
+        throw new CommanderError(
+          2,
+          'icode.usage',
+          `no plugin "${name}" in this harness, built in or installed${didYouMean(name, known) || ' (see icode plugins list)'}`,
+        );
+      });
+  }
 
   const startMock = async (scenariosDir: string, port?: number) => {
     const kernel = await bootComposition('mock-server', ['mock-anthropic']);
@@ -409,8 +461,10 @@ export async function main(argv: string[]): Promise<number> {
       // A headless run answers Ctrl-C itself: the session is interrupted, records it, and the kernel
       // shuts down below.
       const kernel = await createKernel(o, env, { signals: false });
+      // Until the run starts, a signal shuts the plugins down (MCP servers included) and exits 130/143.
+      const unguard = kernel.handleSignals();
       try {
-        await kernel.boot();
+        const { problems } = await kernel.boot();
         reportHealth(pluginHealth(kernel.host.statuses()));
         const session = await kernel.services.get('session');
         const resume = o.resume ?? (o.continue ? session.latest() : undefined);
@@ -447,6 +501,13 @@ export async function main(argv: string[]): Promise<number> {
               outcome.allowedTools.map((rule) => ({ rule, effect: 'allow', layer: `/${slash.name}` })),
             );
         }
+        // A harness that cannot reach a model says so now, not at the first model request.
+        if (problems.length) {
+          for (const p of problems) process.stderr.write(`icode: ${p.code}: ${p.message}\n  fix: ${p.fix}\n`);
+          code = 1;
+          return;
+        }
+        unguard();
         code = await runHeadless(session, {
           health: () => kernel.host.statuses(),
           prompt: run,
@@ -459,6 +520,7 @@ export async function main(argv: string[]): Promise<number> {
           ...(o.jsonSchema ? { jsonSchema: await readJsonSchema(o.jsonSchema) } : {}),
         });
       } finally {
+        unguard();
         await kernel.shutdown();
         await mock?.kernel.shutdown();
       }

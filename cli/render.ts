@@ -1,5 +1,6 @@
 import type { BootReport, LayerReport, Problem, ResolvedConfig } from '../kernel/index.ts';
 import { formatProblem } from '../kernel/index.ts';
+import type { HarnessProblem } from '../kernel/plugin-checks.ts';
 import { settingLines } from '../sdk/settings.ts';
 import { pluginLines } from '../sdk/status.ts';
 
@@ -9,6 +10,11 @@ export function renderLayers(layers: LayerReport[]): string[] {
 
 export function renderWarnings(warnings: Problem[]): string[] {
   return warnings.map((w) => `  ${formatProblem(w)}`);
+}
+
+/** Problems of the harness as a whole, drawn like a failed plugin: the code, then the fix under it. */
+export function renderProblems(problems: readonly HarnessProblem[]): string[] {
+  return problems.flatMap((p) => [`  XX harness: ${p.message} ${p.code}`, `       fix: ${p.fix}`]);
 }
 
 export interface EnvironmentCheck {
@@ -30,6 +36,7 @@ export function renderDoctor(
       '',
       `Harness "${report.manifest.name}" (${report.manifest.file})`,
       ...pluginLines(report.plugins),
+      ...renderProblems(report.problems),
     );
   }
   if (configError)

@@ -37,6 +37,8 @@ export const SettingsSchema = z.strictObject({
       ask: z.array(RuleSchema).optional(),
       deny: z.array(RuleSchema).optional(),
       additionalDirectories: z.array(z.string()).optional(),
+      /** Paths under each workspace root that writes need approval for (default: .git, .icode, .claude, …). */
+      protectedPaths: z.array(z.string()).optional(),
     })
     .optional(),
   plugins: z
@@ -88,7 +90,9 @@ export interface LayerReport {
 /** The effective configuration, with the layer every value came from. */
 export interface ResolvedConfig {
   settings: Settings & {
-    permissions: Required<NonNullable<Settings['permissions']>>;
+    /** Every key set but `protectedPaths`, whose absence means the defaults (see Confinement). */
+    permissions: Required<Omit<NonNullable<Settings['permissions']>, 'protectedPaths'>> &
+      Pick<NonNullable<Settings['permissions']>, 'protectedPaths'>;
     plugins: NonNullable<Settings['plugins']>;
   };
   /** Dotted key path → layer that set it (the last one wins). */
@@ -281,8 +285,15 @@ function mergeLayers(
     projectRoot,
     userDir,
     locate(path) {
+      // An object (`plugins.x`) has no origin of its own: the last layer that wrote a key inside it wrote it.
+      const inside = `${path.join('.')}.`;
+      const under = Object.entries(origins)
+        .filter(([key]) => key.startsWith(inside))
+        .map(([, layer]) => layer)
+        .sort((a, b) => LAYERS.indexOf(a) - LAYERS.indexOf(b))
+        .pop();
       for (let n = path.length; n > 0; n--) {
-        const layer = byName.get(origins[path.slice(0, n).join('.')] as LayerName);
+        const layer = byName.get((origins[path.slice(0, n).join('.')] ?? under) as LayerName);
         if (layer?.doc) return layer.doc.locate(path);
         if (layer?.file) return { file: layer.file, key: path.join('.') };
       }

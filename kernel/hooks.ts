@@ -181,6 +181,17 @@ export interface TapOwner {
   checkDeclared(hook: HookName): void;
   /** Runs a tap as the plugin's code, so what it starts is attributed to the plugin (kernel/faults.ts). */
   run<T>(fn: () => T): T;
+  /** How long an async tap may take; past it the tap counts as failed (permissionPrompt waits for a person). */
+  timeoutMs: number;
+}
+
+/** A tap that never answers must not hold the run: it fails at its deadline instead. */
+function withDeadline<T>(work: Promise<T>, ms: number, hook: HookName): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${hook} within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -222,7 +233,9 @@ export function createHookTaps(hooks: KernelHooks, owner: TapOwner): HookTaps {
         (hook as unknown as AsyncTappable).tapPromise(tapOptions, async (...args: unknown[]) => {
           if (!owner.isLive(name)) return passthrough(args);
           try {
-            const result = await owner.run(() => fn(...args));
+            const work = Promise.resolve(owner.run(() => fn(...args)));
+            const result =
+              name === 'permissionPrompt' ? await work : await withDeadline(work, owner.timeoutMs, name);
             // Evidence is attributed by the kernel, so a plugin cannot speak in another's name.
             return name === 'permissionRequest' && result
               ? { ...(result as object), plugin: owner.plugin }

@@ -21,6 +21,7 @@ import {
   type HookTaps,
   type KernelHooks,
 } from './hooks.ts';
+import { readInstalled } from './installed.ts';
 import type { Problem } from './json.ts';
 import {
   type HarnessPlugin,
@@ -32,6 +33,7 @@ import {
 } from './manifest.ts';
 import { importModule } from './modules.ts';
 import { isInside } from './paths.ts';
+import { nearest } from './plugin-checks.ts';
 import type { CommandOutcome, CommandRegistry, ServiceRegistry, ServiceType } from './registries.ts';
 import type { CallOptions, ToolRegistry } from './tools.ts';
 import type {
@@ -114,6 +116,11 @@ export interface PluginContext<C = Record<string, unknown>> {
      * resolved: a sandbox hides them, so a command cannot read what the file tools may not.
      */
     deniedPaths(access: 'read' | 'write'): string[];
+    /**
+     * Lets read-only tool calls read this exact file, outside the workspace though it is: for a file the
+     * plugin itself wrote for the model to read back (a command's saved output). Symlinks are resolved.
+     */
+    grantRead(path: string): void;
   };
   /** Aborted when the plugin is deactivated or its activation times out. */
   readonly signal: AbortSignal;
@@ -144,6 +151,8 @@ interface PluginRecord {
   definition?: PluginDefinition;
   controller?: AbortController;
   disposers: Array<() => unknown>;
+  /** What activate() registered, to compare with the manifest: tools with their modes, commands. */
+  registered: { tool: Map<string, Tool['mode']>; command: Set<string> };
   activation?: Promise<void>;
   /** Entries into the plugin's code run in this scope, so its stray errors are laid at its door. */
   scope: FaultScope;
@@ -160,6 +169,7 @@ export interface HostDeps {
   services: ServiceRegistry;
   log: (plugin: string, level: keyof Logger, message: string) => void;
   deniedPaths: (access: 'read' | 'write') => string[];
+  grantRead: (path: string) => void;
 }
 
 /** The version of the kernel API that plugins' `engines.icode` ranges are checked against. */
@@ -173,21 +183,29 @@ const LIVE = new Set(['active', 'degraded']);
  */
 export class PluginHost {
   private readonly records = new Map<string, PluginRecord>();
+  /** Every harness entry in order, duplicates included (failed), so every report shows them. */
+  private readonly listed: PluginRecord[] = [];
   private readonly started: PluginRecord[] = [];
   private stopping?: Promise<void>;
 
   constructor(private readonly deps: HostDeps) {}
 
   statuses(): PluginStatus[] {
-    return [...this.records.values()].map((r) => ({ ...r.status }));
+    return this.listed.map((r) => ({ ...r.status }));
   }
 
   manifests(): Array<{ manifest?: PluginManifest; status: PluginStatus; warnings: Problem[] }> {
-    return [...this.records.values()].map((r) => ({
+    return this.listed.map((r) => ({
       ...(r.manifest ? { manifest: r.manifest } : {}),
       status: { ...r.status },
       warnings: r.warnings,
     }));
+  }
+
+  /** Runs `fn` as the plugin's code, so a throw from it (an abort listener, say) is the plugin's. */
+  runAs<T>(plugin: string, fn: () => T): T {
+    const r = this.records.get(plugin);
+    return r ? runAs(r.scope, fn) : fn();
   }
 
   isLive(plugin: string): boolean {
@@ -225,7 +243,13 @@ export class PluginHost {
       activation: 'startup',
       activated: false,
     };
-    const r = { entry, status, warnings: [], disposers: [] } as unknown as PluginRecord;
+    const r = {
+      entry,
+      status,
+      warnings: [],
+      disposers: [],
+      registered: { tool: new Map(), command: new Set() },
+    } as unknown as PluginRecord;
     r.scope = { plugin: entry.name, fault: (error, kind) => this.fault(r, error, kind) };
     const fromFolder = (dir: string) => {
       const { manifest, warnings, file } = readPluginFolder(dir);
@@ -269,10 +293,12 @@ export class PluginHost {
         status.source = installed;
         fromFolder(installed);
       } else {
+        const known = [...builtins.keys(), ...readInstalled(this.deps.config.userDir).map((p) => p.name)];
+        const guess = nearest(entry.name, known);
         throw new IcodeError(
           ErrorCodes.PLUGIN_NOT_FOUND,
-          `plugin "${entry.name}" is neither built in nor installed`,
-          `install it under ${join(this.deps.config.userDir, 'plugins')} or give the manifest entry a "path"`,
+          `plugin "${entry.name}" is neither built in nor installed${guess ? `; did you mean "${guess}"?` : ''}`,
+          `${guess ? `write "${guess}", or ` : ''}install it under ${join(this.deps.config.userDir, 'plugins')} or give the manifest entry a "path"`,
         );
       }
       const m = r.manifest!;
@@ -393,17 +419,21 @@ export class PluginHost {
     { activate = true }: { activate?: boolean } = {},
   ): Promise<PluginStatus[]> {
     for (const entry of entries) {
-      if (this.records.has(entry.name)) {
-        const r = this.resolve(entry, builtins);
-        this.fail(
-          r,
-          ErrorCodes.DUPLICATE_PLUGIN,
-          `plugin "${entry.name}" is listed twice`,
-          'list each plugin once',
-        );
+      const first = this.records.get(entry.name);
+      const r = this.resolve(entry, builtins);
+      this.listed.push(r);
+      if (!first) {
+        this.records.set(entry.name, r);
         continue;
       }
-      this.records.set(entry.name, this.resolve(entry, builtins));
+      // Kept as its own failed entry: the first one runs, and doctor, plugins list and -p all say so.
+      const at = (e: HarnessPlugin) => (e.location?.line ? `line ${e.location.line}` : 'earlier');
+      this.fail(
+        r,
+        ErrorCodes.DUPLICATE_PLUGIN,
+        `plugin "${entry.name}" is listed twice in the harness manifest${entry.location ? ` (${entry.location.file}${entry.location.line ? `:${entry.location.line}` : ''})` : ''}; the first entry (${at(first.entry)}) is the one used`,
+        'remove the second entry from "plugins"',
+      );
     }
     for (const r of this.order([...this.records.values()])) {
       this.check(r);
@@ -468,7 +498,8 @@ export class PluginHost {
     const m = r.manifest!;
     const { name } = r.status;
     try {
-      r.definition = await r.load!();
+      // The module's own top-level code (its timers, its imports' side effects) is the plugin's too.
+      r.definition = await runAs(r.scope, () => r.load!());
       if (typeof r.definition?.activate !== 'function') {
         throw new IcodeError(
           ErrorCodes.LOAD_FAILED,
@@ -522,21 +553,7 @@ export class PluginHost {
         Promise.resolve().then(() => runAs(r.scope, () => r.definition!.activate(ctx))),
         timeout,
       ]);
-      const { tools, commands, services } = this.deps;
-      const missing = [
-        ...m.contributes.tools.filter((t) => tools.owner(t.name) !== name).map((t) => `tool ${t.name}`),
-        ...m.contributes.commands
-          .filter((c) => commands.owner(c.name) !== name)
-          .map((c) => `command ${c.name}`),
-        ...m.contributes.services.filter((sv) => services.owner(sv) !== name).map((sv) => `service ${sv}`),
-      ];
-      if (missing.length) {
-        throw new IcodeError(
-          ErrorCodes.CONTRIBUTION_MISSING,
-          `plugin.json declares ${missing.join(', ')} but activate() did not register it`,
-          'register everything the manifest declares, or remove it from "contributes"',
-        );
-      }
+      this.compareWithManifest(r);
       r.status.activated = true;
       this.started.push(r);
       this.deps.hooks.pluginStatus.call({ ...r.status });
@@ -553,6 +570,55 @@ export class PluginHost {
       );
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Everything plugin.json declares must be registered, as declared: users and `icode plugins list` read the
+   * manifest (a lazy plugin's tools stand in from it), so a tool the code gives another mode or a name
+   * spelt differently fails the plugin with the difference, not a surprise at the first call.
+   */
+  private compareWithManifest(r: PluginRecord): void {
+    const m = r.manifest!;
+    const { name } = r.status;
+    const { tools, commands, services } = this.deps;
+    // Names registered beyond the declared ones (allowed by a dynamic prefix): one close to a missing name
+    // is most likely that name misspelt.
+    const declared = new Set([...m.contributes.tools, ...m.contributes.commands].map((x) => x.name));
+    const extra = {
+      tool: [...r.registered.tool.keys()].filter((t) => !declared.has(t)),
+      command: [...r.registered.command].filter((c) => !declared.has(c)),
+    };
+    const missing = (kind: 'tool' | 'command', item: string) => {
+      const guess = nearest(item, extra[kind]);
+      return `${kind} ${item}${guess ? ` (activate() registered "${guess}")` : ''}`;
+    };
+    const absent = [
+      ...m.contributes.tools.filter((t) => tools.owner(t.name) !== name).map((t) => missing('tool', t.name)),
+      ...m.contributes.commands
+        .filter((c) => commands.owner(c.name) !== name)
+        .map((c) => missing('command', c.name)),
+      ...m.contributes.services.filter((sv) => services.owner(sv) !== name).map((sv) => `service ${sv}`),
+    ];
+    const modes = m.contributes.tools.flatMap((t) => {
+      const mode = r.registered.tool.get(t.name);
+      return t.mode && typeof mode === 'string' && mode !== t.mode
+        ? [`tool ${t.name} is ${t.mode} in plugin.json but ${mode} in the code`]
+        : [];
+    });
+    if (absent.length) {
+      throw new IcodeError(
+        ErrorCodes.CONTRIBUTION_MISSING,
+        `plugin.json declares ${absent.join(', ')} but activate() did not register it${modes.length ? `; ${modes.join('; ')}` : ''}`,
+        'register everything the manifest declares, under the same names, or remove it from "contributes"',
+      );
+    }
+    if (modes.length) {
+      throw new IcodeError(
+        ErrorCodes.UNDECLARED_CONTRIBUTION,
+        `${modes.join('; ')}`,
+        `make plugin.json's "mode" and the tool's mode agree (the manifest is what users review before the code runs)`,
+      );
     }
   }
 
@@ -576,6 +642,8 @@ export class PluginHost {
   }
 
   private rollback(r: PluginRecord): void {
+    r.registered.tool.clear();
+    r.registered.command.clear();
     this.deps.tools.unregisterOwner(r.status.name);
     this.deps.commands.unregisterOwner(r.status.name);
     this.deps.services.unregisterOwner(r.status.name);
@@ -609,10 +677,13 @@ export class PluginHost {
     };
     const declared = (kind: keyof typeof names, item: string) => {
       if (!names[kind].includes(item) && !prefixes[kind]?.some((p) => p === '*' || item.startsWith(p))) {
+        const guess = nearest(item, names[kind]);
         throw new IcodeError(
           ErrorCodes.UNDECLARED_CONTRIBUTION,
-          `plugin "${name}" registers ${kind} "${item}", which its plugin.json does not declare`,
-          `add "${item}" to contributes.${kind}s in plugin.json`,
+          `plugin "${name}" registers ${kind} "${item}", which its plugin.json does not declare${guess ? ` (it declares "${guess}": the names must match exactly)` : ''}`,
+          guess
+            ? `use one spelling, "${guess}" or "${item}", in both plugin.json and the code`
+            : `add "${item}" to contributes.${kind}s in plugin.json`,
         );
       }
     };
@@ -633,6 +704,7 @@ export class PluginHost {
       },
       checkDeclared: (hook) => declared('hook', hook),
       run: (fn) => runAs(r.scope, fn),
+      timeoutMs: m.hookTimeoutMs,
     });
     const logger = Object.fromEntries(
       (['debug', 'info', 'warn', 'error'] as const).map((level) => [
@@ -650,7 +722,10 @@ export class PluginHost {
       cwd: deps.cwd,
       projectRoot: deps.config.projectRoot,
       roots: deps.roots,
-      permissions: Object.freeze({ deniedPaths: (access: 'read' | 'write') => deps.deniedPaths(access) }),
+      permissions: Object.freeze({
+        deniedPaths: (access: 'read' | 'write') => deps.deniedPaths(access),
+        grantRead: (path: string) => deps.grantRead(path),
+      }),
       userDir: deps.config.userDir,
       env: deps.env,
       hooks,
@@ -659,8 +734,12 @@ export class PluginHost {
         register: (tool: Tool) => {
           declared('tool', tool.name);
           deps.tools.register(name, scopedMethods(tool, r.scope));
+          r.registered.tool.set(tool.name, tool.mode);
         },
-        unregister: (tool: string) => deps.tools.unregister(name, tool),
+        unregister: (tool: string) => {
+          deps.tools.unregister(name, tool);
+          r.registered.tool.delete(tool);
+        },
         names: () => deps.tools.names(),
         concurrencySafe: (tool: string) => deps.tools.concurrencySafe(tool),
         definitions: (session?: SessionInfo) => deps.tools.definitions(session),
@@ -670,8 +749,12 @@ export class PluginHost {
         register: (command: Command) => {
           declared('command', command.name);
           deps.commands.register(name, scopedMethods(command, r.scope));
+          r.registered.command.add(command.name);
         },
-        unregister: (command: string) => deps.commands.unregister(name, command),
+        unregister: (command: string) => {
+          deps.commands.unregister(name, command);
+          r.registered.command.delete(command);
+        },
         list: () => deps.commands.list(),
         run: (command: string, args: string, cctx: CommandContext) => deps.commands.run(command, args, cctx),
         get: (command: string) => deps.commands.get(command),

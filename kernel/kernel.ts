@@ -8,11 +8,12 @@ import {
 } from './config.ts';
 import { createHooks, type KernelHooks, type ShutdownInfo } from './hooks.ts';
 import { type BuiltinPlugin, type Logger, PluginHost } from './host.ts';
-import { withInstalled } from './installed.ts';
+import { readInstalled, withInstalled } from './installed.ts';
 import type { Problem } from './json.ts';
 import type { HarnessManifest } from './manifest.ts';
 import { resolveReal } from './paths.ts';
 import { PermissionGate } from './permissions.ts';
+import { type HarnessProblem, harnessProblems, settingsWarnings } from './plugin-checks.ts';
 import { CommandRegistry, ServiceRegistry } from './registries.ts';
 import { type CallOptions, ToolRegistry } from './tools.ts';
 import type { PermissionMode, PluginStatus, ToolCall, ToolResult } from './types.ts';
@@ -33,6 +34,8 @@ export interface BootReport {
   manifest: { name: string; file: string };
   plugins: PluginStatus[];
   warnings: Problem[];
+  /** What stops the harness as a whole from working (no plugin provides `model`), with the fix. */
+  problems: HarnessProblem[];
 }
 
 /**
@@ -66,8 +69,9 @@ export class Kernel {
     const ensureActive = (p: string) => host.current!.ensureActive(p);
     const switchedOn = (kind: 'tools' | 'commands') => (p: string, name: string) =>
       host.current!.isLive(p) && config.settings.plugins[p]?.[kind]?.[name] !== false;
-    this.tools = new ToolRegistry(this.hooks, { ensureActive, isEnabled: switchedOn('tools') });
-    this.commands = new CommandRegistry({ ensureActive, isEnabled: switchedOn('commands') });
+    const runAs = <T>(p: string, fn: () => T) => host.current!.runAs(p, fn);
+    this.tools = new ToolRegistry(this.hooks, { ensureActive, isEnabled: switchedOn('tools'), runAs });
+    this.commands = new CommandRegistry({ ensureActive, isEnabled: switchedOn('commands'), runAs });
     this.services = new ServiceRegistry((s) => host.current!.providerOf(s), ensureActive);
     this.host = host.current = new PluginHost({
       hooks: this.hooks,
@@ -80,6 +84,7 @@ export class Kernel {
       services: this.services,
       log: (plugin, level, message) => this.log(plugin, level, message),
       deniedPaths: (access) => this.gate.deniedPaths(access),
+      grantRead: (path) => this.gate.confinement.grantRead(resolveReal(path, '/')),
     });
     // Rules name tools by alias (`Bash`), resolved when judged, so lazy and late tools are covered too.
     this.gate = new PermissionGate({
@@ -89,6 +94,7 @@ export class Kernel {
       hooks: this.hooks,
       canonicalTool: (name) => this.tools.canonical(name),
       ruleNames: (tool) => this.tools.ruleNames(tool),
+      protectedPaths: protectedPaths(config.settings),
     });
     this.tools.setGate(this.gate);
     this.tools.setTimeouts(config.settings.toolTimeouts);
@@ -119,13 +125,25 @@ export class Kernel {
     return this.config.settings.permissions.defaultMode ?? 'prompt';
   }
 
-  /** The harness manifest's plugins and the installed plugins config switches on. */
+  /** The harness manifest's plugins (with where each is listed) and the installed plugins config switches on. */
   private plugins() {
+    const { plugins, doc } = this.options.manifest;
     return withInstalled(
-      this.options.manifest.plugins,
+      plugins.map((p, i) => ({ ...p, location: doc.locate(['plugins', i]) })),
       this.config.userDir,
       (name) => this.config.settings.plugins[name]?.enabled,
     );
+  }
+
+  /** Every plugin name this icode could run: built in, installed, or listed by the harness manifest. */
+  knownPlugins(): string[] {
+    return [
+      ...new Set([
+        ...this.options.manifest.plugins.map((p) => p.name),
+        ...this.builtinMap().keys(),
+        ...readInstalled(this.config.userDir).map((p) => p.name),
+      ]),
+    ];
   }
 
   private builtinMap() {
@@ -133,14 +151,19 @@ export class Kernel {
   }
 
   private report(): BootReport {
+    const harness = this.host.manifests();
+    const { file } = this.options.manifest;
+    const first = harness.filter((p, i) => harness.findIndex((q) => q.status.name === p.status.name) === i);
     return {
-      manifest: { name: this.options.manifest.name, file: this.options.manifest.file },
+      manifest: { name: this.options.manifest.name, file },
       plugins: this.host.statuses(),
       warnings: [
         ...this.options.manifest.warnings,
         ...this.config.warnings,
-        ...this.host.manifests().flatMap((p) => p.warnings),
+        ...first.flatMap((p) => p.warnings),
+        ...settingsWarnings(this.config, harness, this.knownPlugins()),
       ],
+      problems: harnessProblems(harness, file),
     };
   }
 
@@ -198,4 +221,15 @@ export class Kernel {
 
 function nameOf(b: BuiltinPlugin): string {
   return (b.manifest as { name?: string }).name ?? b.file;
+}
+
+/**
+ * The protected paths: `permissions.protectedPaths`, else the setting of the workspace-guard plugin that
+ * once held the boundary (`plugins.workspace-guard.config.protectedPaths`), else the defaults.
+ */
+function protectedPaths(settings: Settings): string[] | undefined {
+  const legacy = settings.plugins?.['workspace-guard']?.config?.protectedPaths;
+  const fromPlugin =
+    Array.isArray(legacy) && legacy.every((p) => typeof p === 'string') ? (legacy as string[]) : undefined;
+  return settings.permissions?.protectedPaths ?? fromPlugin;
 }

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import semver from 'semver';
 import * as z from 'zod';
 import { SettingsSchema } from './config.ts';
-import { ErrorCodes, IcodeError } from './errors.ts';
+import { ErrorCodes, IcodeError, type SourceLocation } from './errors.ts';
 import { EMITTABLE, HOOK_NAMES } from './hooks.ts';
 import {
   type JsonDocument,
@@ -106,6 +106,11 @@ export const PluginManifestSchema = z
     activation: z.enum(['startup', 'lazy']).default('startup'),
     /** How long activate() may take before the plugin is failed with ICODE_ERR_ACTIVATE_TIMEOUT. */
     timeoutMs: z.number().int().positive().max(120_000).default(5_000),
+    /**
+     * How long one of its hook taps may take before it is skipped (the plugin degraded; a permission
+     * hook's tap denies). permissionPrompt has none: it waits for a person.
+     */
+    hookTimeoutMs: z.number().int().positive().max(3_600_000).default(120_000),
     /** What the plugin's code does outside the permission gate; shown to the user on install. */
     capabilities: z.array(z.enum(['fs.read', 'fs.write', 'process.spawn', 'net'])).default([]),
   })
@@ -146,6 +151,8 @@ export interface HarnessPlugin {
   name: string;
   version: string;
   path?: string;
+  /** Where the harness manifest lists it (the kernel adds it), for errors about the entry: a duplicate. */
+  location?: SourceLocation;
 }
 export interface HarnessManifest {
   name: string;

@@ -1,4 +1,5 @@
 import picomatch from 'picomatch';
+import { Confinement, DEFAULT_PROTECTED_PATHS } from './confinement.ts';
 import type { KernelHooks } from './hooks.ts';
 import { resolveReal } from './paths.ts';
 import type {
@@ -51,6 +52,8 @@ export interface GateOptions {
   canonicalTool: (name: string) => string;
   /** The names whose rules judge a tool: its own, and those it is covered by (`Edit` for write_file). */
   ruleNames?: (tool: string) => readonly string[];
+  /** Paths under each workspace root that writes need approval for (default: DEFAULT_PROTECTED_PATHS). */
+  protectedPaths?: readonly string[];
 }
 
 interface CompiledRule extends RuleSource {
@@ -83,15 +86,20 @@ const WRITE_TOOLS = ['write_file', 'edit_file', 'Edit', 'Write'];
 /**
  * Decides whether a tool call may run. Order (first that applies wins):
  * 1. a deny rule; 2. the mode's ceiling (read-only and plan refuse anything that writes);
- * 3. plugin evidence that denies; 4. an ask rule; 5. plugin evidence that asks; 6. allow rules;
- * 7. plugin evidence that allows; 8. the mode's default.
+ * 3. plugin evidence that denies; 4. an ask rule; 5. the workspace boundary (a path outside the roots,
+ * a write under a protected path: {@link Confinement}); 6. plugin evidence that asks; 7. allow rules;
+ * 8. plugin evidence that allows; 9. the mode's default.
  */
 export class PermissionGate {
   private readonly compiled: CompiledRule[];
   private readonly pathMatchers = new Map<string, (p: string) => boolean>();
 
+  /** The workspace boundary: the gate's own, whatever plugins the harness has. */
+  readonly confinement: Confinement;
+
   constructor(private readonly options: GateOptions) {
     this.compiled = options.rules.map(compile);
+    this.confinement = new Confinement(options.protectedPaths ?? DEFAULT_PROTECTED_PATHS);
   }
 
   /** Rules that hold from now on in this process ("allow always" in the UI, which also saves them). */
@@ -273,6 +281,9 @@ export class PermissionGate {
       evidence?.updatedInput ? { ...d, updatedInput: evidence.updatedInput } : d;
     if (evidence?.decision === 'deny') return fromEvidence(evidence);
     if (ask) return withInput(provisional);
+    // The workspace boundary asks before any allow, a rule's or a plugin's, can let a call through.
+    const confined = this.confinement.judge(request);
+    if (confined) return withInput(confined);
     if (evidence?.decision === 'ask') return fromEvidence(evidence);
     if (needed) return withInput(needed);
     if (allow) return withInput(provisional);

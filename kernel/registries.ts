@@ -7,6 +7,8 @@ export interface ContributionHost {
   ensureActive(plugin: string): Promise<void>;
   /** False when config switched the contribution off (`plugins.<name>.tools.<tool>: false`) or the plugin is down. */
   isEnabled(plugin: string, name: string): boolean;
+  /** Runs `fn` as the plugin's code (kernel/faults.ts): what it throws or starts is the plugin's. */
+  runAs<T>(plugin: string, fn: () => T): T;
 }
 
 /**

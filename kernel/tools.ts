@@ -107,7 +107,7 @@ export class ToolRegistry {
     const running = Promise.resolve()
       .then(() => tool.execute(input, { ...ctx, signal: controller.signal }))
       .then(
-        (content) => result(content),
+        (content) => result(checkedContent(content)),
         (error: unknown) => result(`Error: ${errorMessage(error)}`, true),
       );
     const limit = this.timeoutOf(tool, input);
@@ -115,7 +115,10 @@ export class ToolRegistry {
     let onAbort = () => {};
     const stopped = new Promise<ToolResult>((resolve) => {
       const stop = (reason: Error, fallback: string) => {
-        controller.abort(reason);
+        // The tool's abort listeners run now: as its plugin's code, so a throw there is that plugin's fault.
+        const owner = this.owner(tool.name);
+        if (owner) this.host.runAs(owner, () => controller.abort(reason));
+        else controller.abort(reason);
         timers.push(setTimeout(() => resolve(result(fallback, true)), ABORT_GRACE_MS));
         void running.then(resolve);
       };
@@ -345,4 +348,20 @@ export interface Judged {
   ctx: ToolContext;
   request: PermissionRequest;
   decision: PermissionDecision;
+}
+
+/**
+ * What a tool returned, as it will be saved and sent: text, or blocks that survive JSON. Anything else (a
+ * circular structure, a BigInt, a number) is a fault of the tool, thrown so the model gets an error result.
+ */
+function checkedContent(content: unknown): string | ToolResultBlock[] {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content))
+    throw new Error(`the tool returned ${typeof content}, not text or content blocks`);
+  try {
+    JSON.stringify(content);
+  } catch (error) {
+    throw new Error(`the tool returned content that cannot be saved as JSON: ${errorMessage(error)}`);
+  }
+  return content as ToolResultBlock[];
 }

@@ -81,6 +81,27 @@ export {
   sharedProbe,
   workspacePolicy,
 } from './sandbox.ts';
+export type {
+  CapturedRequest,
+  MockAnthropicServer,
+  MockAnthropicService,
+  Question,
+  QuestionsService,
+  StructuredOutputService,
+  TaskRecord,
+  TaskStatus,
+  TasksService,
+} from './services.ts';
+export type {
+  CompactionReport,
+  LockHolder,
+  SessionEvent,
+  SessionResult,
+  SessionRunOptions,
+  SessionService,
+  SessionSummary,
+  UnlockReport,
+} from './session.ts';
 export {
   addPermissionRule,
   editSettings,
@@ -89,6 +110,7 @@ export {
   settingsPath,
 } from './settings.ts';
 export { pluginLines } from './status.ts';
+export { transcript } from './transcript.ts';
 
 /**
  * Declares a plugin module. The plugin's identity (name, version, engines, what it contributes) lives in

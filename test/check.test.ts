@@ -52,7 +52,9 @@ test('--add-dir widens the workspace for this run, relative to where icode start
     );
     return JSON.parse(r.stdout) as { decision: string; plugin?: string };
   };
-  expect(await judge()).toMatchObject({ decision: 'ask', plugin: 'workspace-guard' });
+  const outside = (await judge()) as unknown as { decision: string; reasons: string[] };
+  expect(outside.decision).toBe('ask');
+  expect(outside.reasons.join('\n')).toContain('is outside the workspace');
   expect((await judge('--add-dir', '../third', '--add-dir', '../other')).decision).toBe('allow');
 });
 

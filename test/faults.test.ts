@@ -225,3 +225,115 @@ describe('no tool call can hold a run', () => {
     30_000,
   );
 });
+
+describe('what the attack on the first version found', () => {
+  test('a tool whose result cannot be saved (circular) is an error result the model sees; the run finishes', async () => {
+    const w = makeWorld();
+    const circ = toolPlugin(w, 'circ', `const a = [{ type: 'text', text: 'x' }]; a[0].self = a; return a;`);
+    const manifest = harness(w, [{ name: 'circ', path: circ }]);
+    const r = await run(w, manifest, scenario(w, 'circ', 'circ_tool'), 'circ');
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.tool_results[0]).toMatchObject({ is_error: true });
+    expect(result.tool_results[0].output).toContain('cannot be saved as JSON');
+  });
+
+  test('a hook tap that never answers is cut off at its deadline: the plugin is degraded and the run goes on', async () => {
+    const w = makeWorld();
+    const stuck = writePlugin(w, {
+      name: 'stuck',
+      manifestText: JSON.stringify({
+        name: 'stuck',
+        version: '1.0.0',
+        main: 'index.mjs',
+        engines: { icode: '^0.1.0' },
+        hookTimeoutMs: 300,
+        contributes: { hooks: ['beforeToolCall'] },
+      }),
+      code: `export default { activate(ctx) { ctx.hooks.beforeToolCall.tap(() => new Promise(() => {})); } };`,
+    });
+    const fine = toolPlugin(w, 'fine', `return 'ran';`);
+    const manifest = harness(w, [
+      { name: 'stuck', path: stuck },
+      { name: 'fine', path: fine },
+    ]);
+    const r = await run(w, manifest, scenario(w, 'stuck', 'fine_tool'), 'stuck');
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.result).toBe('Got: ran');
+    expect(result.plugin_health).toEqual([
+      expect.objectContaining({
+        name: 'stuck',
+        state: 'degraded',
+        reason: expect.stringContaining('within 0.3 s'),
+      }),
+    ]);
+  });
+
+  test('a throw from a tool abort listener, or from its module top-level timer, fails that plugin, never the session', async () => {
+    const w = makeWorld();
+    const listener = toolPlugin(
+      w,
+      'listener',
+      `tctx.signal.addEventListener('abort', () => { throw new Error('abort listener boom'); }); return new Promise(() => {});`,
+    );
+    const top = writePlugin(w, {
+      name: 'toplevel',
+      code: `setTimeout(() => { throw new Error('top-level boom'); }, 0);\nexport default { activate() {} };`,
+    });
+    const manifest = harness(w, [
+      { name: 'listener', path: listener },
+      { name: 'toplevel', path: top },
+    ]);
+    write(join(w.project, '.icode', 'settings.json'), { toolTimeouts: { listener_tool: 200 } });
+    const r = await run(w, manifest, scenario(w, 'listens', 'listener_tool'), 'listens');
+    expect(r.code).toBe(0);
+    const health = JSON.parse(r.stdout).plugin_health as Array<{
+      name: string;
+      state: string;
+      reason: string;
+    }>;
+    expect(health.map((p) => [p.name, p.state])).toEqual(
+      expect.arrayContaining([
+        ['listener', 'failed'],
+        ['toplevel', 'failed'],
+      ]),
+    );
+    expect(health.find((p) => p.name === 'listener')!.reason).toContain('abort listener boom');
+    expect(health.find((p) => p.name === 'toplevel')!.reason).toContain('top-level boom');
+    expect(health.map((p) => p.name)).not.toContain('session');
+  });
+
+  test('a reader that closes the pipe early (| head) ends the run with 141, failing no plugin', async () => {
+    const w = makeWorld();
+    const dir = join(w.root, 'scenarios');
+    write(join(dir, 'long.json'), {
+      name: 'long',
+      steps: [{ content: [{ type: 'text', deltas: Array.from({ length: 3000 }, (_, i) => `word${i} `) }] }],
+    });
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        '--mock',
+        '--mock-scenarios',
+        dir,
+        '-p',
+        'PARITY_SCENARIO:long',
+        '--output-format',
+        'stream-json',
+      ],
+      { cwd: w.project, env: { PATH: process.env.PATH, ...w.env } },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    // Read the first chunk, then close our end, as `head -c` does.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(code).toBe(141);
+    expect(stderr).not.toContain('failed');
+    expect(stderr).not.toContain('uncaught');
+  });
+});

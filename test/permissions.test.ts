@@ -204,7 +204,42 @@ describe('permission modes', () => {
   });
 });
 
-describe('workspace-guard evidence', () => {
+describe("the workspace boundary is the kernel's", () => {
+  test('a harness without the workspace-guard plugin still asks before a write or read outside the workspace', async () => {
+    const w = makeWorld();
+    const outside = write(join(w.root, 'outside', 'secret.txt'), 'secret');
+    const { kernel } = await boot(w, {
+      plugins: ['file-tools'],
+      config: { permissions: { defaultMode: 'workspace-write', allow: ['Read', 'Edit'] } },
+    });
+    const call = (name: string, input: unknown) => kernel.callTool({ id: 'x', name, input });
+    denied(
+      await call('write_file', { path: join(w.root, 'outside', 'new.txt'), content: 'x' }),
+      'is outside the workspace',
+    );
+    denied(await call('read_file', { path: outside }), 'is outside the workspace');
+    denied(await call('write_file', { path: '.git/config', content: 'x' }), 'is protected');
+    allowed(await call('read_file', { path: write(join(w.project, 'README.md'), 'hello') }));
+  });
+
+  test('permissions.protectedPaths replaces the protected list; the old workspace-guard setting still works', async () => {
+    const w = makeWorld();
+    for (const f of ['secrets/key.txt', '.idea/x.xml']) write(join(w.project, f), '');
+    const mode = { defaultMode: 'workspace-write' as const };
+    const own = await harness(w, { permissions: { ...mode, protectedPaths: ['secrets'] } });
+    denied(await own.call('edit', { path: 'secrets/key.txt' }), 'is protected');
+    allowed(await own.call('edit', { path: '.idea/x.xml' }));
+    const other = makeWorld();
+    write(join(other.project, 'vault', 'a.txt'), '');
+    const legacy = await harness(other, {
+      permissions: mode,
+      plugins: { 'workspace-guard': { config: { protectedPaths: ['vault'] } } },
+    });
+    denied(await legacy.call('edit', { path: 'vault/a.txt' }), 'is protected');
+  });
+});
+
+describe('workspace boundary', () => {
   test('a path outside the workspace asks, even through a symlink inside it', async () => {
     const w = makeWorld();
     const outside = write(join(w.root, 'outside', 'secret.txt'), 'secret');

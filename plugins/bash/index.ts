@@ -11,7 +11,6 @@ import {
   expandPaths,
   isInside,
   PROTECTED_PATHS,
-  resolveReal,
   type SandboxProbe,
   sandboxed,
   sharedProbe,
@@ -104,9 +103,10 @@ export default definePlugin({
     const outputDir = join(ctx.userDir, 'tool-output');
     // Saved outputs are kept for a week, so they cannot pile up until the disk is full.
     void pruneOutputs(outputDir, 7 * 24 * 3600_000);
-    // The outputs this process saved (long outputs, background logs), by real path: read_file may read them.
-    const saved = new Set<string>();
-    const keep = (file: string) => saved.add(resolveReal(file, outputDir));
+    // A saved output (a long output, a background log) lives outside the workspace; it holds only what the
+    // model's own commands printed, so the gate lets read-only tools read back exactly these files (deny
+    // and ask rules still hold).
+    const keep = (file: string) => ctx.permissions.grantRead(file);
     const env = commandEnv(ctx.env, config.env);
     const home = ctx.env.HOME ?? homedir();
     const stateDir = join(ctx.userDir, 'state');
@@ -134,19 +134,6 @@ export default definePlugin({
       if (v?.decision !== 'deny') return undefined;
       return { decision: 'deny', reason: v.reasons.join('; ') };
     });
-
-    // A saved output lives outside the workspace, where the workspace guard would ask before a read; these
-    // files hold only what the model's own commands printed, so reading them back is allowed. Tapped early,
-    // before that guard: a deny or ask rule (judged by the gate before any evidence) still holds.
-    ctx.hooks.permissionRequest.tap(
-      (request) => {
-        const paths = request.subjects?.kind === 'path' ? request.subjects.values : [];
-        if (request.tool !== 'read_file' || !paths.length || !paths.every((p) => saved.has(p)))
-          return undefined;
-        return { decision: 'allow', reason: 'the saved output of a bash command of this session' };
-      },
-      { stage: -1 },
-    );
 
     ctx.tools.register(
       defineTool({

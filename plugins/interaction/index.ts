@@ -1,23 +1,5 @@
 import * as z from 'zod';
-import { definePlugin, defineTool, editSettings, settingsPath } from '../../sdk/index.ts';
-
-export interface Question {
-  question: string;
-  /** Choices to pick from; the person may also answer in their own words. */
-  options: string[];
-  multiSelect: boolean;
-}
-
-/** The `questions` service: whoever can ask the person (the UI, or stdin) answers AskUserQuestion. */
-export interface QuestionsService {
-  setAsker(asker: ((q: Question) => Promise<string | undefined>) | undefined): void;
-}
-
-declare module '../../kernel/registries.ts' {
-  interface Services {
-    questions: QuestionsService;
-  }
-}
+import { definePlugin, defineTool, editSettings, type Question, settingsPath } from '../../sdk/index.ts';
 
 /** Settings the model may read and change with Config: harmless ones; never permissions or hooks. */
 const SETTINGS: Record<string, z.ZodType> = {

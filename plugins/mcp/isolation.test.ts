@@ -167,6 +167,38 @@ describe('a broken .mcp.json is an error at its line, never "No MCP servers conf
     await h.shutdown();
   });
 
+  test.each([
+    ['a folder', (file: string) => mkdirSync(file), 'is not a file'],
+    [
+      'nested too deeply',
+      (file: string) => writeFileSync(file, `${'['.repeat(100_000)}${']'.repeat(100_000)}`),
+      'nested too deeply',
+    ],
+  ])(
+    'a .mcp.json that is %s is a problem naming it; servers from settings still start',
+    async (_, make, says) => {
+      const h = await bootTestKernel({
+        include: ['mcp'],
+        builtins: builtinPlugins,
+        env: { ICODE_SETTINGS: JSON.stringify({ mcpServers: { good: stdio(FIXTURE) } }) },
+      });
+      await h.shutdown();
+      make(join(h.project, '.mcp.json'));
+      const again = await bootTestKernel({
+        include: ['mcp'],
+        builtins: builtinPlugins,
+        reuse: { home: h.home, project: h.project },
+        env: { ICODE_SETTINGS: JSON.stringify({ mcpServers: { good: stdio(FIXTURE) } }) },
+      });
+      const service = await again.kernel.services.get('mcp');
+      expect(service.problems()).toEqual([
+        expect.objectContaining({ message: expect.stringContaining(says) }),
+      ]);
+      expect(service.list().map((s) => [s.name, s.state])).toEqual([['good', 'connected']]);
+      await again.shutdown();
+    },
+  );
+
   test('a misspelled "mcpServers" or an entry that is not an object is named at its key; the rest of the file loads', async () => {
     const misspelled = await bootTestKernel({
       include: ['mcp'],

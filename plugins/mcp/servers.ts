@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
 import {
@@ -127,14 +127,28 @@ export function collectServers(
   });
   const file = join(projectRoot, '.mcp.json');
   if (!existsSync(file)) return { entries, problems: [] };
-  const text = readFileSync(file, 'utf8');
   const shape = `correct ${file} at that line; it reads { "mcpServers": { "<name>": { "command": "…", "args": [] } } }`;
   // Syntax first (its own fix), then the shape: either way the whole file is unreadable, so say where.
   const unreadable = (error: unknown, fix?: string) => {
-    if (!(error instanceof IcodeError)) throw error;
+    if (!(error instanceof IcodeError)) {
+      // Not a JSON mistake: a folder or a FIFO by that name, no permission, nesting too deep to parse.
+      const message =
+        error instanceof RangeError ? 'nested too deeply to read' : String((error as Error).message ?? error);
+      return { entries, problems: [{ at: file, message, fix: fix ?? shape }] };
+    }
     const at = error.location ? formatLocation(error.location) : file;
     return { entries, problems: [{ at, message: error.message, fix: fix ?? error.fix ?? shape }] };
   };
+  // Only a regular file is read: a FIFO would block the process, a folder would throw.
+  const kind = statSync(file);
+  if (!kind.isFile())
+    return unreadable(new Error(`${file} is not a file`), `remove it, or make it a JSON file: ${shape}`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    return unreadable(error);
+  }
   let doc: ReturnType<typeof parseJsonDocument>;
   let parsed: z.output<typeof McpJson>;
   try {

@@ -2,17 +2,6 @@ import { definePlugin } from '../../sdk/index.ts';
 import { scenarioFolder } from './scenario.ts';
 import { type MockServer, startMockServer } from './server.ts';
 
-/** The `mock-anthropic` service: starts mock API servers, closed when the plugin deactivates. */
-export interface MockAnthropicService {
-  start(options: { scenariosDir: string; port?: number }): Promise<MockServer>;
-}
-
-declare module '../../kernel/registries.ts' {
-  interface Services {
-    'mock-anthropic': MockAnthropicService;
-  }
-}
-
 export default definePlugin({
   activate(ctx) {
     const servers = new Set<MockServer>();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { IcodeError } from '../../sdk/index.ts';
+import { type CapturedRequest, IcodeError, type MockAnthropicServer as MockServer } from '../../sdk/index.ts';
 import {
   type Fault,
   type Scenario,
@@ -11,22 +11,7 @@ import {
   split,
 } from './scenario.ts';
 
-/** A request as the mock received it, for tests that assert what a client really sent. */
-export interface CapturedRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body: unknown;
-}
-
-export interface MockServer {
-  url: string;
-  port: number;
-  /** Every API request received, oldest first (also at `GET /__mock/requests`). */
-  requests: CapturedRequest[];
-  reset(): void;
-  close(): Promise<void>;
-}
+export type { CapturedRequest, MockServer };
 
 export interface MockServerOptions {
   port?: number;

@@ -12,8 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { findExecutable, loadJsonFile } from '../../sdk/index.ts';
-import type { MockAnthropicService } from '../mock-anthropic/index.ts';
+import { findExecutable, loadJsonFile, type MockAnthropicService } from '../../sdk/index.ts';
 import { type ParityScenario, ParityScenarioSchema } from './schema.ts';
 
 export interface Mismatch {

@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
+import vm from 'node:vm';
 import * as z from 'zod';
 import { asJudged, capOutput, defineTool, resolveReal } from '../../sdk/index.ts';
 import { listFiles, newestFirst, page } from './files.ts';
@@ -106,44 +107,81 @@ async function withRipgrep(rg: string, input: GrepInput, base: string, cwd: stri
   return { lines, warning: run.exitCode === 2 ? run.stderr.trim() : '' };
 }
 
+// The fallback's matching runs in a VM context under a time budget per file: a pattern that backtracks
+// catastrophically (`(a+)+$`) would otherwise hold the event loop, and with it every timeout and signal.
+const SCAN = `(function (text, source, flags, before, after, content) {
+  if (!content) { const m = text.match(new RegExp(source, flags + 'g')); return m ? m.length : 0; }
+  const re = new RegExp(source, flags);
+  const lines = text.split('\\n');
+  const keep = new Set();
+  const hits = new Set();
+  for (let i = 0; i < lines.length; i++) {
+    if (!re.test(lines[i])) continue;
+    hits.add(i);
+    for (let k = Math.max(0, i - before); k <= Math.min(lines.length - 1, i + after); k++) keep.add(k);
+  }
+  return [...keep].sort((a, b) => a - b).map((i) => [i, hits.has(i)]);
+})`;
+const FILE_BUDGET_MS = 1_000;
+
 /** The search without ripgrep: JavaScript regular expressions over the same file list, more slowly. */
-async function withoutRipgrep(input: GrepInput, base: string, cwd: string, roots: string[]) {
+async function withoutRipgrep(
+  input: GrepInput,
+  base: string,
+  cwd: string,
+  roots: string[],
+  signal: AbortSignal,
+) {
   const mode = input.output_mode ?? 'files_with_matches';
   const flags = `${input['-i'] ? 'i' : ''}${input.multiline ? 's' : ''}`;
-  const regex = new RegExp(input.pattern, flags);
+  new RegExp(input.pattern, flags); // a pattern that does not compile is the model's error, said at once
+  const sandbox = vm.createContext({});
+  vm.runInContext(`globalThis.scan = ${SCAN}`, sandbox);
+  const call = new vm.Script(
+    'scan(args.text, args.source, args.flags, args.before, args.after, args.content)',
+  );
   const info = await stat(base);
   // A glob without a slash matches a file name at any depth, as in ripgrep and .gitignore.
   const glob = input.glob && !input.glob.includes('/') ? `**/${input.glob}` : (input.glob ?? '**/*');
   const files = info.isFile() ? [base] : await listFiles(base, glob, roots);
   const lines: string[] = [];
+  const slow: string[] = [];
   const after = input['-A'] ?? input['-C'] ?? 0;
   const before = input['-B'] ?? input['-C'] ?? 0;
   for (const file of files) {
+    signal.throwIfAborted();
     const buffer = await readFile(file).catch(() => undefined);
     if (!buffer || buffer.length > MAX_FALLBACK_FILE || buffer.subarray(0, 8192).includes(0)) continue;
     const text = buffer.toString('utf8');
     const shown = relative(cwd, file);
+    sandbox.args = { text, source: input.pattern, flags, before, after, content: mode === 'content' };
+    let found: unknown;
+    try {
+      found = call.runInContext(sandbox, { timeout: FILE_BUDGET_MS });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw error;
+      slow.push(shown);
+      continue;
+    }
     if (mode !== 'content') {
-      const count = text.match(new RegExp(regex.source, `${flags}g`))?.length ?? 0;
+      const count = found as number;
       if (count) lines.push(mode === 'count' ? `${shown}:${count}` : shown);
       continue;
     }
     const fileLines = text.split('\n');
-    const keep = new Set<number>();
-    fileLines.forEach((line, i) => {
-      if (!regex.test(line)) return;
-      for (let k = Math.max(0, i - before); k <= Math.min(fileLines.length - 1, i + after); k++) keep.add(k);
-    });
-    for (const i of [...keep].sort((a, b) => a - b)) {
-      const sep = regex.test(fileLines[i]!) ? ':' : '-';
+    for (const [i, hit] of found as Array<[number, boolean]>) {
+      const mark = hit ? ':' : '-';
       lines.push(
         input['-n'] === false
-          ? `${shown}${sep}${fileLines[i]}`
-          : `${shown}${sep}${i + 1}${sep}${fileLines[i]}`,
+          ? `${shown}${mark}${fileLines[i]}`
+          : `${shown}${mark}${i + 1}${mark}${fileLines[i]}`,
       );
     }
   }
-  return { lines, warning: '' };
+  const warning = slow.length
+    ? `the pattern took over ${FILE_BUDGET_MS / 1000} s on ${slow.length} file(s), which were skipped (${slow.slice(0, 5).join(', ')}): it backtracks too much for JavaScript's regex engine; simplify it, or install ripgrep`
+    : '';
+  return { lines, warning };
 }
 
 /** `grep_search`: ripgrep when it is there (`rg`), a JavaScript search otherwise. */
@@ -179,7 +217,7 @@ export function grepSearchTool(rg: string | undefined, denied: () => string[] = 
       const base = asJudged(resolveReal(input.path ?? '.', ctx.cwd), input.path ?? '.', ctx.judged);
       const found = rg
         ? await withRipgrep(rg, input, base, ctx.cwd, ctx.signal)
-        : await withoutRipgrep(input, base, ctx.cwd, ctx.roots);
+        : await withoutRipgrep(input, base, ctx.cwd, ctx.roots, ctx.signal);
       const { warning } = found;
       const lines = withoutDenied(found.lines, ctx.cwd, denied());
       const mode = input.output_mode ?? 'files_with_matches';

@@ -144,3 +144,16 @@ test('a symlink to a file outside is not followed by grep', async () => {
   symlinkSync(join(h.project, '..', 'secret.txt'), join(h.project, 'link.txt'));
   expect((await h.callTool('grep_search', { pattern: 'alpha' })).content).toBe('No matches for alpha');
 });
+
+test('without ripgrep, a pattern that backtracks catastrophically is cut off per file and said, never holding the run', async () => {
+  const h = await boot(
+    { 'slow.txt': `${'a'.repeat(40)}b\n`, 'fine.txt': 'aaa\n' },
+    { plugins: { search: { config: { rgPath: '/nonexistent/rg' } } } },
+  );
+  const r = await h.callTool('grep_search', { pattern: '(a+)+$', output_mode: 'content' });
+  expect(r.isError).toBe(false);
+  expect(r.content).toContain('fine.txt:1:aaa');
+  expect(r.content).toContain('backtracks too much');
+  expect(r.content).toContain('slow.txt');
+  await h.shutdown();
+});

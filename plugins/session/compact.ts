@@ -1,14 +1,4 @@
-import type { MessageParam, ModelService } from '../../sdk/index.ts';
-
-/** What a compaction did, as the JSON result and the stream report it. */
-export interface CompactionReport {
-  trigger: 'auto' | 'manual';
-  messages_before: number;
-  messages_after: number;
-  /** model: the model wrote the summary; local: the model call failed and icode summarised by itself. */
-  summary_source: 'model' | 'local';
-  error?: string;
-}
+import type { CompactionReport, MessageParam, ModelService } from '../../sdk/index.ts';
 
 export const SUMMARY_REQUEST =
   'Summarise the conversation so far for a continuation of this work: the user’s goals and requests, what was done (files read and changed, commands run and their outcomes), decisions, and what remains. Be concise and concrete; keep file paths, names and error messages exact.';

@@ -2,7 +2,6 @@ import * as z from 'zod';
 import { definePlugin, type SessionEndReason, type SessionInfo } from '../../sdk/index.ts';
 import { runSession } from './loop.ts';
 import { redactor, SessionStore } from './store.ts';
-import type {} from './types.ts';
 
 export default definePlugin({
   config: z.strictObject({

@@ -1,19 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import type { LockHolder } from '../../sdk/index.ts';
 
-/**
- * Who holds a session's lock: enough to tell a live holder from a dead one, also when the dead one's PID
- * now belongs to another process (a PID alone is reused; a PID with its start time is not).
- */
-export interface LockHolder {
-  pid: number;
-  /** When the process started, as the OS says ("<boot id>:<clock ticks>" on Linux); absent when unknown. */
-  start?: string;
-  host?: string;
-  /** When the lock was taken (ISO time). */
-  at?: string;
-}
+export type { LockHolder };
 
 /** What a lock file says about its holder, judged from this process. */
 export type LockVerdict =
@@ -60,7 +50,11 @@ let self: LockHolder | undefined;
 export function thisProcess(): LockHolder {
   if (!self) {
     const start = processStart(process.pid);
-    self = { pid: process.pid, ...(start ? { start } : {}), host: hostname() };
+    let pidns: string | undefined;
+    try {
+      pidns = readlinkSync('/proc/self/ns/pid');
+    } catch {}
+    self = { pid: process.pid, ...(start ? { start } : {}), host: hostname(), ...(pidns ? { pidns } : {}) };
   }
   return self;
 }
@@ -96,6 +90,7 @@ export function judge(holder: LockHolder | undefined): LockVerdict {
   if (!holder) return { state: 'stale', holder: { pid: 0 }, reason: 'the lock file is empty or unreadable' };
   const me = thisProcess();
   if (holder.host && holder.host !== me.host) return { state: 'remote', holder };
+  if (holder.pidns && me.pidns && holder.pidns !== me.pidns) return { state: 'remote', holder };
   if (holder.pid === me.pid && (!holder.start || holder.start === me.start))
     return { state: 'stale', holder, reason: 'it is this process, left from an earlier run' };
   if (!alive(holder.pid)) return { state: 'stale', holder, reason: `pid ${holder.pid} is not running` };
@@ -155,10 +150,15 @@ export function acquireLock(file: string, sessionId: string): () => void {
       const verdict = judge(found.holder);
       if (verdict.state === 'live')
         throw new Error(`session ${sessionId} is open in another icode process (pid ${verdict.holder.pid})`);
-      if (verdict.state === 'remote')
+      if (verdict.state === 'remote') {
+        const where =
+          verdict.holder.host && verdict.holder.host !== thisProcess().host
+            ? `on host ${verdict.holder.host}`
+            : 'in another PID namespace (a container or sandbox sharing this home)';
         throw new Error(
-          `session ${sessionId} is open in icode on host ${verdict.holder.host} (pid ${verdict.holder.pid}); if that process is gone, run: icode sessions unlock ${sessionId}`,
+          `session ${sessionId} is open in icode ${where} (pid ${verdict.holder.pid}); if that process is gone, run: icode sessions unlock ${sessionId}`,
         );
+      }
       if (attempt >= 5) throw new Error(`session ${sessionId}: could not take over its stale lock ${file}`);
       const aside = `${file}.stale-${process.pid}`;
       try {
@@ -177,10 +177,23 @@ export function acquireLock(file: string, sessionId: string): () => void {
   } finally {
     rmSync(tmp, { force: true });
   }
-  return () => {
+  const release = () => {
+    held.delete(release);
     // Only our own lock: after `icode sessions unlock` another process may hold it.
     try {
       if (readLock(file)?.raw === content) rmSync(file, { force: true });
     } catch {}
   };
+  held.add(release);
+  if (held.size === 1 && !exitHook) {
+    exitHook = true;
+    // However the process ends (a signal's grace ran out, a closed stdout), its locks go with it.
+    process.on('exit', () => {
+      for (const r of [...held]) r();
+    });
+  }
+  return release;
 }
+
+const held = new Set<() => void>();
+let exitHook = false;

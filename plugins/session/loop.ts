@@ -4,14 +4,16 @@ import type {
   ModelRequest,
   ModelTurn,
   PluginContext,
+  SessionEvent,
   SessionInfo,
+  SessionResult,
+  SessionRunOptions,
   ToolResult,
   Usage,
 } from '../../sdk/index.ts';
 import { compactMessages } from './compact.ts';
 import { systemPrompt } from './context.ts';
 import { type SessionStore, SessionWriteError, type SessionWriter } from './store.ts';
-import type { SessionEvent, SessionResult, SessionRunOptions } from './types.ts';
 
 export interface LoopConfig {
   maxTokens: number;

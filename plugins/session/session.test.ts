@@ -11,12 +11,11 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { SessionEvent } from '../../sdk/index.ts';
 import { bootTestKernel } from '../../sdk/testing.ts';
+import { loadScenarios, type MockServer, startMockServer } from '../../test/mock-api.ts';
 import { builtinPlugins } from '../index.ts';
-import { loadScenarios } from '../mock-anthropic/scenario.ts';
-import { type MockServer, startMockServer } from '../mock-anthropic/server.ts';
 import { SessionStore } from './store.ts';
-import type { SessionEvent } from './types.ts';
 
 let mock: MockServer;
 beforeAll(async () => {

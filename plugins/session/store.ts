@@ -13,23 +13,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { type MessageParam, projectSlug } from '../../sdk/index.ts';
-import { acquireLock, describeHolder, judge, type LockHolder, readLock } from './lock.ts';
-
-/**
- * Sessions as append-only JSONL files under `~/.icode/projects/<project>/<id>.jsonl`: one line per
- * message, written as soon as the message is complete, so a crash loses at most the one in flight. A
- * line cut short (a crash, a full disk) is set aside when the session is next opened, so what is appended
- * then starts on a line of its own; a write that fails is undone, so the file only ever holds whole lines.
- */
-export interface SessionSummary {
-  id: string;
-  file: string;
-  createdAt: string;
-  updatedAt: string;
-  messages: number;
-  firstPrompt: string;
-}
+import { type MessageParam, projectSlug, type SessionSummary, type UnlockReport } from '../../sdk/index.ts';
+import { acquireLock, describeHolder, judge, readLock } from './lock.ts';
 
 type Line =
   | { type: 'session'; id: string; cwd: string; model: string; created_at: string }
@@ -55,20 +40,6 @@ export class SessionWriteError extends Error {
   }
 }
 
-/** What `icode sessions unlock` did. */
-export interface UnlockReport {
-  id: string;
-  removed: boolean;
-  /** Whose the lock was; absent when there was none. */
-  holder?: LockHolder;
-  /** live (a process on this host still holds it), remote (another host's), stale (its holder is gone). */
-  state?: 'live' | 'remote' | 'stale';
-  /** Why it was judged stale. */
-  reason?: string;
-  /** A sentence for the person who asked. */
-  message: string;
-}
-
 /** Secrets never reach the disk: API keys, bearer tokens, and the values of the credential variables. */
 export function redactor(secrets: Array<string | undefined>): (text: string) => string {
   const literal = secrets.filter((s): s is string => Boolean(s && s.length >= 8));
@@ -81,6 +52,12 @@ export function redactor(secrets: Array<string | undefined>): (text: string) => 
   };
 }
 
+/**
+ * Sessions as append-only JSONL files under `~/.icode/projects/<project>/<id>.jsonl`: one line per
+ * message, written as soon as the message is complete, so a crash loses at most the one in flight. A
+ * line cut short (a crash, a full disk) is set aside when the session is next opened, so what is appended
+ * then starts on a line of its own; a write that fails is undone, so the file only ever holds whole lines.
+ */
 export class SessionStore {
   readonly dir: string;
 

@@ -2,18 +2,6 @@ import type { ValidateFunction } from 'ajv';
 import * as z from 'zod';
 import { definePlugin, defineTool, type SessionInfo } from '../../sdk/index.ts';
 
-/** The `structured-output` service: what a session gave through StructuredOutput. */
-export interface StructuredOutputService {
-  /** The accepted answer of a session, or undefined when it gave none. */
-  get(sessionId: string): { value: unknown } | undefined;
-}
-
-declare module '../../kernel/registries.ts' {
-  interface Services {
-    'structured-output': StructuredOutputService;
-  }
-}
-
 const NAME = 'StructuredOutput';
 const DESCRIPTION =
   'Give your final answer as JSON matching the required schema. Call this once you are done; if it reports errors, fix the JSON and call it again.';

@@ -2,25 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { definePlugin, defineTool } from '../../sdk/index.ts';
-import type { SessionEvent } from '../session/types.ts';
+import {
+  definePlugin,
+  defineTool,
+  type SessionEvent,
+  type TaskRecord,
+  type TasksService,
+} from '../../sdk/index.ts';
 import { renderTasks } from './render.ts';
-import { alive, type TaskRecord, TaskStore } from './store.ts';
-
-/** The `tasks` service: background sub-agents of this project (teams build on it). */
-export interface TasksService {
-  create(input: { prompt: string; description: string; team?: string }): TaskRecord;
-  get(id: string): TaskRecord | undefined;
-  list(): TaskRecord[];
-  stop(id: string): TaskRecord;
-  /** Resolves when the task has ended (or at once if it has). */
-  settled(id: string): Promise<TaskRecord>;
-}
-declare module '../../kernel/registries.ts' {
-  interface Services {
-    tasks: TasksService;
-  }
-}
+import { alive, TaskStore } from './store.ts';
 
 const ENDED = new Set(['completed', 'failed', 'stopped', 'interrupted']);
 

@@ -1,4 +1,4 @@
-import type { TaskRecord } from './store.ts';
+import type { TaskRecord } from '../../sdk/index.ts';
 
 /** One line per task: id, status, description, error. */
 export function renderTasks(tasks: TaskRecord[]): string {

@@ -1,26 +1,6 @@
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectSlug as slug } from '../../sdk/index.ts';
-
-export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'stopped' | 'interrupted';
-
-export interface TaskRecord {
-  id: string;
-  description: string;
-  prompt: string;
-  status: TaskStatus;
-  /** The icode process that runs (or ran) it. */
-  pid: number;
-  createdAt: string;
-  startedAt?: string;
-  endedAt?: string;
-  result?: string;
-  error?: string;
-  sessionId?: string;
-  outputFile: string;
-  /** Set when a team created it. */
-  team?: string;
-}
+import { projectSlug as slug, type TaskRecord } from '../../sdk/index.ts';
 
 /** Task records of one project under the user's icode directory: one JSON file each, written atomically. */
 export class TaskStore {

@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { bootTestKernel } from '../../sdk/testing.ts';
+import { loadScenarios, type MockServer, startMockServer } from '../../test/mock-api.ts';
 import { builtinPlugins } from '../index.ts';
-import { loadScenarios } from '../mock-anthropic/scenario.ts';
-import { type MockServer, startMockServer } from '../mock-anthropic/server.ts';
 import { TaskStore } from './store.ts';
 
 // Scripted sub-agents: one that finishes, one that sleeps in bash until it is stopped.

@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { definePlugin, defineTool, projectSlug as slug } from '../../sdk/index.ts';
-import type { TaskRecord } from '../tasks/store.ts';
+import { definePlugin, defineTool, projectSlug as slug, type TaskRecord } from '../../sdk/index.ts';
 
 interface CronJob {
   id: string;

@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { projectSlug as slug } from '../../sdk/index.ts';
 import { bootTestKernel } from '../../sdk/testing.ts';
+import { loadScenarios, type MockServer, startMockServer } from '../../test/mock-api.ts';
 import { builtinPlugins } from '../index.ts';
-import { loadScenarios } from '../mock-anthropic/scenario.ts';
-import { type MockServer, startMockServer } from '../mock-anthropic/server.ts';
 
 const scenarios = mkdtempSync(join(tmpdir(), 'icode-cron-scenarios-'));
 const scenario = (name: string, steps: unknown[]) =>

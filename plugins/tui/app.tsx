@@ -13,10 +13,11 @@ import type {
   PermissionMode,
   PermissionRequest,
   PluginStatus,
+  SessionEvent,
+  SessionService,
   Usage,
 } from '../../sdk/index.ts';
 import { pickAnswer } from '../../sdk/index.ts';
-import type { SessionEvent, SessionService } from '../session/types.ts';
 import { applyEffect, contentText, shortcut, withShellContext } from './conversation.ts';
 import { colourDiff, loadHighlighter, renderMarkdown, splitComplete } from './markdown.ts';
 

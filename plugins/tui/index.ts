@@ -11,12 +11,12 @@ import {
   type PermissionMode,
   type PermissionRequest,
   parseSlashCommand,
+  type SessionService,
   settingsPath,
   projectSlug as slug,
   suggestedRules,
+  transcript,
 } from '../../sdk/index.ts';
-import { transcript } from '../session/transcript.ts';
-import type { SessionService } from '../session/types.ts';
 import type { UiHost } from './app.tsx';
 import { applyEffect, type Conversation, contentText, shortcut, withShellContext } from './conversation.ts';
 

@@ -1,6 +1,17 @@
-import type { SessionEvent } from './types.ts';
+import type { SessionEvent } from './session.ts';
 
-/** A transcript as a user would watch it: streamed text, one line per tool call and per result. */
+/**
+ * A session event as a transcript line a user would watch: streamed text as it comes, one line per tool
+ * call and per result, and a closing line with the turns, tool calls and tokens. Events that show nothing
+ * (thinking, retries, todos) give `''`. Headless `--output-format transcript` and the UI without a
+ * terminal print the same.
+ *
+ * @example
+ * ```ts
+ * const session = await ctx.services.get('session');
+ * await session.run({ prompt: 'hello', onEvent: (event) => process.stdout.write(transcript(event)) });
+ * ```
+ */
 export function transcript(event: SessionEvent): string {
   let text_ = '';
   const out = (text: string) => {
