@@ -1,30 +1,13 @@
-import { execFileSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import semver from 'semver';
-import {
-  ErrorCodes,
-  IcodeError,
-  type InstalledPlugin,
-  installedFile,
-  KERNEL_VERSION,
-  type Kernel,
-  readInstalled,
-  readPluginFolder,
-} from '../kernel/index.ts';
+import { ErrorCodes, IcodeError, type InstalledPlugin, type Kernel, readInstalled } from '../kernel/index.ts';
 import { editSettings } from '../sdk/settings.ts';
+import { withPluginsLock } from './install/lock.ts';
+import { linkHost, STAGE_PREFIX, stagePackage } from './install/stage.ts';
+import { discardStage, recoverInterrupted, swapPlugin } from './install/swap.ts';
+import { verifyStaged } from './install/verify.ts';
 import { scaffoldPlugin } from './scaffold.ts';
 
 type Scope = 'user' | 'project' | 'local';
@@ -37,25 +20,8 @@ interface PluginsCli {
   exit(code: number): void;
 }
 
-/**
- * Plugins import `icode/sdk` and zod as peer dependencies: the running icode provides them. They are linked
- * into the plugins folder after every npm run (npm would prune links it does not know).
- */
-function linkHost(prefix: string, packageRoot: string): void {
-  const modules = join(prefix, 'node_modules');
-  mkdirSync(modules, { recursive: true });
-  const zod = dirname(createRequire(join(packageRoot, 'package.json')).resolve('zod/package.json'));
-  for (const [name, target] of [
-    ['icode', packageRoot],
-    ['zod', zod],
-  ] as const) {
-    rmSync(join(modules, name), { recursive: true, force: true });
-    symlinkSync(target, join(modules, name), 'dir');
-  }
-}
-
-const npm = (args: string[], cwd: string) =>
-  execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const NPM_NAME = /^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;
+const warn = (line: string) => process.stderr.write(`icode: ${line}\n`);
 
 function settingsFile(kernel: Kernel, scope: Scope): string {
   const layer = kernel.config.layers.find((l) => l.name === scope);
@@ -70,109 +36,118 @@ function setEnabled(file: string, name: string, enabled: boolean | undefined): v
   editSettings(file, ['plugins', name, 'enabled'], enabled);
 }
 
-function record(userDir: string, update: (list: InstalledPlugin[]) => InstalledPlugin[]): void {
-  const file = installedFile(userDir);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify(update(readInstalled(userDir)), null, 2));
+/** Asks on stderr, reads one line from stdin: yes or y accepts; anything else, or no input, declines. */
+async function askOnStdin(question: string): Promise<boolean> {
+  process.stderr.write(question);
+  const lines = createInterface({ input: process.stdin, terminal: false });
+  const answer = await new Promise<string | undefined>((done) => {
+    lines.once('line', done);
+    lines.once('close', () => done(undefined));
+  });
+  lines.close();
+  if (answer === undefined) process.stderr.write('\n');
+  return /^\s*y(es)?\s*$/i.test(answer ?? '');
 }
 
+/** Runs a change to the installed plugins holding the lock, after undoing any a crashed process left half done. */
+const locked = <T>(userDir: string, fn: () => Promise<T>) =>
+  withPluginsLock(
+    userDir,
+    async () => {
+      for (const line of recoverInterrupted(userDir)) warn(line);
+      return fn();
+    },
+    { onWait: (holder) => warn(`waiting for another icode plugins command to finish (${holder})`) },
+  );
+
 /**
- * Installs a plugin package with npm into `~/.icode/plugins` (never the project's node_modules; npm's own
- * registry config applies), then checks it before it is switched on: a valid manifest, an engines.icode
- * range that includes this icode, and the capabilities the user accepts. A refusal uninstalls it again and
- * says which check failed.
+ * Installs (or updates) a plugin package as one transaction: npm installs it into a staging folder next to
+ * `~/.icode/plugins` (never the project's node_modules; npm's own registry config applies); it is checked
+ * there (manifest, engines.icode, SDK peers, its files, the capabilities the user accepts, a dry load); only
+ * then is it swapped in with its record (and switched on). A refusal or a failure leaves what was
+ * installed before as it was, and says why.
  */
 async function install(
   kernel: Kernel,
   spec: string,
-  opts: { scope?: Scope; yes?: boolean; accepted?: string[]; packageRoot: string },
+  opts: { scope?: Scope; yes?: boolean; packageRoot: string; updating?: InstalledPlugin },
 ): Promise<string> {
   const userDir = kernel.config.userDir;
   const prefix = join(userDir, 'plugins');
-  mkdirSync(prefix, { recursive: true });
-  if (!existsSync(join(prefix, 'package.json')))
-    writeFileSync(join(prefix, 'package.json'), '{ "private": true }\n');
-  // A folder is packed first, so the installed copy is a copy, not a link into the author's tree.
-  const local = existsSync(resolve(spec)) && statSync(resolve(spec)).isDirectory();
-  let target = spec;
-  if (local) {
-    const out = mkdtempSync(join(tmpdir(), 'icode-pack-'));
-    const packed = JSON.parse(
-      npm(['pack', resolve(spec), '--json', '--pack-destination', out], prefix),
-    ) as Array<{ filename: string }>;
-    target = join(out, packed[0]!.filename);
-  }
-  const before = new Set(
-    Object.keys(
-      (JSON.parse(readFileSync(join(prefix, 'package.json'), 'utf8')) as { dependencies?: object })
-        .dependencies ?? {},
-    ),
-  );
-  // Peers (icode, zod) come from the running icode, not the registry.
-  npm(
-    ['install', target, '--no-audit', '--no-fund', '--ignore-scripts', '--legacy-peer-deps', '--save'],
-    prefix,
-  );
-  linkHost(prefix, opts.packageRoot);
-  const deps =
-    (
-      JSON.parse(readFileSync(join(prefix, 'package.json'), 'utf8')) as {
-        dependencies?: Record<string, string>;
+  return locked(userDir, async () => {
+    const staged = stagePackage(spec, userDir, opts.packageRoot);
+    try {
+      const { name } = staged;
+      if (opts.updating && opts.updating.name !== name)
+        throw new IcodeError(
+          ErrorCodes.INSTALL_REFUSED,
+          `${opts.updating.name}: its spec ${spec} now installs package ${name}`,
+          `uninstall ${opts.updating.name} and install ${name} if that is intended`,
+        );
+      const list = readInstalled(userDir);
+      const previous = list.find((p) => p.name === name);
+      const manifest = await verifyStaged(staged, {
+        ...(previous ? { previous } : {}),
+        ...(opts.yes ? { yes: true } : {}),
+        consent: askOnStdin,
+        packageRoot: opts.packageRoot,
+        again: opts.updating ? `icode plugins update ${name}` : `icode plugins install ${spec}`,
+      });
+      linkHost(prefix, opts.packageRoot);
+      const record: InstalledPlugin = {
+        name,
+        version: manifest.version,
+        spec: staged.spec,
+        ...(staged.integrity ? { integrity: staged.integrity } : {}),
+        capabilities: manifest.capabilities,
+        installedAt: new Date().toISOString(),
+      };
+      // An update keeps the plugin switched on or off where it was; an install switches it on in its scope.
+      const file = opts.scope ? settingsFile(kernel, opts.scope) : undefined;
+      swapPlugin({
+        userDir,
+        root: staged.root,
+        name,
+        incoming: staged.folder,
+        installed: previous ? list.map((p) => (p.name === name ? record : p)) : [...list, record],
+        ...(file ? { settings: { file, edit: () => setEnabled(file, name, true) } } : {}),
+      });
+      const accepted = manifest.capabilities.length ? ` (accepted: ${manifest.capabilities.join(', ')})` : '';
+      if (opts.updating)
+        return `Updated ${name} from ${opts.updating.version} to ${manifest.version}${accepted}`;
+      return `Installed ${name}@${manifest.version}${previous ? ` (was ${previous.version})` : ''} into ${prefix}${file ? `; enabled in ${file}` : ''}${accepted}`;
+    } finally {
+      discardStage(staged.root);
+    }
+  });
+}
+
+/** Removes an installed plugin's folder and its record together (or neither), then its settings switches. */
+async function uninstall(kernel: Kernel, name: string): Promise<string> {
+  const userDir = kernel.config.userDir;
+  return locked(userDir, async () => {
+    const list = readInstalled(userDir);
+    const folder = join(userDir, 'plugins', 'node_modules', name);
+    if (!NPM_NAME.test(name) || (!list.some((p) => p.name === name) && !existsSync(folder)))
+      throw new Error(`${name} is not installed (see icode plugins list)`);
+    const root = mkdtempSync(join(userDir, STAGE_PREFIX));
+    try {
+      swapPlugin({ userDir, root, name, installed: list.filter((p) => p.name !== name) });
+    } finally {
+      discardStage(root);
+    }
+    // Switches left for a plugin that is not installed do nothing (only installed ones are listed).
+    for (const scope of ['user', 'project', 'local'] as const) {
+      const file = settingsFile(kernel, scope);
+      try {
+        if (existsSync(file) && readFileSync(file, 'utf8').includes(`"${name}"`))
+          setEnabled(file, name, undefined);
+      } catch (error) {
+        warn(`could not remove plugins.${name}.enabled from ${file}: ${(error as Error).message}`);
       }
-    ).dependencies ?? {};
-  const name =
-    Object.keys(deps).find((d) => !before.has(d)) ??
-    Object.keys(deps).find((d) => spec === d || spec.startsWith(`${d}@`));
-  if (!name)
-    throw new IcodeError(
-      ErrorCodes.INSTALL_REFUSED,
-      `npm installed ${spec}, but icode cannot tell which package it is`,
-      'install by package name',
-    );
-  const dir = join(prefix, 'node_modules', name);
-  const refuse = (message: string, fix: string) => {
-    npm(['uninstall', name, '--no-audit', '--no-fund', '--legacy-peer-deps'], prefix);
-    linkHost(prefix, opts.packageRoot);
-    return new IcodeError(ErrorCodes.INSTALL_REFUSED, `${name}: ${message}`, fix);
-  };
-  let manifest: ReturnType<typeof readPluginFolder>['manifest'];
-  try {
-    manifest = readPluginFolder(dir).manifest;
-  } catch (error) {
-    throw refuse(
-      `not a valid icode plugin: ${(error as Error).message}`,
-      'ask its author to fix plugin.json',
-    );
-  }
-  if (!semver.satisfies(KERNEL_VERSION, manifest.engines.icode, { includePrerelease: true }))
-    throw refuse(
-      `needs icode ${manifest.engines.icode}, this is ${KERNEL_VERSION}`,
-      `install a version of ${name} whose engines.icode includes ${KERNEL_VERSION} (npm view ${name} versions)`,
-    );
-  const asked = manifest.capabilities.filter((c) => !(opts.accepted ?? []).includes(c));
-  if (asked.length && !opts.yes)
-    throw refuse(
-      `asks for ${asked.join(', ')} (beyond the permission gate, which its tools still go through)`,
-      `review the plugin, then install again with --yes to accept`,
-    );
-  const lock = JSON.parse(readFileSync(join(prefix, 'package-lock.json'), 'utf8')) as {
-    packages?: Record<string, { integrity?: string }>;
-  };
-  const integrity = lock.packages?.[`node_modules/${name}`]?.integrity;
-  record(userDir, (list) => [
-    ...list.filter((p) => p.name !== name),
-    {
-      name,
-      version: manifest.version,
-      spec,
-      ...(integrity ? { integrity } : {}),
-      capabilities: manifest.capabilities,
-      installedAt: new Date().toISOString(),
-    },
-  ]);
-  // An update keeps the plugin switched on or off where it was; an install switches it on in its scope.
-  if (opts.scope) setEnabled(settingsFile(kernel, opts.scope), name, true);
-  return `Installed ${name}@${manifest.version} into ${prefix}${opts.scope ? `; enabled in ${settingsFile(kernel, opts.scope)}` : ''}${manifest.capabilities.length ? ` (accepted: ${manifest.capabilities.join(', ')})` : ''}`;
+    }
+    return `Uninstalled ${name}.`;
+  });
 }
 
 /** `icode plugins install | uninstall | enable | disable | update | init`. */
@@ -199,26 +174,7 @@ export function pluginCommands(plugins: Command, cli: PluginsCli): void {
     .command('uninstall')
     .argument('<name>')
     .description('remove an installed plugin')
-    .action((name: string) =>
-      run(async () => {
-        const k = await cli.kernel();
-        if (!readInstalled(k.config.userDir).some((p) => p.name === name))
-          throw new Error(`${name} is not installed (see icode plugins list)`);
-        npm(
-          ['uninstall', name, '--no-audit', '--no-fund', '--legacy-peer-deps'],
-          join(k.config.userDir, 'plugins'),
-        );
-        linkHost(join(k.config.userDir, 'plugins'), cli.packageRoot);
-        record(k.config.userDir, (list) => list.filter((p) => p.name !== name));
-        for (const scope of ['user', 'project', 'local'] as const) {
-          const file = settingsFile(k, scope);
-          if (existsSync(file) && readFileSync(file, 'utf8').includes(`"${name}"`))
-            setEnabled(file, name, undefined);
-        }
-        rmSync(join(k.config.userDir, 'plugins', 'node_modules', name), { recursive: true, force: true });
-        return `Uninstalled ${name}.`;
-      }),
-    );
+    .action((name: string) => run(async () => uninstall(await cli.kernel(), name)));
   plugins
     .command('init')
     .argument('<name>', 'the package (and folder) name')
@@ -239,10 +195,9 @@ export function pluginCommands(plugins: Command, cli: PluginsCli): void {
         const k = await cli.kernel();
         const current = readInstalled(k.config.userDir).find((p) => p.name === name);
         if (!current) throw new Error(`${name} is not installed (see icode plugins list)`);
-        // Same checks as a first install; a refusal leaves it uninstalled with the reason (reinstall the old spec).
-        // A new version that asks for more than was accepted needs --yes again.
+        // Same checks as a first install; a new version that asks for more than was accepted needs consent again.
         return install(k, current.spec, {
-          accepted: current.capabilities,
+          updating: current,
           packageRoot: cli.packageRoot,
           ...(opts.yes ? { yes: true } : {}),
         });

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { HarnessPlugin } from './manifest.ts';
 
 /** A plugin installed with `icode plugins install`, as recorded under `~/.icode/plugins/installed.json`. */
@@ -22,6 +22,26 @@ export function readInstalled(userDir: string): InstalledPlugin[] {
     return JSON.parse(readFileSync(installedFile(userDir), 'utf8')) as InstalledPlugin[];
   } catch {
     return [];
+  }
+}
+
+/**
+ * Replaces the record in one step: written whole under `installed.json.next`, then renamed over it, so a
+ * reader sees the old list or the new one, never half of either. One fixed temporary name is enough because
+ * every writer holds the plugins lock (`icode plugins install|update|uninstall`).
+ */
+export function writeInstalled(userDir: string, list: InstalledPlugin[]): void {
+  const file = installedFile(userDir);
+  const next = `${file}.next`;
+  mkdirSync(dirname(file), { recursive: true });
+  try {
+    writeFileSync(next, `${JSON.stringify(list, null, 2)}\n`);
+    renameSync(next, file);
+  } catch (error) {
+    try {
+      rmSync(next, { force: true });
+    } catch {}
+    throw error;
   }
 }
 
