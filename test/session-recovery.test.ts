@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { loadScenarios } from '../plugins/mock-anthropic/scenario.ts';
 import { type MockServer, startMockServer } from '../plugins/mock-anthropic/server.ts';
-import { processStart } from '../plugins/session/lock.ts';
 import { projectSlug } from '../sdk/index.ts';
+import { processStart } from '../sdk/lock.ts';
 import { makeWorld, runCli, type World, write } from './helpers.ts';
 
 const bin = join(import.meta.dirname, '..', 'dist', 'icode.cjs');

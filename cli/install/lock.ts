@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, IcodeError } from '../../kernel/index.ts';
-// The session store's lock is the general one (a holder with its start time, written whole, a stale one moved
-// aside before it is replaced); it belongs in the SDK, where both could share it without this reach.
-import { acquireLock, describeHolder, judge, readLock } from '../../plugins/session/lock.ts';
+// The SDK's lock file (a holder with its start time, written whole, a stale one moved aside before it is
+// replaced), the one the session store uses too.
+import { acquireLock, describeHolder, judge, readLock } from '../../sdk/lock.ts';
 
 /** How long a second `icode plugins install|update|uninstall` waits for the first before giving up. */
 const WAIT_MS = 5 * 60_000;

@@ -12,7 +12,7 @@ import {
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { processStart } from './lock.ts';
+import { processStart } from '../../sdk/lock.ts';
 import { SessionStore } from './store.ts';
 
 const header = { cwd: '/some/project', model: 'm' };

@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { type MessageParam, projectSlug, type SessionSummary, type UnlockReport } from '../../sdk/index.ts';
-import { acquireLock, describeHolder, judge, readLock } from './lock.ts';
+import { acquireLock, describeHolder, judge, readLock } from '../../sdk/lock.ts';
 
 type Line =
   | { type: 'session'; id: string; cwd: string; model: string; created_at: string }

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { linkSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { LockHolder } from '../../sdk/index.ts';
+import type { LockHolder } from './session.ts';
 
 export type { LockHolder };
 
