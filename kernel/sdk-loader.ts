@@ -1,0 +1,104 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { register } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ErrorCodes, IcodeError } from './errors.ts';
+import { KERNEL_VERSION } from './host.ts';
+import { semverSays } from './manifest.ts';
+
+/** What a plugin imports the SDK as: the package's export today, the scoped package's name if it splits off. */
+const SDK_SPECIFIERS = ['icode/sdk', '@icode/sdk'];
+/** Where the host leaves its SDK for the stand-in module below: one slot per host in the process. */
+const SDK_SLOTS = 'icode.sdk';
+
+/**
+ * Module hooks run on a thread of their own, so they cannot hand over the SDK object: they resolve the
+ * SDK's names to a stand-in module (`source`, from `initialize`) that runs on this thread and re-exports
+ * the object the host left in its slot. Written as a data: URL, so the CLI bundle, the SDK's own build
+ * and the sources all register the same hooks with no file to locate beside them.
+ */
+const HOOKS = `let specifiers, url, source;
+export function initialize(data) {
+  ({ specifiers, url, source } = data);
+}
+export function resolve(specifier, context, next) {
+  return specifiers.includes(specifier) ? { url, shortCircuit: true } : next(specifier, context);
+}
+export function load(href, context, next) {
+  return href === url ? { format: 'module', source, shortCircuit: true } : next(href, context);
+}
+`;
+
+let provided: Promise<void> | undefined;
+
+/**
+ * Prepares the import of a plugin module that is not built in (a harness manifest's `path`, an installed
+ * package): checks the SDK range its package declares, then makes `icode/sdk` resolve, for every module
+ * from then on, to this host's own SDK module (as VS Code provides `vscode`), wherever the plugin lives and
+ * whatever copy of icode its node_modules holds: its classes (IcodeError) and helpers are the very ones
+ * the host checks against. The hooks cost a loader thread (about 0.1 s on a busy two-core machine), paid
+ * once, on the first such plugin: a run with built-ins only never registers them.
+ */
+export async function provideSdk(moduleUrl: string): Promise<void> {
+  checkSdkRange(fileURLToPath(moduleUrl));
+  provided ??= registerSdk();
+  await provided;
+}
+
+async function registerSdk(): Promise<void> {
+  // The SDK is built on the kernel, not the other way round; the host reaches up to it only here, to hand
+  // plugins the instance its own built-ins use.
+  const sdk = await import('../sdk/index.ts');
+  const shared = globalThis as Record<symbol, unknown[]>;
+  shared[Symbol.for(SDK_SLOTS)] ??= [];
+  const slots = shared[Symbol.for(SDK_SLOTS)]!;
+  // A second host in the process (a test runner that evaluates modules again per file) gets a slot and a URL
+  // of its own: the module map keeps the first stand-in, and the newest hooks run first.
+  const slot = slots.push(sdk) - 1;
+  const names = Object.keys(sdk).filter((name) => name !== 'default' && /^[A-Za-z_$][\w$]*$/.test(name));
+  const source = `const sdk = globalThis[Symbol.for(${JSON.stringify(SDK_SLOTS)})][${slot}];
+export const { ${names.join(', ')} } = sdk;
+`;
+  register(`data:text/javascript,${encodeURIComponent(HOOKS)}`, {
+    data: { specifiers: SDK_SPECIFIERS, url: `icode:sdk/${slot}`, source },
+  });
+}
+
+/**
+ * A plugin states the SDK it was built against as a peer dependency on `icode` (or `@icode/sdk`) in its
+ * package.json, the nearest one above its module (Node's own rule for which package a file belongs to).
+ * The SDK a plugin gets is this icode's, so its version is icode's: a range that excludes it is refused
+ * like an `engines.icode` range, at every load (icode may have been upgraded since the install checked).
+ */
+function checkSdkRange(file: string): void {
+  const pkg = nearestPackage(dirname(file));
+  if (!pkg) return;
+  let peers: Record<string, unknown>;
+  try {
+    peers =
+      (JSON.parse(readFileSync(pkg, 'utf8')) as { peerDependencies?: Record<string, unknown> })
+        .peerDependencies ?? {};
+  } catch {
+    // An unreadable package.json is Node's to report, when it imports the module.
+    return;
+  }
+  for (const name of ['icode', '@icode/sdk']) {
+    const range = peers[name];
+    if (typeof range !== 'string' || semverSays('satisfies', KERNEL_VERSION, range)) continue;
+    throw new IcodeError(
+      ErrorCodes.ENGINE_MISMATCH,
+      `needs icode/sdk ${range} (peerDependencies in ${pkg}), this icode provides ${KERNEL_VERSION}`,
+      `use a version of the plugin whose peerDependencies["${name}"] includes ${KERNEL_VERSION}`,
+    );
+  }
+}
+
+function nearestPackage(dir: string): string | undefined {
+  for (;;) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) return file;
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
