@@ -5,6 +5,7 @@ import { cosmiconfig } from 'cosmiconfig';
 import * as z from 'zod';
 import { ErrorCodes, formatLocation, IcodeError, type SourceLocation } from './errors.ts';
 import { type JsonDocument, type Problem, parseJsonDocument, validateDocument } from './json.ts';
+import { isInside, resolveReal } from './paths.ts';
 import { parseRule } from './permissions.ts';
 import type { Decision, RuleSource } from './types.ts';
 
@@ -191,6 +192,9 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
   if (projectFile) load('project', projectFile);
   else reports.push({ name: 'project', file: join(projectRoot, '.icode', 'settings.json'), found: false });
   load('local', join(projectRoot, '.icode', 'settings.local.json'));
+  for (const layer of layers)
+    if (layer.name === 'project' || layer.name === 'local')
+      narrowProjectLayer(layer, projectRoot, home, warnings);
 
   const fromEnv = envLayer(env, problems, warnings);
   if (fromEnv) layers.push(fromEnv);
@@ -205,6 +209,45 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
     throw new IcodeError(ErrorCodes.CONFIG_INVALID, `${first.message}${rest.join('')}`, fix, first.location);
   }
   return mergeLayers(layers, reports, warnings, projectRoot, userDir);
+}
+
+/**
+ * What a project's own files (which a cloned repository brings) may not do: widen the boundary. Full
+ * access (`defaultMode: "danger-full-access"`, sandbox and asks off) and workspace folders outside the
+ * project come only from the user's settings or the command line; from a project file they are dropped
+ * with a warning at their line that says where to put them instead.
+ */
+function narrowProjectLayer(
+  layer: ConfigLayer,
+  projectRoot: string,
+  home: string,
+  warnings: Problem[],
+): void {
+  const permissions = layer.settings.permissions;
+  if (!permissions || !layer.file) return;
+  const where = (key: string[]): SourceLocation => {
+    const at = layer.doc?.locate(key);
+    return at ? { ...at, key: key.join('.') } : { file: layer.file!, key: key.join('.') };
+  };
+  if (permissions.defaultMode === 'danger-full-access') {
+    warnings.push({
+      message:
+        'defaultMode "danger-full-access" in a project\'s own settings is not taken: a repository must not turn the sandbox and every ask off; put it in ~/.icode/settings.json or pass --permission-mode danger-full-access',
+      location: where(['permissions', 'defaultMode']),
+    });
+    delete permissions.defaultMode;
+  }
+  if (permissions.additionalDirectories) {
+    const kept = permissions.additionalDirectories.filter((d) =>
+      isInside(resolveReal(d, projectRoot, home), resolveReal(projectRoot, '/')),
+    );
+    if (kept.length !== permissions.additionalDirectories.length)
+      warnings.push({
+        message: `additionalDirectories outside the project in a project's own settings are not taken (${permissions.additionalDirectories.filter((d) => !kept.includes(d)).join(', ')}): put them in ~/.icode/settings.json or pass --add-dir`,
+        location: where(['permissions', 'additionalDirectories']),
+      });
+    permissions.additionalDirectories = kept;
+  }
 }
 
 export function formatProblem(p: Problem): string {

@@ -121,6 +121,8 @@ export interface PluginContext<C = Record<string, unknown>> {
      * plugin itself wrote for the model to read back (a command's saved output). Symlinks are resolved.
      */
     grantRead(path: string): void;
+    /** The paths under each workspace root that writes need approval for: one list for every tool and sandbox. */
+    protectedPaths(): readonly string[];
   };
   /** Aborted when the plugin is deactivated or its activation times out. */
   readonly signal: AbortSignal;
@@ -170,6 +172,7 @@ export interface HostDeps {
   log: (plugin: string, level: keyof Logger, message: string) => void;
   deniedPaths: (access: 'read' | 'write') => string[];
   grantRead: (path: string) => void;
+  protectedPaths: () => readonly string[];
 }
 
 /** The version of the kernel API that plugins' `engines.icode` ranges are checked against. */
@@ -725,6 +728,7 @@ export class PluginHost {
       permissions: Object.freeze({
         deniedPaths: (access: 'read' | 'write') => deps.deniedPaths(access),
         grantRead: (path: string) => deps.grantRead(path),
+        protectedPaths: () => deps.protectedPaths(),
       }),
       userDir: deps.config.userDir,
       env: deps.env,

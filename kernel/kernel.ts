@@ -62,9 +62,13 @@ export class Kernel {
   ) {
     const home = options.home ?? homedir();
     this.cwd = resolveReal(options.cwd, '/');
-    this.roots = [config.projectRoot, ...config.settings.permissions.additionalDirectories].map((d) =>
-      resolveReal(d, config.projectRoot, home),
-    );
+    // Frozen, with the permission settings: plugins see these, and none may widen the workspace.
+    this.roots = Object.freeze(
+      [config.projectRoot, ...config.settings.permissions.additionalDirectories].map((d) =>
+        resolveReal(d, config.projectRoot, home),
+      ),
+    ) as string[];
+    deepFreeze(config.settings.permissions);
     const host: { current?: PluginHost } = {};
     const ensureActive = (p: string) => host.current!.ensureActive(p);
     const switchedOn = (kind: 'tools' | 'commands') => (p: string, name: string) =>
@@ -85,6 +89,7 @@ export class Kernel {
       log: (plugin, level, message) => this.log(plugin, level, message),
       deniedPaths: (access) => this.gate.deniedPaths(access),
       grantRead: (path) => this.gate.confinement.grantRead(resolveReal(path, '/')),
+      protectedPaths: () => this.gate.confinement.protectedPaths,
     });
     // Rules name tools by alias (`Bash`), resolved when judged, so lazy and late tools are covered too.
     this.gate = new PermissionGate({
@@ -224,12 +229,18 @@ function nameOf(b: BuiltinPlugin): string {
 }
 
 /**
- * The protected paths: `permissions.protectedPaths`, else the setting of the workspace-guard plugin that
- * once held the boundary (`plugins.workspace-guard.config.protectedPaths`), else the defaults.
+ * The protected paths settings add to the defaults: `permissions.protectedPaths`, and the setting of the
+ * workspace-guard plugin that once held the boundary (`plugins.workspace-guard.config.protectedPaths`).
+ * Neither can remove a default: a cloned project's settings must not unprotect `.git` or `.icode`.
  */
-function protectedPaths(settings: Settings): string[] | undefined {
+function protectedPaths(settings: Settings): string[] {
   const legacy = settings.plugins?.['workspace-guard']?.config?.protectedPaths;
-  const fromPlugin =
-    Array.isArray(legacy) && legacy.every((p) => typeof p === 'string') ? (legacy as string[]) : undefined;
-  return settings.permissions?.protectedPaths ?? fromPlugin;
+  const fromPlugin = Array.isArray(legacy) ? legacy.filter((p): p is string => typeof p === 'string') : [];
+  return [...(settings.permissions?.protectedPaths ?? []), ...fromPlugin];
+}
+
+function deepFreeze(value: unknown): void {
+  if (!value || typeof value !== 'object' || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
 }

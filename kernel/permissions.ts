@@ -1,5 +1,5 @@
 import picomatch from 'picomatch';
-import { Confinement, DEFAULT_PROTECTED_PATHS } from './confinement.ts';
+import { Confinement } from './confinement.ts';
 import type { KernelHooks } from './hooks.ts';
 import { resolveReal } from './paths.ts';
 import type {
@@ -52,7 +52,7 @@ export interface GateOptions {
   canonicalTool: (name: string) => string;
   /** The names whose rules judge a tool: its own, and those it is covered by (`Edit` for write_file). */
   ruleNames?: (tool: string) => readonly string[];
-  /** Paths under each workspace root that writes need approval for (default: DEFAULT_PROTECTED_PATHS). */
+  /** Paths that writes need approval for, besides the defaults (which always hold). */
   protectedPaths?: readonly string[];
 }
 
@@ -99,7 +99,7 @@ export class PermissionGate {
 
   constructor(private readonly options: GateOptions) {
     this.compiled = options.rules.map(compile);
-    this.confinement = new Confinement(options.protectedPaths ?? DEFAULT_PROTECTED_PATHS);
+    this.confinement = new Confinement(options.protectedPaths);
   }
 
   /** Rules that hold from now on in this process ("allow always" in the UI, which also saves them). */

@@ -699,12 +699,14 @@ export function workspacePolicy(options: {
   network?: boolean;
   writable?: boolean;
   hidden?: readonly string[];
+  /** The gate's protected paths (`ctx.permissions.protectedPaths()`); the defaults are always among them. */
+  protectedPaths?: readonly string[];
 }): SandboxPolicy {
   return {
     roots: options.roots,
     writable: options.writable ?? true,
     network: options.network ?? false,
-    protectedPaths: PROTECTED_PATHS,
+    protectedPaths: [...new Set([...PROTECTED_PATHS, ...(options.protectedPaths ?? [])])],
     ...(options.hidden ? { hidden: options.hidden } : {}),
     home: options.env.HOME ?? homedir(),
     cwd: options.cwd,

@@ -67,6 +67,18 @@ describe('icode check bash', () => {
     expect(verdict.reasons).toContain('git push --force/--delete rewrites or deletes the remote history');
   });
 
+  test('a command writing under a path permissions.protectedPaths adds asks, as the file tools do', async () => {
+    const world = makeWorld();
+    write(join(world.project, 'deploy', 'prod.yml'), 'x\n');
+    write(join(world.project, '.icode', 'settings.json'), { permissions: { protectedPaths: ['deploy'] } });
+    const judge = async (command: string) =>
+      JSON.parse(
+        (await runCli(['check', 'bash', '--mode', 'workspace-write', '--', command], { world })).stdout,
+      ) as { decision: string };
+    expect((await judge('echo hi > deploy/prod.yml')).decision).toBe('ask');
+    expect((await judge('echo hi > notes.txt')).decision).toBe('allow');
+  });
+
   test('--jsonl judges a whole corpus in one process, one verdict per line, in order', async () => {
     const lines = corpus('bash.jsonl');
     // The workspace the corpus is written for: a few files and a symlink that leads out (to /etc).

@@ -201,3 +201,33 @@ describe('bad config is a clear error that names file, line and key', () => {
     ]);
   });
 });
+
+describe("a project's own settings cannot widen the boundary", () => {
+  test('defaultMode danger-full-access and folders outside the project from .icode files are dropped with a warning at their line; the user layer still may', async () => {
+    const w = makeWorld();
+    const outside = join(w.root, 'elsewhere');
+    mkdirSync(outside);
+    mkdirSync(join(w.project, 'inside'));
+    const file = write(join(w.project, '.icode', 'settings.json'), {
+      permissions: { defaultMode: 'danger-full-access', additionalDirectories: ['/', outside, 'inside'] },
+    });
+    write(join(w.project, '.icode', 'settings.local.json'), {
+      permissions: { additionalDirectories: ['~', 'inside'] },
+    });
+    const c = await loadConfig({ cwd: w.project, home: w.home, env: w.env });
+    expect(c.settings.permissions.defaultMode).toBe('prompt');
+    expect(c.settings.permissions.additionalDirectories).toEqual(['inside']);
+    const said = c.warnings.map((p) => `${p.location.file}:${p.location.line} ${p.message}`).join('\n');
+    expect(said).toContain(
+      `${file}:3 defaultMode "danger-full-access" in a project's own settings is not taken`,
+    );
+    expect(said).toContain('additionalDirectories outside the project');
+    expect(said).toContain('pass --add-dir');
+    // The user's own settings are the user's choice.
+    write(join(w.userDir, 'settings.json'), { permissions: { additionalDirectories: [outside] } });
+    write(join(w.project, '.icode', 'settings.json'), {});
+    write(join(w.project, '.icode', 'settings.local.json'), {});
+    const mine = await loadConfig({ cwd: w.project, home: w.home, env: w.env });
+    expect(mine.settings.permissions.additionalDirectories).toEqual([outside]);
+  });
+});

@@ -222,13 +222,16 @@ describe("the workspace boundary is the kernel's", () => {
     allowed(await call('read_file', { path: write(join(w.project, 'README.md'), 'hello') }));
   });
 
-  test('permissions.protectedPaths replaces the protected list; the old workspace-guard setting still works', async () => {
+  test('permissions.protectedPaths adds to the protected list and never removes a default (a cloned project cannot unprotect .git); the old workspace-guard setting adds too', async () => {
     const w = makeWorld();
-    for (const f of ['secrets/key.txt', '.idea/x.xml']) write(join(w.project, f), '');
+    for (const f of ['secrets/key.txt', '.idea/x.xml', 'src/a.ts']) write(join(w.project, f), '');
     const mode = { defaultMode: 'workspace-write' as const };
     const own = await harness(w, { permissions: { ...mode, protectedPaths: ['secrets'] } });
     denied(await own.call('edit', { path: 'secrets/key.txt' }), 'is protected');
-    allowed(await own.call('edit', { path: '.idea/x.xml' }));
+    denied(await own.call('edit', { path: '.idea/x.xml' }), 'is protected');
+    allowed(await own.call('edit', { path: 'src/a.ts' }));
+    const emptied = await harness(w, { permissions: { ...mode, protectedPaths: [] } });
+    denied(await emptied.call('edit', { path: '.idea/x.xml' }), 'is protected');
     const other = makeWorld();
     write(join(other.project, 'vault', 'a.txt'), '');
     const legacy = await harness(other, {
@@ -236,6 +239,30 @@ describe("the workspace boundary is the kernel's", () => {
       plugins: { 'workspace-guard': { config: { protectedPaths: ['vault'] } } },
     });
     denied(await legacy.call('edit', { path: 'vault/a.txt' }), 'is protected');
+  });
+
+  test('a protected name is protected at any depth and in any case: sub/.icode/settings.json, .GIT/hooks', async () => {
+    const w = makeWorld();
+    for (const f of ['sub/.icode/settings.json', '.GIT/hooks/pre-commit', 'pkg/.mcp.json'])
+      write(join(w.project, f), '');
+    const h = await harness(w, { permissions: { defaultMode: 'workspace-write' } });
+    denied(await h.call('edit', { path: 'sub/.icode/settings.json' }), 'is protected');
+    denied(await h.call('edit', { path: '.GIT/hooks/pre-commit' }), 'is protected');
+    denied(await h.call('edit', { path: 'pkg/.mcp.json' }), 'is protected');
+  });
+
+  test('a plugin may grant reading back one file it wrote, never a folder', async () => {
+    const w = makeWorld();
+    const file = write(join(w.root, 'outside', 'saved.txt'), 'saved');
+    const { kernel } = await boot(w, { plugins: ['file-tools'] });
+    expect(() => kernel.gate.confinement.grantRead(join(w.root, 'outside'))).toThrow('not one');
+    kernel.gate.confinement.grantRead(file);
+    allowed(await kernel.callTool({ id: 'r', name: 'read_file', input: { path: file } }));
+    const sibling = write(join(w.root, 'outside', 'other.txt'), 'other');
+    denied(
+      await kernel.callTool({ id: 's', name: 'read_file', input: { path: sibling } }),
+      'is outside the workspace',
+    );
   });
 });
 

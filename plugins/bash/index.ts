@@ -100,13 +100,19 @@ export default definePlugin({
     const cwds = new Map<string, string>();
     const verdicts = new WeakMap<object, Promise<BashVerdict>>();
     const background = new Map<string, Background>();
+    // The bash plugin's own list and the gate's (permissions.protectedPaths): one list for every judge.
+    const protectedPaths = [...new Set([...config.protectedPaths, ...ctx.permissions.protectedPaths()])];
     const outputDir = join(ctx.userDir, 'tool-output');
     // Saved outputs are kept for a week, so they cannot pile up until the disk is full.
     void pruneOutputs(outputDir, 7 * 24 * 3600_000);
     // A saved output (a long output, a background log) lives outside the workspace; it holds only what the
     // model's own commands printed, so the gate lets read-only tools read back exactly these files (deny
     // and ask rules still hold).
-    const keep = (file: string) => ctx.permissions.grantRead(file);
+    const keep = (file: string) => {
+      try {
+        ctx.permissions.grantRead(file);
+      } catch {} // not there (the output could not be saved): nothing to read back
+    };
     const env = commandEnv(ctx.env, config.env);
     const home = ctx.env.HOME ?? homedir();
     const stateDir = join(ctx.userDir, 'state');
@@ -120,7 +126,7 @@ export default definePlugin({
         v = analyzeBash(input.command, {
           cwd: cwdOf(t),
           roots: t.roots,
-          protectedPaths: config.protectedPaths,
+          protectedPaths: protectedPaths,
         });
         verdicts.set(input, v);
       }
@@ -206,7 +212,7 @@ export default definePlugin({
             roots: t.roots,
             writable: !v.readOnly,
             network: config.network || v.network.length > 0,
-            protectedPaths: config.protectedPaths,
+            protectedPaths: protectedPaths,
             unlocked: v.unlocks,
             hidden: expandPaths([...ctx.permissions.deniedPaths('read'), ...config.denyRead.map(homePath)]),
             // Reached only when allowed: what it reads or writes outside the workspace was approved (those
@@ -269,7 +275,7 @@ export default definePlugin({
           }
           if (!unconfined && /Read-only file system|EROFS/.test(r.output))
             notes.push(
-              `[the sandbox keeps the system folders and ${config.protectedPaths.join(', ')} read-only; outside the workspace only approved paths are writable (docs/security.md)]`,
+              `[the sandbox keeps the system folders and ${protectedPaths.join(', ')} read-only; outside the workspace only approved paths are writable (docs/security.md)]`,
             );
           if (r.timedOut)
             notes.push(`[timed out after ${options.timeoutMs} ms; the command and its children were killed]`);

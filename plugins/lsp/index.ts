@@ -153,6 +153,7 @@ export default definePlugin({
       const named = spec.args.filter((a) => isAbsolute(a) && existsSync(a));
       const policy = {
         ...workspacePolicy({
+          protectedPaths: ctx.permissions.protectedPaths(),
           roots: ctx.roots,
           cwd: ctx.projectRoot,
           env: ctx.env,

@@ -44,6 +44,7 @@ export default definePlugin({
         async execute({ command, timeout_ms }, tctx) {
           const args = ['-NoProfile', '-NonInteractive', '-Command', command];
           const policy = workspacePolicy({
+            protectedPaths: ctx.permissions.protectedPaths(),
             roots: tctx.roots,
             cwd: tctx.cwd,
             env: ctx.env,

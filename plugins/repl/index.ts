@@ -120,6 +120,7 @@ export default definePlugin({
           ? [process.execPath, ['-e', NODE_DRIVER]]
           : [python!, ['-u', '-c', PYTHON_DRIVER]];
       const policy = workspacePolicy({
+        protectedPaths: ctx.permissions.protectedPaths(),
         roots: ctx.roots,
         cwd,
         env: ctx.env,

@@ -1,12 +1,13 @@
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { isInside } from '../../sdk/index.ts';
 
 /**
  * The files under `base` that match a glob, skipping node_modules, .git and whatever the .gitignore files
- * (in `base`, below it, and above it up to the workspace root) exclude. Symlinks are not followed, so a
- * link cannot lead the search out of the workspace.
+ * (in `base`, below it, and above it up to the workspace root) exclude. Symlinks are not followed, and a
+ * file whose real path is not under `base` is dropped, so neither a link nor a pattern (`../x`) can lead
+ * the search out of what the gate judged.
  */
 export async function listFiles(base: string, pattern: string, roots: string[]): Promise<string[]> {
   // Loaded on first search, not at activation: most of this plugin's code, and startup pays for it.
@@ -26,6 +27,21 @@ export async function listFiles(base: string, pattern: string, roots: string[]):
     above.push(join(dir, '.gitignore'));
     if (dir === root) break;
   }
+  // Only what really lies under `base`: a pattern's literal parts (`../x`, `link/*`) can name files
+  // elsewhere, and a file may be a symlink out. Each is judged by its real path, as the gate judges paths.
+  let realBase: string;
+  try {
+    realBase = realpathSync.native(base);
+  } catch {
+    return [];
+  }
+  const inside = found.filter((file) => {
+    try {
+      return isInside(realpathSync.native(file), realBase);
+    } catch {
+      return false;
+    }
+  });
   const rules = (
     await Promise.all(
       [...above, ...below].map(async (file) => {
@@ -34,8 +50,8 @@ export async function listFiles(base: string, pattern: string, roots: string[]):
       }),
     )
   ).filter((r) => r !== undefined);
-  if (!rules.length) return found;
-  return found.filter(
+  if (!rules.length) return inside;
+  return inside.filter(
     (file) => !rules.some(({ dir, ig }) => isInside(file, dir) && ig.ignores(relative(dir, file))),
   );
 }

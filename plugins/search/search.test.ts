@@ -1,4 +1,4 @@
-import { symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { bootTestKernel } from '../../sdk/testing.ts';
@@ -155,5 +155,23 @@ test('without ripgrep, a pattern that backtracks catastrophically is cut off per
   expect(r.content).toContain('fine.txt:1:aaa');
   expect(r.content).toContain('backtracks too much');
   expect(r.content).toContain('slow.txt');
+  await h.shutdown();
+});
+
+test('without ripgrep, neither a glob with ../ nor a symlink leads a search outside the folder the gate judged', async () => {
+  const h = await boot(
+    { 'src/a.txt': 'secret-inside\n' },
+    { plugins: { search: { config: { rgPath: '/nonexistent/rg' } } } },
+  );
+  const outside = join(h.project, '..', 'outside');
+  mkdirSync(outside, { recursive: true });
+  writeFileSync(join(outside, 'id_rsa'), 'secret-outside\n');
+  symlinkSync(outside, join(h.project, 'out'));
+  for (const glob of ['../outside/*', '../../**/id_rsa', 'out/*', 'out/id_rsa']) {
+    const r = await h.callTool('grep_search', { pattern: 'secret', glob, output_mode: 'content' });
+    expect(String(r.content)).not.toContain('secret-outside');
+  }
+  const g = await h.callTool('glob_search', { pattern: 'out/*' });
+  expect(String(g.content)).not.toContain('id_rsa');
   await h.shutdown();
 });
