@@ -17,15 +17,24 @@ const SDK_SLOTS = 'icode.sdk';
  * the object the host left in its slot. Written as a data: URL, so the CLI bundle, the SDK's own build
  * and the sources all register the same hooks with no file to locate beside them.
  */
-const HOOKS = `let specifiers, url, source;
+const HOOKS = `let specifiers, url, source, zodUrl, zodSource;
 export function initialize(data) {
-  ({ specifiers, url, source } = data);
+  ({ specifiers, url, source, zodUrl, zodSource } = data);
 }
-export function resolve(specifier, context, next) {
-  return specifiers.includes(specifier) ? { url, shortCircuit: true } : next(specifier, context);
+export async function resolve(specifier, context, next) {
+  if (specifiers.includes(specifier)) return { url, shortCircuit: true };
+  if (specifier !== 'zod') return next(specifier, context);
+  // A plugin's own zod wins; one without any gets the host's, the zod its SDK schemas are made with.
+  try {
+    return await next(specifier, context);
+  } catch {
+    return { url: zodUrl, shortCircuit: true };
+  }
 }
 export function load(href, context, next) {
-  return href === url ? { format: 'module', source, shortCircuit: true } : next(href, context);
+  if (href === url) return { format: 'module', source, shortCircuit: true };
+  if (href === zodUrl) return { format: 'module', source: zodSource, shortCircuit: true };
+  return next(href, context);
 }
 `;
 
@@ -36,7 +45,7 @@ let provided: Promise<void> | undefined;
  * package): checks the SDK range its package declares, then makes `icode/sdk` resolve, for every module
  * from then on, to this host's own SDK module (as VS Code provides `vscode`), wherever the plugin lives and
  * whatever copy of icode its node_modules holds: its classes (IcodeError) and helpers are the very ones
- * the host checks against. The hooks cost a loader thread (about 0.1 s on a busy two-core machine), paid
+ * the host checks against. A plugin without a zod of its own gets the host's. The hooks cost a loader thread (about 0.1 s on a busy two-core machine), paid
  * once, on the first such plugin: a run with built-ins only never registers them.
  */
 export async function provideSdk(moduleUrl: string): Promise<void> {
@@ -48,19 +57,31 @@ export async function provideSdk(moduleUrl: string): Promise<void> {
 async function registerSdk(): Promise<void> {
   // The SDK is built on the kernel, not the other way round; the host reaches up to it only here, to hand
   // plugins the instance its own built-ins use.
-  const sdk = await import('../sdk/index.ts');
+  const [sdk, zod] = await Promise.all([import('../sdk/index.ts'), import('zod')]);
   const shared = globalThis as Record<symbol, unknown[]>;
   shared[Symbol.for(SDK_SLOTS)] ??= [];
   const slots = shared[Symbol.for(SDK_SLOTS)]!;
   // A second host in the process (a test runner that evaluates modules again per file) gets a slot and a URL
   // of its own: the module map keeps the first stand-in, and the newest hooks run first.
-  const slot = slots.push(sdk) - 1;
-  const names = Object.keys(sdk).filter((name) => name !== 'default' && /^[A-Za-z_$][\w$]*$/.test(name));
-  const source = `const sdk = globalThis[Symbol.for(${JSON.stringify(SDK_SLOTS)})][${slot}];
-export const { ${names.join(', ')} } = sdk;
-`;
+  const slot = slots.push({ sdk, zod }) - 1;
+  const at = `globalThis[Symbol.for(${JSON.stringify(SDK_SLOTS)})][${slot}]`;
+  // Re-exports every name of the object, reserved words too (zod exports `catch`): `export { _0 as catch }`.
+  const reexport = (key: 'sdk' | 'zod', o: object) => {
+    const names = Object.keys(o).filter((name) => name !== 'default' && /^[A-Za-z_$][\w$]*$/.test(name));
+    const locals = names.map((name, i) => `_${i} = o[${JSON.stringify(name)}]`).join(', ');
+    const specs = names.map((name, i) => `_${i} as ${name}`).join(', ');
+    return `const o = ${at}.${key};\nconst ${locals};\nexport { ${specs} };\n`;
+  };
+  const source = reexport('sdk', sdk);
+  const zodSource = `${reexport('zod', zod)}export default o.default ?? o.z;\n`;
   register(`data:text/javascript,${encodeURIComponent(HOOKS)}`, {
-    data: { specifiers: SDK_SPECIFIERS, url: `icode:sdk/${slot}`, source },
+    data: {
+      specifiers: SDK_SPECIFIERS,
+      url: `icode:sdk/${slot}`,
+      source,
+      zodUrl: `icode:zod/${slot}`,
+      zodSource,
+    },
   });
 }
 

@@ -10,14 +10,17 @@ import { makeWorld, runCli, type World, write, writePlugin } from './helpers.ts'
  * module. Every world is a temporary folder outside the repository, so nothing resolves through it.
  */
 
-/** A plugin module that imports the SDK by `specifier` and registers `<name>_echo`, which needs no zod. */
+/**
+ * A plugin module that imports the SDK by `specifier` and registers `<name>_echo`; its zod, which it has
+ * no copy of, is the host's too.
+ */
 const echoModule = (
   name: string,
   specifier = 'icode/sdk',
 ) => `import { definePlugin, defineTool } from '${specifier}';
+import * as z from 'zod';
 
-// A hand-made validator: the plugin has no zod of its own to import.
-const anyInput = { safeParse: (data) => ({ success: true, data }) };
+const anyInput = z.object({ text: z.string() });
 
 export default definePlugin({
   activate(ctx) {
