@@ -1,15 +1,13 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { makeWorld, runCli, type World, write, writePlugin } from './helpers.ts';
+import { makeWorld, runCli, startCli, type World, write, writePlugin } from './helpers.ts';
 
 /**
  * Fault injection with real processes: plugins that throw from timers and reject, tools that never
  * answer, and signals. The run goes on without the faulty plugin, or ends in time with a result.
  */
 
-const bin = join(import.meta.dirname, '..', 'dist', 'icode.cjs');
 const BASE = ['anthropic', 'session', 'workspace-guard'].map((name) => ({ name }));
 
 /** A scenario: the model calls `tool` once, then answers with what it got back. */
@@ -165,10 +163,8 @@ describe('no tool call can hold a run', () => {
       );
       const manifest = harness(w, [{ name: 'hang', path: hang }]);
       const dir = scenario(w, 'hangs', 'hang_tool');
-      const child = spawn(
-        process.execPath,
+      const { child, out, exited } = startCli(
         [
-          bin,
           '--manifest',
           manifest,
           '--mock',
@@ -179,17 +175,8 @@ describe('no tool call can hold a run', () => {
           '--output-format',
           'json',
         ],
-        { cwd: w.project, env: { PATH: process.env.PATH, ...w.env } },
+        w,
       );
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += d;
-      });
-      child.stderr.on('data', (d) => {
-        stderr += d;
-      });
-      const exited = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
       // The tool has been called: the marker appears.
       await new Promise<void>((resolve) => {
         const watcher = watch(w.root, () => {
@@ -205,8 +192,8 @@ describe('no tool call can hold a run', () => {
       });
       child.kill(signal);
       expect(await exited).toBe(code);
-      expect(stderr).toContain(`icode: ${signal}: stopping the run`);
-      const result = JSON.parse(stdout);
+      expect(out.stderr).toContain(`icode: ${signal}: stopping the run`);
+      const result = JSON.parse(out.stdout);
       expect(result.stop_reason).toBe('interrupted');
       expect(result.tool_results).toEqual([
         expect.objectContaining({
@@ -311,29 +298,15 @@ describe('what the attack on the first version found', () => {
       name: 'long',
       steps: [{ content: [{ type: 'text', deltas: Array.from({ length: 3000 }, (_, i) => `word${i} `) }] }],
     });
-    const child = spawn(
-      process.execPath,
-      [
-        bin,
-        '--mock',
-        '--mock-scenarios',
-        dir,
-        '-p',
-        'PARITY_SCENARIO:long',
-        '--output-format',
-        'stream-json',
-      ],
-      { cwd: w.project, env: { PATH: process.env.PATH, ...w.env } },
+    const { child, out, exited } = startCli(
+      ['--mock', '--mock-scenarios', dir, '-p', 'PARITY_SCENARIO:long', '--output-format', 'stream-json'],
+      w,
     );
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
     // Read the first chunk, then close our end, as `head -c` does.
     child.stdout.once('data', () => child.stdout.destroy());
-    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    const code = await exited;
     expect(code).toBe(141);
-    expect(stderr).not.toContain('failed');
-    expect(stderr).not.toContain('uncaught');
+    expect(out.stderr).not.toContain('failed');
+    expect(out.stderr).not.toContain('uncaught');
   });
 });

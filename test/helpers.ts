@@ -111,6 +111,24 @@ export async function boot(world: World, o: BootOptions = {}) {
   return { kernel, report, status };
 }
 
+/** Starts the built CLI in `world` and hands back the process, what it printed so far, and its exit. */
+export function startCli(args: string[], world: World) {
+  const bin = join(import.meta.dirname, '..', 'dist', 'icode.cjs');
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: world.project,
+    env: { PATH: process.env.PATH, ...world.env },
+  });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d) => {
+    out.stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    out.stderr += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  return { child, out, exited };
+}
+
 /** Runs the built CLI (dist/icode.cjs) in a fresh world, feeding `stdin` if given. */
 export function runCli(
   args: string[],
