@@ -5,8 +5,18 @@ import type { Command } from 'commander';
 import { ErrorCodes, IcodeError, type InstalledPlugin, type Kernel, readInstalled } from '../kernel/index.ts';
 import { editSettings } from '../sdk/settings.ts';
 import { withPluginsLock } from './install/lock.ts';
-import { linkHost, STAGE_PREFIX, stagePackage } from './install/stage.ts';
+import {
+  editProjectLock,
+  type LockedPlugin,
+  lockApprovals,
+  lockFingerprint,
+  lockSpec,
+  projectLockFile,
+  readProjectLock,
+} from './install/project-lock.ts';
+import { linkHost, STAGE_PREFIX, type Staged, stagePackage } from './install/stage.ts';
 import { discardStage, recoverInterrupted, swapPlugin } from './install/swap.ts';
+import { syncProject } from './install/sync.ts';
 import { verifyStaged } from './install/verify.ts';
 import { scaffoldPlugin } from './scaffold.ts';
 
@@ -49,6 +59,49 @@ async function askOnStdin(question: string): Promise<boolean> {
   return /^\s*y(es)?\s*$/i.test(answer ?? '');
 }
 
+/**
+ * The edit of the project's plugins lock that the user's own `install|uninstall --scope project` makes (one
+ * step of its swap). A lock they had approved (or none) is approved as edited, since the change is theirs;
+ * one they had not stays unapproved. Call `approve` once the swap has committed.
+ */
+function projectLockEdit(kernel: Kernel, name: string, entry: LockedPlugin | undefined) {
+  const { userDir, projectRoot } = kernel.config;
+  const approvals = lockApprovals(userDir);
+  const before = readProjectLock(projectRoot);
+  const trusted = !before || approvals.approved(projectRoot, lockFingerprint(before.text));
+  let text: string | undefined;
+  return {
+    file: projectLockFile(projectRoot),
+    edit: () => {
+      text = editProjectLock(projectRoot, name, entry);
+    },
+    approve: () => {
+      if (trusted && text !== undefined) approvals.approve(projectRoot, lockFingerprint(text));
+    },
+  };
+}
+
+/** Refuses a staged package that is not the one the project's lock names (its name, integrity, version). */
+function checkPinned(staged: Staged, pinned: LockedPlugin & { name: string }): void {
+  const refuse = (what: string) =>
+    new IcodeError(
+      ErrorCodes.INSTALL_REFUSED,
+      `${staged.name}: ${what}`,
+      `if the lock is right, the package changed since it was locked: ask whoever locked it; otherwise install it again with icode plugins install SPEC --scope project`,
+    );
+  if (staged.name !== pinned.name)
+    throw refuse(`the project's lock names it ${pinned.name}, but its spec installs this package`);
+  if (pinned.integrity && staged.integrity !== pinned.integrity)
+    throw refuse(
+      `its integrity is ${staged.integrity ?? 'unknown'}, the project's lock says ${pinned.integrity}`,
+    );
+  const { version } = JSON.parse(readFileSync(join(staged.folder, 'package.json'), 'utf8')) as {
+    version?: string;
+  };
+  if (version !== pinned.version)
+    throw refuse(`npm installed version ${version}, the project's lock says ${pinned.version}`);
+}
+
 /** Runs a change to the installed plugins holding the lock, after undoing any a crashed process left half done. */
 const locked = <T>(userDir: string, fn: () => Promise<T>) =>
   withPluginsLock(
@@ -70,14 +123,27 @@ const locked = <T>(userDir: string, fn: () => Promise<T>) =>
 async function install(
   kernel: Kernel,
   spec: string,
-  opts: { scope?: Scope; yes?: boolean; packageRoot: string; updating?: InstalledPlugin },
+  opts: {
+    scope?: Scope;
+    yes?: boolean;
+    packageRoot: string;
+    updating?: InstalledPlugin;
+    /** `icode plugins sync`: the project's lock entry this must match (its capabilities count as accepted). */
+    pinned?: LockedPlugin & { name: string };
+  },
 ): Promise<string> {
   const userDir = kernel.config.userDir;
   const prefix = join(userDir, 'plugins');
+  // What the project's lock will say was asked for; a path outside the project is refused before npm runs.
+  const recorded =
+    opts.scope === 'project' && !opts.pinned && !opts.updating
+      ? lockSpec(spec, process.cwd(), kernel.config.projectRoot)
+      : undefined;
   return locked(userDir, async () => {
     const staged = stagePackage(spec, userDir, opts.packageRoot);
     try {
       const { name } = staged;
+      if (opts.pinned) checkPinned(staged, opts.pinned);
       if (opts.updating && opts.updating.name !== name)
         throw new IcodeError(
           ErrorCodes.INSTALL_REFUSED,
@@ -89,6 +155,7 @@ async function install(
       const manifest = await verifyStaged(staged, {
         ...(previous ? { previous } : {}),
         ...(opts.yes ? { yes: true } : {}),
+        ...(opts.pinned ? { accepted: opts.pinned.capabilities } : {}),
         consent: askOnStdin,
         packageRoot: opts.packageRoot,
         again: opts.updating ? `icode plugins update ${name}` : `icode plugins install ${spec}`,
@@ -104,38 +171,71 @@ async function install(
       };
       // An update keeps the plugin switched on or off where it was; an install switches it on in its scope.
       const file = opts.scope ? settingsFile(kernel, opts.scope) : undefined;
+      const lock =
+        recorded !== undefined
+          ? projectLockEdit(kernel, name, {
+              version: manifest.version,
+              spec: recorded,
+              ...(staged.integrity ? { integrity: staged.integrity } : {}),
+              capabilities: manifest.capabilities,
+            })
+          : undefined;
       swapPlugin({
         userDir,
         root: staged.root,
         name,
         incoming: staged.folder,
         installed: previous ? list.map((p) => (p.name === name ? record : p)) : [...list, record],
-        ...(file ? { settings: { file, edit: () => setEnabled(file, name, true) } } : {}),
+        edits: [
+          ...(file ? [{ file, edit: () => setEnabled(file, name, true) }] : []),
+          ...(lock ? [lock] : []),
+        ],
       });
+      lock?.approve();
       const accepted = manifest.capabilities.length ? ` (accepted: ${manifest.capabilities.join(', ')})` : '';
       if (opts.updating)
         return `Updated ${name} from ${opts.updating.version} to ${manifest.version}${accepted}`;
-      return `Installed ${name}@${manifest.version}${previous ? ` (was ${previous.version})` : ''} into ${prefix}${file ? `; enabled in ${file}` : ''}${accepted}`;
+      return `Installed ${name}@${manifest.version}${previous ? ` (was ${previous.version})` : ''} into ${prefix}${file ? `; enabled in ${file}` : ''}${lock ? `; locked in ${lock.file}` : ''}${accepted}`;
     } finally {
       discardStage(staged.root);
     }
   });
 }
 
-/** Removes an installed plugin's folder and its record together (or neither), then its settings switches. */
-async function uninstall(kernel: Kernel, name: string): Promise<string> {
+/**
+ * Removes an installed plugin's folder and its record together (or neither), with `--scope project` its
+ * entry in the project's lock too, then its settings switches. A plugin only the lock names is removed
+ * from the lock.
+ */
+async function uninstall(kernel: Kernel, name: string, scope: Scope): Promise<string> {
   const userDir = kernel.config.userDir;
   return locked(userDir, async () => {
     const list = readInstalled(userDir);
     const folder = join(userDir, 'plugins', 'node_modules', name);
-    if (!NPM_NAME.test(name) || (!list.some((p) => p.name === name) && !existsSync(folder)))
-      throw new Error(`${name} is not installed (see icode plugins list)`);
+    const isInstalled = NPM_NAME.test(name) && (list.some((p) => p.name === name) || existsSync(folder));
+    const lock =
+      scope === 'project' && readProjectLock(kernel.config.projectRoot)?.lock.plugins[name]
+        ? projectLockEdit(kernel, name, undefined)
+        : undefined;
+    if (!isInstalled && !lock) throw new Error(`${name} is not installed (see icode plugins list)`);
+    if (!isInstalled && lock) {
+      lock.edit();
+      lock.approve();
+      return `${name} is not installed; removed it from ${lock.file}.`;
+    }
     const root = mkdtempSync(join(userDir, STAGE_PREFIX));
     try {
-      swapPlugin({ userDir, root, name, installed: list.filter((p) => p.name !== name) });
+      swapPlugin({
+        userDir,
+        root,
+        name,
+        installed: list.filter((p) => p.name !== name),
+        ...(lock ? { edits: [lock] } : {}),
+      });
     } finally {
       discardStage(root);
     }
+    lock?.approve();
     // Switches left for a plugin that is not installed do nothing (only installed ones are listed).
     for (const scope of ['user', 'project', 'local'] as const) {
       const file = settingsFile(kernel, scope);
@@ -146,11 +246,11 @@ async function uninstall(kernel: Kernel, name: string): Promise<string> {
         warn(`could not remove plugins.${name}.enabled from ${file}: ${(error as Error).message}`);
       }
     }
-    return `Uninstalled ${name}.`;
+    return `Uninstalled ${name}${lock ? `; removed it from ${lock.file}` : ''}.`;
   });
 }
 
-/** `icode plugins install | uninstall | enable | disable | update | init`. */
+/** `icode plugins install | uninstall | enable | disable | update | init | approve | sync`. */
 export function pluginCommands(plugins: Command, cli: PluginsCli): void {
   const scoped = (c: Command) =>
     c.option('--scope <scope>', 'user (every project), project (shared) or local', 'user');
@@ -170,11 +270,65 @@ export function pluginCommands(plugins: Command, cli: PluginsCli): void {
     .action((spec: string, opts: { scope: Scope; yes?: boolean }) =>
       run(async () => install(await cli.kernel(), spec, { ...opts, packageRoot: cli.packageRoot })),
     );
+  scoped(plugins.command('uninstall').argument('<name>'))
+    .description("remove an installed plugin (with --scope project, from the project's plugins lock too)")
+    .action((name: string, opts: { scope: Scope }) =>
+      run(async () => uninstall(await cli.kernel(), name, opts.scope)),
+    );
   plugins
-    .command('uninstall')
-    .argument('<name>')
-    .description('remove an installed plugin')
-    .action((name: string) => run(async () => uninstall(await cli.kernel(), name)));
+    .command('approve')
+    .description("trust this project's plugins lock (.icode/plugins.lock.json) as it is now")
+    .action(() =>
+      run(async () => {
+        const { userDir, projectRoot } = (await cli.kernel()).config;
+        const found = readProjectLock(projectRoot);
+        if (!found) return `This project locks no plugins (no ${projectLockFile(projectRoot)}).`;
+        lockApprovals(userDir).approve(projectRoot, lockFingerprint(found.text));
+        const listed = Object.entries(found.lock.plugins)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(
+            ([name, p]) =>
+              `  ${name}@${p.version} from ${p.spec}${p.capabilities.length ? ` (${p.capabilities.join(', ')})` : ''}`,
+          );
+        return `Approved for ${projectRoot}:\n${listed.join('\n')}\nInstall them with icode plugins sync. Editing the lock asks again.`;
+      }),
+    );
+  plugins
+    .command('sync')
+    .description(
+      "install exactly the plugins this project's lock names, once approved (icode plugins approve)",
+    )
+    .option('--yes', 'accept capabilities a plugin asks for beyond those its lock lists')
+    .action((opts: { yes?: boolean }) =>
+      run(async () => {
+        const k = await cli.kernel();
+        const { done, failed } = await syncProject({
+          userDir: k.config.userDir,
+          projectRoot: k.config.projectRoot,
+          installed: () => readInstalled(k.config.userDir),
+          install: (spec, name, entry) =>
+            install(k, spec, {
+              scope: 'project',
+              pinned: { ...entry, name },
+              packageRoot: cli.packageRoot,
+              ...(opts.yes ? { yes: true } : {}),
+            }),
+          enable: (name) => {
+            const file = settingsFile(k, 'project');
+            setEnabled(file, name, true);
+            return file;
+          },
+        });
+        for (const { why } of failed) warn(why);
+        if (!failed.length) return done.join('\n');
+        cli.exit(1);
+        const total = done.length + failed.length;
+        return [
+          ...done,
+          `${failed.length} of ${total} locked plugins not installed: ${failed.map((f) => f.name).join(', ')}`,
+        ].join('\n');
+      }),
+    );
   plugins
     .command('init')
     .argument('<name>', 'the package (and folder) name')

@@ -237,11 +237,11 @@ export default { activate() {} };
     const w = makeWorld();
     const before = await installEcho(w);
     const next = echoVersion(w, 'echo-next', { version: '1.3.0' });
-    // The project's .icode is a file, so switching the plugin on in the project scope fails: after the new
+    // The project's .icode is a file, so switching the plugin on in the local scope (.icode/settings.local.json) fails: after the new
     // folder is in place and its record written, before the commit.
     rmSync(join(w.project, '.icode'), { recursive: true });
     writeFileSync(join(w.project, '.icode'), 'not a folder');
-    const r = await runCli(['plugins', 'install', next, '--scope', 'project'], { world: w });
+    const r = await runCli(['plugins', 'install', next, '--scope', 'local'], { world: w });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
       new RegExp(`${ECHO}: could not switch to the new version: .*EEXIST.*; the previous state is back`),
@@ -251,7 +251,7 @@ export default { activate() {} };
 
     // A first install that fails the same way leaves nothing at all.
     const other = otherPlugin(w);
-    const first = await runCli(['plugins', 'install', other, '--yes', '--scope', 'project'], { world: w });
+    const first = await runCli(['plugins', 'install', other, '--yes', '--scope', 'local'], { world: w });
     expect(first.code).toBe(2);
     expect(first.stderr).toContain('icode-plugin-other: could not switch to the new version');
     expect(existsSync(join(w.userDir, 'plugins', 'node_modules', 'icode-plugin-other'))).toBe(false);

@@ -25,7 +25,7 @@ export interface Staged {
   name: string;
   /** The installed package: `<root>/npm/node_modules/<name>`. */
   folder: string;
-  /** What to record and update from: the spec as given, a folder as its absolute path. */
+  /** What to record and update from: the spec as given, a folder or tarball as its absolute path. */
   spec: string;
   integrity?: string;
 }
@@ -66,6 +66,12 @@ export function hostPackages(packageRoot: string): Record<string, string> {
   return { icode: packageRoot, zod };
 }
 
+/** The file or folder a spec names on this disk (`./x.tgz`, `file:../plugin`), absolute; else undefined. */
+function localPath(spec: string): string | undefined {
+  const path = resolve(spec.startsWith('file:') ? spec.slice('file:'.length) : spec);
+  return existsSync(path) ? path : undefined;
+}
+
 /**
  * Installs `spec` (an npm spec, a folder, a git URL) with npm into a fresh staging folder under `userDir`.
  * npm's nested layout keeps the package's own dependencies inside its folder, so that one folder is the
@@ -81,10 +87,11 @@ export function stagePackage(spec: string, userDir: string, packageRoot: string)
     // Registry settings kept beside the installed plugins apply to the staging install too.
     const npmrc = join(userDir, 'plugins', '.npmrc');
     if (existsSync(npmrc)) copyFileSync(npmrc, join(prefix, '.npmrc'));
+    // A path (a tarball too) is made absolute: npm runs in the staging folder, not where it was given.
+    const local = localPath(spec);
     // A folder is packed first, so the installed copy is a copy, not a link into the author's tree.
-    const folder =
-      existsSync(resolve(spec)) && statSync(resolve(spec)).isDirectory() ? resolve(spec) : undefined;
-    let target = spec;
+    const folder = local && statSync(local).isDirectory() ? local : undefined;
+    let target = local ?? spec;
     if (folder) {
       const out = join(root, 'pack');
       mkdirSync(out);
@@ -127,7 +134,7 @@ export function stagePackage(spec: string, userDir: string, packageRoot: string)
       root,
       name,
       folder: join(prefix, 'node_modules', name),
-      spec: folder ?? spec,
+      spec: local ?? spec,
       ...(integrity ? { integrity } : {}),
     };
   } catch (error) {

@@ -27,7 +27,9 @@ interface Journal {
   hadPrevious: boolean;
   /** `installed.json` before. */
   installedBefore: InstalledPlugin[];
-  /** A settings file the swap edits, and its text before (null: it did not exist). */
+  /** The files the swap edits (settings, the project's plugins lock), each with its text before (null: none). */
+  edits?: Array<{ file: string; before: string | null }>;
+  /** What a journal written before `edits` holds instead: one settings file. */
   settings?: { file: string; before: string | null };
 }
 
@@ -40,8 +42,8 @@ export interface Swap {
   incoming?: string;
   /** `installed.json` after. */
   installed: InstalledPlugin[];
-  /** A settings file to edit as the last step (switching an installed plugin on). */
-  settings?: { file: string; edit(): void };
+  /** Files to edit as the last steps, in order (switching the plugin on, the project's plugins lock). */
+  edits?: Array<{ file: string; edit(): void }>;
 }
 
 const present = (path: string) => {
@@ -56,8 +58,8 @@ const journalFile = (root: string) => join(root, 'journal.json');
 
 /**
  * Replaces (or removes) a plugin's folder and its record together: the folder there now is renamed aside,
- * the staged one renamed in, `installed.json` replaced, the settings edited; then the journal is deleted
- * (the commit) and the old folder with the staging folder. Any failure before the commit puts all of it
+ * the staged one renamed in, `installed.json` replaced, the files edited (settings, the project's lock);
+ * then the journal is deleted (the commit) and the old folder with the staging folder. Any failure before the commit puts all of it
  * back and rethrows, saying so. The caller holds the plugins lock.
  */
 export function swapPlugin(s: Swap): void {
@@ -69,12 +71,12 @@ export function swapPlugin(s: Swap): void {
     aside: join(s.root, 'previous'),
     hadPrevious: present(target),
     installedBefore: readInstalled(s.userDir),
-    ...(s.settings
+    ...(s.edits?.length
       ? {
-          settings: {
-            file: s.settings.file,
-            before: existsSync(s.settings.file) ? readFileSync(s.settings.file, 'utf8') : null,
-          },
+          edits: s.edits.map(({ file }) => ({
+            file,
+            before: existsSync(file) ? readFileSync(file, 'utf8') : null,
+          })),
         }
       : {}),
   };
@@ -86,7 +88,7 @@ export function swapPlugin(s: Swap): void {
       renameSync(s.incoming, target);
     }
     writeInstalled(s.userDir, s.installed);
-    s.settings?.edit();
+    for (const e of s.edits ?? []) e.edit();
   } catch (error) {
     const undone = rollBack(j, s.root);
     throw new Error(
@@ -114,11 +116,10 @@ function rollBack(j: Journal, root: string): string | undefined {
     // Only what changed is written back: a step that failed may have failed for good (a full disk).
     if (JSON.stringify(readInstalled(j.userDir)) !== JSON.stringify(j.installedBefore))
       writeInstalled(j.userDir, j.installedBefore);
-    if (j.settings) {
-      const { file, before } = j.settings;
+    for (const { file, before } of [...(j.edits ?? []), ...(j.settings ? [j.settings] : [])]) {
       if (before === null) {
         if (present(file)) rmSync(file, { force: true });
-      } else if (readFileSync(file, 'utf8') !== before) writeFileSync(file, before);
+      } else if (!present(file) || readFileSync(file, 'utf8') !== before) writeFileSync(file, before);
     }
   } catch (error) {
     return `and putting the previous state back failed too (${(error as Error).message}): the next icode plugins install, update or uninstall finishes that from ${root}`;

@@ -25,6 +25,8 @@ export type Consent = (question: string) => Promise<boolean>;
 export interface VerifyOptions {
   /** The version installed now, if any: its accepted capabilities need no new consent. */
   previous?: InstalledPlugin;
+  /** Capabilities accepted elsewhere: those an approved project lock lists for this plugin. */
+  accepted?: string[];
   /** `--yes`: accept whatever the plugin asks for. */
   yes?: boolean;
   consent: Consent;
@@ -72,7 +74,7 @@ export async function verifyStaged(staged: Staged, o: VerifyOptions): Promise<Pl
       `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not in the package: it was published without its build`,
       `ask its author to publish ${name} with its build (package.json "files"), or install a version that has it`,
     );
-  const accepted = o.previous?.capabilities ?? [];
+  const accepted = [...(o.previous?.capabilities ?? []), ...(o.accepted ?? [])];
   const asked = manifest.capabilities.filter((c) => !accepted.includes(c));
   if (asked.length && !o.yes) {
     const what = `asks for ${asked.join(', ')}${o.previous ? `, which ${o.previous.version} did not` : ''} (beyond the permission gate, which its tools still go through)`;
