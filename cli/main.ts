@@ -16,6 +16,7 @@ import {
   type BootReport,
   type Env,
   ErrorCodes,
+  formatProblem,
   IcodeError,
   Kernel,
   loadHarnessManifest,
@@ -464,7 +465,10 @@ export async function main(argv: string[]): Promise<number> {
       // Until the run starts, a signal shuts the plugins down (MCP servers included) and exits 130/143.
       const unguard = kernel.handleSignals();
       try {
-        const { problems } = await kernel.boot();
+        const { problems, warnings } = await kernel.boot();
+        // What config did not take (a project's danger-full-access, an unknown key) is said on every run,
+        // not only by doctor: a setting that silently does nothing is worse than a noisy one.
+        for (const w of warnings) process.stderr.write(`icode: warning: ${formatProblem(w)}\n`);
         reportHealth(pluginHealth(kernel.host.statuses()));
         const session = await kernel.services.get('session');
         const resume = o.resume ?? (o.continue ? session.latest() : undefined);

@@ -195,6 +195,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
   for (const layer of layers)
     if (layer.name === 'project' || layer.name === 'local')
       narrowProjectLayer(layer, projectRoot, home, warnings);
+  for (const layer of layers) unusableProtectedPaths(layer, warnings);
 
   const fromEnv = envLayer(env, problems, warnings);
   if (fromEnv) layers.push(fromEnv);
@@ -248,6 +249,19 @@ function narrowProjectLayer(
       });
     permissions.additionalDirectories = kept;
   }
+}
+
+/** protectedPaths are names or workspace-relative paths: a glob or an absolute path protects nothing, so say so. */
+function unusableProtectedPaths(layer: ConfigLayer, warnings: Problem[]): void {
+  const bad = (layer.settings.permissions?.protectedPaths ?? []).filter(
+    (p) => p.startsWith('/') || /[*?[\]{}]/.test(p),
+  );
+  if (!bad.length || !layer.file) return;
+  const at = layer.doc?.locate(['permissions', 'protectedPaths']);
+  warnings.push({
+    message: `protectedPaths takes names (.env, matched at any depth) or paths relative to the workspace (deploy/prod), not globs or absolute paths: ${bad.join(', ')} protects nothing`,
+    location: { ...(at ?? { file: layer.file }), key: 'permissions.protectedPaths' },
+  });
 }
 
 export function formatProblem(p: Problem): string {

@@ -85,7 +85,11 @@ export class ToolRegistry {
 
   private timeoutOf(tool: Tool, input: unknown): number {
     const own = typeof tool.timeoutMs === 'function' ? tool.timeoutMs(input) : tool.timeoutMs;
-    return this.timeouts[tool.name] ?? own ?? this.timeouts['*'] ?? DEFAULT_TOOL_TIMEOUT_MS;
+    // By its name or an alias (`Bash`), as rules name tools.
+    const set = [tool.name, ...(tool.aliases ?? [])]
+      .map((n) => this.timeouts[n])
+      .find((ms) => ms !== undefined);
+    return set ?? own ?? this.timeouts['*'] ?? DEFAULT_TOOL_TIMEOUT_MS;
   }
 
   /**

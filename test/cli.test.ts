@@ -240,6 +240,15 @@ describe('icode -p (headless) on the embedded mock API', () => {
     return headless(w, '-p', 'PARITY_SCENARIO:read_file_roundtrip', '--output-format', 'json', ...args);
   };
 
+  test("what config did not take is said on stderr by every run: a project's danger-full-access", async () => {
+    const w = makeWorld();
+    write(join(w.project, '.icode', 'settings.json'), { permissions: { defaultMode: 'danger-full-access' } });
+    const r = await headless(w, '-p', 'PARITY_SCENARIO:streaming_text');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('icode: warning: ');
+    expect(r.stderr).toContain('defaultMode "danger-full-access" in a project\'s own settings is not taken');
+  });
+
   test('text: prints the final reply and exits 0', async () => {
     const r = await headless(makeWorld(), '-p', 'PARITY_SCENARIO:streaming_text');
     expect(r).toMatchObject({ code: 0, stdout: 'Hello from the mock.\n' });

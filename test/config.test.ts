@@ -231,3 +231,12 @@ describe("a project's own settings cannot widen the boundary", () => {
     expect(mine.settings.permissions.additionalDirectories).toEqual([outside]);
   });
 });
+
+test('a protectedPaths entry that is a glob or an absolute path is a warning at its line: it protects nothing', async () => {
+  const w = makeWorld();
+  write(projectFile(w), { permissions: { protectedPaths: ['*.txt', '/etc/app', 'deploy'] } });
+  const c = await loadConfig({ cwd: w.project, home: w.home, env: w.env });
+  const warning = c.warnings.find((p) => p.location.key === 'permissions.protectedPaths');
+  expect(warning?.message).toContain('*.txt, /etc/app protects nothing');
+  expect(warning?.location).toMatchObject({ file: projectFile(w), line: 3 });
+});

@@ -265,3 +265,13 @@ test('the sandbox probe is remembered per bwrap binary and kernel, not redone on
   writeFileSync(file, JSON.stringify({ key: 'another bwrap', probe: { reason: 'stale' } }));
   expect(await cachedProbe(process.env, dir)).toEqual(first);
 });
+
+test('a command past toolTimeouts (set by its alias, Bash) is killed and the model is told it was the deadline, not the user', async () => {
+  const h = await boot('workspace-write', { toolTimeouts: { Bash: 300 } });
+  const r = await h.callTool('bash', { command: 'sleep 20' });
+  expect(r.isError).toBe(true);
+  expect(String(r.content)).toContain('stopped at its deadline');
+  expect(String(r.content)).toContain('toolTimeouts.bash');
+  expect(String(r.content)).not.toContain('interrupted by the user');
+  await h.shutdown();
+});

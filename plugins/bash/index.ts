@@ -279,8 +279,16 @@ export default definePlugin({
             );
           if (r.timedOut)
             notes.push(`[timed out after ${options.timeoutMs} ms; the command and its children were killed]`);
-          if (r.interrupted)
-            notes.push('[interrupted by the user; the command and its children were killed]');
+          if (r.interrupted) {
+            // The kernel's deadline (toolTimeouts) aborts the same signal as the user's interrupt: say which.
+            const deadline =
+              (t.signal.reason as { code?: string } | undefined)?.code === 'ICODE_ERR_TOOL_TIMEOUT';
+            notes.push(
+              deadline
+                ? `[stopped at its deadline (${(t.signal.reason as Error).message}; settings toolTimeouts.bash); the command and its children were killed]`
+                : '[interrupted by the user; the command and its children were killed]',
+            );
+          }
           if (r.outputLimited)
             notes.push(
               `[killed: its output passed ${config.maxOutputBytes} bytes (plugins.bash.config.maxOutputBytes); the command and its children were killed]`,
