@@ -93,10 +93,12 @@ export default definePlugin({
 
     const problem = searchProblem(ctx.config.search, ctx.env);
     if (problem) {
-      ctx.health.degraded(
-        `WebSearch is off: ${problem}`,
-        'configure a search backend in plugins.web.config.search',
-      );
+      // A tool the user switched off is not missing: no notice for it on every run.
+      if (ctx.settings.plugins[ctx.name]?.tools?.WebSearch !== false)
+        ctx.health.degraded(
+          `WebSearch is off: ${problem}`,
+          'configure a backend as above, or switch the tool off: plugins.web.tools.WebSearch: false',
+        );
       return;
     }
     const config = ctx.config.search!;

@@ -132,6 +132,15 @@ describe('WebSearch', () => {
     expect(h.kernel.tools.names()).not.toContain('WebSearch');
     await h.shutdown();
   });
+  test('switched off by the user (plugins.web.tools.WebSearch: false), a missing backend is no notice', async () => {
+    const h = await bootTestKernel({
+      include: ['web'],
+      builtins: builtinPlugins,
+      settings: { plugins: { web: { tools: { WebSearch: false } } } },
+    });
+    expect(h.report.plugins.find((p) => p.name === 'web')!.state).toBe('active');
+    await h.shutdown();
+  });
   test('against a local SearXNG-style backend, with allowed and blocked domains', async () => {
     const h = await boot({ search: { backend: 'searxng', url: base } });
     expect(h.report.plugins.find((p) => p.name === 'web')?.state).toBe('active');
