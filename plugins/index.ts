@@ -22,6 +22,7 @@ import structuredOutput from './structured-output/plugin.json' with { type: 'jso
 import tasks from './tasks/plugin.json' with { type: 'json' };
 import teamCron from './team-cron/plugin.json' with { type: 'json' };
 import todo from './todo/plugin.json' with { type: 'json' };
+import toolSearch from './tool-search/plugin.json' with { type: 'json' };
 import tui from './tui/plugin.json' with { type: 'json' };
 import web from './web/plugin.json' with { type: 'json' };
 import workspaceGuard from './workspace-guard/plugin.json' with { type: 'json' };
@@ -82,6 +83,11 @@ export const builtinPlugins: BuiltinPlugin[] = [
     load: () => import('./team-cron/index.ts'),
   },
   { file: 'plugins/todo/plugin.json', manifest: todo, load: () => import('./todo/index.ts') },
+  {
+    file: 'plugins/tool-search/plugin.json',
+    manifest: toolSearch,
+    load: () => import('./tool-search/index.ts'),
+  },
   { file: 'plugins/tui/plugin.json', manifest: tui, load: () => import('./tui/index.ts') },
   { file: 'plugins/web/plugin.json', manifest: web, load: () => import('./web/index.ts') },
   {

@@ -4,7 +4,6 @@ import { McpConnection, type McpPrompt, type McpTool, type ServerStatus } from '
 import { renderStatus } from './render.ts';
 import { type ConfigProblem, checkServer, collectServers, type ServerEntry } from './servers.ts';
 import { defaultTimeouts, serverTimeouts } from './timeouts.ts';
-import { deferMcpTools } from './tool-search.ts';
 
 /** The `mcp` service: what `icode mcp` and `/mcp` show, and project approval. */
 export interface McpService {
@@ -46,8 +45,8 @@ export default definePlugin({
     /** Text of a tool result beyond this is cut with a note. */
     maxOutputChars: z.number().int().positive().default(25_000),
     /**
-     * When the definitions of all MCP tools would take more tokens than this in every request, they are
-     * deferred: the model sees their names and loads schemas with ToolSearch.
+     * Deprecated: the tool-search plugin defers MCP tools (and installed plugins' tools) now; its
+     * `budgetTokens` wins, and this is read where that is not set.
      */
     toolSearchBudgetTokens: z.number().int().min(0).default(20_000),
     /** How long McpAuth waits for the user to finish authorizing in the browser. */
@@ -211,7 +210,6 @@ export default definePlugin({
       registerResourceTools();
       registerDispatcher();
       if (found.entries.some((e) => 'url' in e.raw)) registerAuthTool();
-      deferMcpTools(ctx, ctx.config.toolSearchBudgetTokens);
     }
     function registerResourceTools() {
       ctx.tools.register(

@@ -23,7 +23,7 @@ const boot = (
   files: Record<string, string> = {},
 ) =>
   bootTestKernel({
-    include: ['mcp'],
+    include: ['mcp', 'tool-search'],
     builtins: builtinPlugins,
     mode: 'workspace-write',
     files,

@@ -5,24 +5,28 @@ import { defineTool, type PluginContext, type ToolDefinition } from '../../sdk/i
 export const estimateTokens = (defs: ToolDefinition[]) => Math.ceil(JSON.stringify(defs).length / 4);
 
 /**
- * Deferred MCP tools: when the definitions of all MCP tools would take more than `budgetTokens` of every
- * request, only their names are listed (in ToolSearch's description) and the model loads the schemas it
- * needs with ToolSearch — by keywords, or `select:name1,name2`. A loaded tool is offered from the next
- * request of that session on.
+ * Deferred tools: when the definitions of the deferrable tools would take more than `budgetTokens` of
+ * every request, only their names are listed (in ToolSearch's description) and the model loads the
+ * schemas it needs with ToolSearch — by keywords, or `select:name1,name2`. A loaded tool is offered from
+ * the next request of that session on.
  */
-export function deferMcpTools(ctx: PluginContext, budgetTokens: number): void {
+export function deferTools(
+  ctx: PluginContext,
+  budgetTokens: number,
+  deferrable: (name: string) => boolean,
+): void {
   const loaded = new Map<string, Set<string>>();
-  const isMcp = (d: ToolDefinition) => d.name.startsWith('mcp__');
+  const isDeferrable = (d: ToolDefinition) => d.name !== 'ToolSearch' && deferrable(d.name);
   let all: ToolDefinition[] = [];
 
   ctx.hooks.toolDefinitions.tap(async (defs, session) => {
-    const mcp = defs.filter(isMcp);
-    all = mcp;
-    if (estimateTokens(mcp) <= budgetTokens) return defs.filter((d) => d.name !== 'ToolSearch');
+    const deferrableDefs = defs.filter(isDeferrable);
+    all = deferrableDefs;
+    if (estimateTokens(deferrableDefs) <= budgetTokens) return defs.filter((d) => d.name !== 'ToolSearch');
     const mine = loaded.get(session?.id ?? '') ?? new Set<string>();
-    const deferred = mcp.filter((d) => !mine.has(d.name)).map((d) => d.name);
+    const deferred = deferrableDefs.filter((d) => !mine.has(d.name)).map((d) => d.name);
     return defs
-      .filter((d) => !isMcp(d) || mine.has(d.name))
+      .filter((d) => !isDeferrable(d) || mine.has(d.name))
       .map((d) =>
         d.name === 'ToolSearch'
           ? {
@@ -37,7 +41,7 @@ export function deferMcpTools(ctx: PluginContext, budgetTokens: number): void {
     defineTool({
       name: 'ToolSearch',
       description:
-        'Load the schemas of deferred tools (MCP tools not sent with every request) so you can call them. Query with keywords, or "select:name1,name2" for exact names.',
+        'Load the schemas of deferred tools (tools of MCP servers and installed plugins not sent with every request) so you can call them. Query with keywords, or "select:name1,name2" for exact names.',
       input: z.object({
         query: z.string().min(1),
         max_results: z.number().int().min(1).max(20).optional(),
