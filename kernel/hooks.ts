@@ -233,9 +233,13 @@ export function createHookTaps(hooks: KernelHooks, owner: TapOwner): HookTaps {
         (hook as unknown as AsyncTappable).tapPromise(tapOptions, async (...args: unknown[]) => {
           if (!owner.isLive(name)) return passthrough(args);
           try {
-            const work = Promise.resolve(owner.run(() => fn(...args)));
+            const value = owner.run(() => fn(...args));
+            // Only a tap that answers later can be late: one that answered at once needs no timer.
+            const later = typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
             const result =
-              name === 'permissionPrompt' ? await work : await withDeadline(work, owner.timeoutMs, name);
+              later && name !== 'permissionPrompt'
+                ? await withDeadline(Promise.resolve(value), owner.timeoutMs, name)
+                : await value;
             // Evidence is attributed by the kernel, so a plugin cannot speak in another's name.
             return name === 'permissionRequest' && result
               ? { ...(result as object), plugin: owner.plugin }

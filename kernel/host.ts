@@ -82,7 +82,7 @@ export interface PluginContext<C = Record<string, unknown>> {
     /** Withdraws a tool this plugin registered (names under its `dynamicTools` prefixes come and go). */
     unregister(name: string): void;
     names(): string[];
-    /** The plugin that registered a tool (by name or alias), if one did. */
+    /** The plugin that registered a tool, or declared it in its manifest (a lazy plugin), by name or alias. */
     owner(name: string): string | undefined;
     /** Read-only and concurrency-safe: may run in parallel with other such calls. */
     concurrencySafe(name: string): boolean;
@@ -747,7 +747,7 @@ export class PluginHost {
           r.registered.tool.delete(tool);
         },
         names: () => deps.tools.names(),
-        owner: (tool: string) => deps.tools.owner(tool),
+        owner: (tool: string) => deps.tools.declaredBy(tool),
         concurrencySafe: (tool: string) => deps.tools.concurrencySafe(tool),
         definitions: (session?: SessionInfo) => deps.tools.definitions(session),
         call: (call: ToolCall, options: CallOptions) => deps.tools.call(call, options),

@@ -209,6 +209,11 @@ export class ToolRegistry {
     return this.entries.has(this.canonical(name));
   }
 
+  /** The plugin a tool is registered or declared by (a lazy plugin's tool too). */
+  declaredBy(name: string): string | undefined {
+    return this.entries.get(this.canonical(name))?.owner;
+  }
+
   /** The plugin that registered a tool (lazy placeholders excluded). */
   owner(name: string): string | undefined {
     const e = this.entries.get(this.canonical(name));

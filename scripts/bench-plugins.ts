@@ -134,3 +134,39 @@ const fifty = await perCall(50);
 console.log(
   `\nhook dispatch per tool call: ${(none * 1000).toFixed(1)} µs with no taps, ${(fifty * 1000).toFixed(1)} µs with 50 taps on each of permissionRequest, beforeToolCall and afterToolCall (+${((fifty - none) * 1000).toFixed(1)} µs, ${(((fifty - none) * 1000) / 150).toFixed(2)} µs per tap)`,
 );
+
+// Request size: the tool definitions a model request carries in the default harness, with 0 and 200
+// installed plugins of one tool each (issue 17: ≤ 1.2x), the tool-search plugin deferring theirs.
+{
+  const { Kernel, loadHarnessManifest } = await import('../kernel/index.ts');
+  const { builtinPlugins } = await import('../plugins/index.ts');
+  const sizes: number[] = [];
+  const lowBudget = JSON.stringify({ plugins: { 'tool-search': { config: { budgetTokens: 1000 } } } });
+  for (const [n, settings] of [
+    [0, undefined],
+    [200, undefined],
+    [200, lowBudget],
+  ] as const) {
+    const home = homes.find((h) => h.n === n)!.home;
+    const kernel = await Kernel.create({
+      cwd: join(home, 'project'),
+      home,
+      env: {
+        PATH: process.env.PATH,
+        HOME: home,
+        ICODE_CONFIG_DIR: join(home, '.icode'),
+        ...(settings ? { ICODE_SETTINGS: settings } : {}),
+      },
+      manifest: loadHarnessManifest(join(root, 'manifests', 'default.json')),
+      builtins: builtinPlugins,
+      log: () => {},
+    });
+    await kernel.boot();
+    const defs = await kernel.tools.definitions();
+    sizes.push(JSON.stringify(defs).length);
+    await kernel.shutdown();
+  }
+  console.log(
+    `\ntool definitions per request, default harness: ${(sizes[0]! / 1024).toFixed(1)} KB with no installed plugins; with 200 of one tool each ${(sizes[1]! / 1024).toFixed(1)} KB (${(sizes[1]! / sizes[0]!).toFixed(2)}x) at the default budget of 20,000 tokens, under which they all fit, and ${(sizes[2]! / 1024).toFixed(1)} KB (${(sizes[2]! / sizes[0]!).toFixed(2)}x) with budgetTokens 1,000, where they are deferred behind ToolSearch`,
+  );
+}
