@@ -53,16 +53,16 @@ function jsonSchemaOf(tool: Tool): Record<string, unknown> {
   }
 }
 
-/**
- * Every tool by name and alias. Calling one runs the whole contract: look up, validate input, permission
- * gate, `beforeToolCall`, execute, `afterToolCall`. Every failure becomes an `is_error` result the model
- * can act on; nothing a tool does throws into the caller.
- */
 /** How long a call runs before the kernel stops it, unless the tool or settings say otherwise. */
 export const DEFAULT_TOOL_TIMEOUT_MS = 10 * 60_000;
 /** After its signal aborts, how long a tool has to return its own account of what it stopped. */
 const ABORT_GRACE_MS = 3_000;
 
+/**
+ * Every tool by name and alias. Calling one runs the whole contract: look up, validate input, permission
+ * gate, `beforeToolCall`, execute, `afterToolCall`. Every failure becomes an `is_error` result the model
+ * can act on; nothing a tool does throws into the caller.
+ */
 export class ToolRegistry {
   private readonly entries = new Map<string, Entry>();
   private readonly aliases = new Map<string, string>();
