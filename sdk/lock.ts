@@ -59,7 +59,8 @@ export function thisProcess(): LockHolder {
   return self;
 }
 
-function alive(pid: number): boolean {
+/** True while a process with this pid exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -93,7 +94,8 @@ export function judge(holder: LockHolder | undefined): LockVerdict {
   if (holder.pidns && me.pidns && holder.pidns !== me.pidns) return { state: 'remote', holder };
   if (holder.pid === me.pid && (!holder.start || holder.start === me.start))
     return { state: 'stale', holder, reason: 'it is this process, left from an earlier run' };
-  if (!alive(holder.pid)) return { state: 'stale', holder, reason: `pid ${holder.pid} is not running` };
+  if (!processAlive(holder.pid))
+    return { state: 'stale', holder, reason: `pid ${holder.pid} is not running` };
   const now = holder.start ? processStart(holder.pid) : undefined;
   if (holder.start && now && now !== holder.start)
     return {

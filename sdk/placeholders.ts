@@ -12,6 +12,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processAlive } from './lock.ts';
 
 /**
  * Empty folders held at protected paths that do not exist (`.icode`, `.vscode`, `.git` in a folder that is
@@ -94,15 +95,7 @@ function makeRegistryBase(): string {
   return base;
 }
 
-const alive = (pid: number) => {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
+const alive = (pid: number) => pid === process.pid || processAlive(pid);
 
 function holders(reg: string): number[] {
   let names: string[];

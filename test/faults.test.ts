@@ -50,21 +50,21 @@ function harness(w: World, extra: Array<{ name: string; path: string }>): string
   return write(join(w.root, 'harness.json'), { name: 'faults', plugins: [...BASE, ...extra] });
 }
 
+/** A headless JSON run of the scenario, in the harness `manifest`, on the mock API. */
+const cliArgs = (manifest: string, dir: string, scenarioName: string) => [
+  '--manifest',
+  manifest,
+  '--mock',
+  '--mock-scenarios',
+  dir,
+  '-p',
+  `go PARITY_SCENARIO:${scenarioName}`,
+  '--output-format',
+  'json',
+];
+
 const run = (w: World, manifest: string, dir: string, scenarioName: string) =>
-  runCli(
-    [
-      '--manifest',
-      manifest,
-      '--mock',
-      '--mock-scenarios',
-      dir,
-      '-p',
-      `go PARITY_SCENARIO:${scenarioName}`,
-      '--output-format',
-      'json',
-    ],
-    { world: w },
-  );
+  runCli(cliArgs(manifest, dir, scenarioName), { world: w });
 
 describe('a plugin cannot take the process down', () => {
   test('a throw from a plugin timer and a stray rejection fail those plugins; the run finishes with its result and says so', async () => {
@@ -163,20 +163,7 @@ describe('no tool call can hold a run', () => {
       );
       const manifest = harness(w, [{ name: 'hang', path: hang }]);
       const dir = scenario(w, 'hangs', 'hang_tool');
-      const { child, out, exited } = startCli(
-        [
-          '--manifest',
-          manifest,
-          '--mock',
-          '--mock-scenarios',
-          dir,
-          '-p',
-          'go PARITY_SCENARIO:hangs',
-          '--output-format',
-          'json',
-        ],
-        w,
-      );
+      const { child, out, exited } = startCli(cliArgs(manifest, dir, 'hangs'), w);
       // The tool has been called: the marker appears.
       await new Promise<void>((resolve) => {
         const watcher = watch(w.root, () => {

@@ -41,11 +41,4 @@ export class TaskStore {
 }
 
 /** True when a process with this pid is alive (a task of another icode still running). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { processAlive as alive } from '../../sdk/lock.ts';
