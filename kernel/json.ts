@@ -146,10 +146,8 @@ export function validateDocument<S extends AnySchema>(
     for (const issue of unknown) {
       const known = knownKeysAt(schema, issue.path);
       for (const key of (issue as { keys: string[] }).keys) {
-        const guess = known.length ? closest(key, known) : undefined;
-        const near = guess && levenshteinClose(key, guess) ? `; did you mean "${guess}"?` : '';
         warnings.push({
-          message: `unknown key "${key}"${near}`,
+          message: `unknown key "${key}"${didYouMean(key, known)}`,
           location: doc.locate([...issue.path, key]),
         });
         deleteAt(value, issue.path, key);
@@ -163,9 +161,28 @@ export function validateDocument<S extends AnySchema>(
   };
 }
 
-function levenshteinClose(a: string, b: string): boolean {
-  // closest() always answers; only suggest a name that is a plausible typo.
-  return distance(a.toLowerCase(), b.toLowerCase()) <= Math.max(2, Math.floor(a.length / 3));
+/**
+ * The known name a mistyped one most likely meant (`file-tool` → `file-tools`, `Read_File` → `read_file`),
+ * or undefined when none is close enough to be a plausible typo.
+ */
+export function nearest(name: string, known: Iterable<string>): string | undefined {
+  const candidates = [...new Set(known)].filter((k) => k !== name);
+  if (!candidates.length) return undefined;
+  const lower = name.toLowerCase();
+  const caseOnly = candidates.find((k) => k.toLowerCase() === lower);
+  if (caseOnly) return caseOnly;
+  const guess = closest(name, candidates);
+  const d = distance(lower, guess.toLowerCase());
+  // Close for its length (as for keys of a settings file), and not a whole rewrite of a short name.
+  return d <= Math.max(2, Math.floor(name.length / 3)) && d < Math.min(name.length, guess.length)
+    ? guess
+    : undefined;
+}
+
+/** `; did you mean "x"?` when a known name is near, else an empty string. */
+export function didYouMean(name: string, known: Iterable<string>): string {
+  const guess = nearest(name, known);
+  return guess ? `; did you mean "${guess}"?` : '';
 }
 
 /** Throws the first error of a validation as an IcodeError with its location. */

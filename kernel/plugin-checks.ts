@@ -1,33 +1,11 @@
-import { closest, distance } from 'fastest-levenshtein';
 import type { ResolvedConfig } from './config.ts';
 import { type ErrorCode, ErrorCodes } from './errors.ts';
-import type { Problem } from './json.ts';
+import { didYouMean, nearest, type Problem } from './json.ts';
+
+export { didYouMean, nearest };
+
 import type { PluginManifest } from './manifest.ts';
 import type { PluginStatus } from './types.ts';
-
-/**
- * The known name a mistyped one most likely meant (`file-tool` → `file-tools`, `Read_File` → `read_file`),
- * or undefined when none is close enough to be a plausible typo.
- */
-export function nearest(name: string, known: Iterable<string>): string | undefined {
-  const candidates = [...new Set(known)].filter((k) => k !== name);
-  if (!candidates.length) return undefined;
-  const lower = name.toLowerCase();
-  const caseOnly = candidates.find((k) => k.toLowerCase() === lower);
-  if (caseOnly) return caseOnly;
-  const guess = closest(name, candidates);
-  const d = distance(lower, guess.toLowerCase());
-  // Close for its length (as kernel/json.ts suggests keys), and not a whole rewrite of a short name.
-  return d <= Math.max(2, Math.floor(name.length / 3)) && d < Math.min(name.length, guess.length)
-    ? guess
-    : undefined;
-}
-
-/** `; did you mean "x"?` when a known name is near, else an empty string. */
-export function didYouMean(name: string, known: Iterable<string>): string {
-  const guess = nearest(name, known);
-  return guess ? `; did you mean "${guess}"?` : '';
-}
 
 /** A plugin of the harness as the checks see it: its state and, when it could be read, its manifest. */
 export interface PluginFacts {
