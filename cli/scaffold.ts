@@ -1,10 +1,12 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { KERNEL_VERSION } from '../kernel/index.ts';
+import { SDK_VERSION } from '../sdk/version.ts';
 
 /**
  * `icode plugins init NAME`: a publishable plugin package — package.json, plugin.json, tsconfig, one
- * tool in TypeScript on `icode/sdk`, one test that boots a real kernel with `icode/sdk/testing`, a README.
+ * tool in TypeScript on `@icode/sdk`, one test that boots a real kernel with `@icode/sdk/testing`, a README.
+ * It installs from the registry alone: `@icode/sdk` is a small package of its own, not the CLI.
  */
 export function scaffoldPlugin(target: string): string[] {
   const dir = resolve(target);
@@ -14,6 +16,7 @@ export function scaffoldPlugin(target: string): string[] {
   if (existsSync(dir)) throw new Error(`${dir} already exists`);
   const tool = `${name.replace(/^@.*\//, '').replace(/[^a-z0-9]+/g, '_')}_hello`;
   const range = `^${KERNEL_VERSION}`;
+  const sdk = `^${SDK_VERSION}`;
   const files: Record<string, string> = {
     'package.json': `${JSON.stringify(
       {
@@ -25,9 +28,10 @@ export function scaffoldPlugin(target: string): string[] {
         files: ['dist', 'plugin.json'],
         keywords: ['icode-plugin'],
         scripts: { build: 'tsc', test: 'npm run build && node --test test/' },
-        // icode provides both at run time (it links them for installed plugins); devDependencies for tests.
-        peerDependencies: { icode: range, zod: '^4.1.0' },
-        devDependencies: { icode: range, typescript: '^5.9.0', zod: '^4.1.0' },
+        // icode provides both at run time, whatever the plugin's node_modules hold; devDependencies for
+        // the build and the tests. Keep @icode/sdk out of any bundle.
+        peerDependencies: { '@icode/sdk': sdk, zod: '^4.1.0' },
+        devDependencies: { '@icode/sdk': sdk, typescript: '^5.9.0', zod: '^4.1.0' },
       },
       null,
       2,
@@ -60,7 +64,7 @@ export function scaffoldPlugin(target: string): string[] {
       null,
       2,
     )}\n`,
-    'src/index.ts': `import { definePlugin, defineTool } from 'icode/sdk';
+    'src/index.ts': `import { definePlugin, defineTool } from '@icode/sdk';
 import * as z from 'zod';
 
 const hello = defineTool({
@@ -80,7 +84,7 @@ export default definePlugin({
     'test/plugin.test.mjs': `import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { bootTestKernel } from 'icode/sdk/testing';
+import { bootTestKernel } from '@icode/sdk/testing';
 
 const dir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -106,6 +110,11 @@ icode plugins install .          # try it in icode (or: icode plugins install ${
 
 \`plugin.json\` is what icode reads without running any code: the name, version, the icode versions it
 works with (\`engines.icode\`) and everything it contributes. Keep the two versions in step.
+
+The SDK is \`@icode/sdk\` (a peer dependency: icode provides its own at run time, and refuses the plugin
+when that is outside the range). The test boots icode's real kernel from \`@icode/sdk/testing\`, with its
+permission gate and workspace confinement: a path outside the temporary project is refused there as
+it is in icode.
 `,
   };
   for (const [file, text] of Object.entries(files)) {

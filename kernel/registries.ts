@@ -14,7 +14,7 @@ export interface ContributionHost {
 /**
  * Services plugins provide to each other by name (the provider registers `model`, consumers ask for it).
  * Plugin packages add their service types here by declaration merging:
- * `declare module 'icode/sdk' { interface Services { model: ModelService } }`.
+ * `declare module '@icode/sdk' { interface Services { model: ModelService } }`.
  */
 export interface Services {
   model: ModelService;

@@ -2,12 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { register } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SDK_VERSION } from '../sdk/version.ts';
 import { ErrorCodes, IcodeError } from './errors.ts';
 import { KERNEL_VERSION } from './host.ts';
 import { semverSays } from './manifest.ts';
 
-/** What a plugin imports the SDK as: the package's export today, the scoped package's name if it splits off. */
-const SDK_SPECIFIERS = ['icode/sdk', '@icode/sdk'];
+/** What a plugin imports the SDK as: the SDK's own package, or the CLI package's subpath of the same module. */
+const SDK_SPECIFIERS = ['@icode/sdk', 'icode/sdk'];
 /** Where the host leaves its SDK for the stand-in module below: one slot per host in the process. */
 const SDK_SLOTS = 'icode.sdk';
 
@@ -37,6 +38,25 @@ export function load(href, context, next) {
   return next(href, context);
 }
 `;
+
+/**
+ * The same resolution for a process of its own that has the SDK as a file rather than an object (the
+ * install's dry load, which imports a plugin before anything is swapped): module hooks, as a data: URL to
+ * `register`, that resolve the SDK's names to `sdkUrl` and give zod to a plugin that has none from `zodUrl`.
+ */
+export function sdkFileHooks(sdkUrl: string, zodUrl: string): string {
+  return `data:text/javascript,${encodeURIComponent(`const specifiers = ${JSON.stringify(SDK_SPECIFIERS)};
+export async function resolve(specifier, context, next) {
+  if (specifiers.includes(specifier)) return { url: ${JSON.stringify(sdkUrl)}, shortCircuit: true };
+  if (specifier !== 'zod') return next(specifier, context);
+  try {
+    return await next(specifier, context);
+  } catch {
+    return { url: ${JSON.stringify(zodUrl)}, shortCircuit: true };
+  }
+}
+`)}`;
+}
 
 let provided: Promise<void> | undefined;
 
@@ -86,10 +106,12 @@ async function registerSdk(): Promise<void> {
 }
 
 /**
- * A plugin states the SDK it was built against as a peer dependency on `icode` (or `@icode/sdk`) in its
- * package.json, the nearest one above its module (Node's own rule for which package a file belongs to).
- * The SDK a plugin gets is this icode's, so its version is icode's: a range that excludes it is refused
- * like an `engines.icode` range, at every load (icode may have been upgraded since the install checked).
+ * A plugin states the SDK it was built against as a peer dependency on `@icode/sdk` (its own semver,
+ * checked against the SDK this icode provides) or, as plugins written before the SDK was a package of its
+ * own do, on `icode` (checked against the kernel's version), in its package.json: the nearest one above
+ * its module (Node's own rule for which package a file belongs to). A range that excludes what this icode
+ * provides is refused like an `engines.icode` range, at every load (icode may have been upgraded since
+ * the install checked).
  */
 function checkSdkRange(file: string): void {
   const pkg = nearestPackage(dirname(file));
@@ -103,15 +125,31 @@ function checkSdkRange(file: string): void {
     // An unreadable package.json is Node's to report, when it imports the module.
     return;
   }
-  for (const name of ['icode', '@icode/sdk']) {
-    const range = peers[name];
-    if (typeof range !== 'string' || semverSays('satisfies', KERNEL_VERSION, range)) continue;
+  const problem = sdkPeerProblem(peers);
+  if (problem)
     throw new IcodeError(
       ErrorCodes.ENGINE_MISMATCH,
-      `needs icode/sdk ${range} (peerDependencies in ${pkg}), this icode provides ${KERNEL_VERSION}`,
-      `use a version of the plugin whose peerDependencies["${name}"] includes ${KERNEL_VERSION}`,
+      `needs ${problem.what} ${problem.range} (peerDependencies in ${pkg}), this icode provides ${problem.provided}`,
+      `use a version of the plugin whose peerDependencies["${problem.peer}"] includes ${problem.provided}`,
     );
+}
+
+/** What this icode provides to plugins, by the peer dependency names a plugin states it with. */
+export const PROVIDED_SDK: Readonly<Record<string, string>> = {
+  '@icode/sdk': SDK_VERSION,
+  icode: KERNEL_VERSION,
+};
+
+/** The first SDK peer range (`@icode/sdk`, `icode`) that excludes what this icode provides, if any. */
+export function sdkPeerProblem(
+  peers: Record<string, unknown>,
+): { peer: string; what: string; range: string; provided: string } | undefined {
+  for (const [peer, provided] of Object.entries(PROVIDED_SDK)) {
+    const range = peers[peer];
+    if (typeof range !== 'string' || semverSays('satisfies', provided, range)) continue;
+    return { peer, what: peer === 'icode' ? 'icode/sdk' : peer, range, provided };
   }
+  return undefined;
 }
 
 function nearestPackage(dir: string): string | undefined {

@@ -2,7 +2,7 @@
 // the SDK's type declarations, and writes the JSON Schemas editors use for settings and manifests.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +64,7 @@ module.exports = new Proxy(stand, {
 };
 
 rmSync(join(root, 'dist'), { recursive: true, force: true });
+rmSync(join(root, 'sdk', 'dist'), { recursive: true, force: true });
 // The CLI is one CommonJS file (plugins included, evaluated only when they activate), so a V8 code cache
 // can cover all of it; see cli/code-cache.ts.
 await build({
@@ -161,3 +162,23 @@ execFileSync(
     stdio: 'inherit',
   },
 );
+
+/**
+ * `@icode/sdk`, the SDK as a package of its own (sdk/package.json): its two entry points with the kernel
+ * they are built on bundled in, so installing it installs no CLI. zod is its peer dependency (one zod for a
+ * plugin's schemas and the kernel that reads them); tapable stays a dependency, as the hook types name it;
+ * TypeScript is only ever loaded by cosmiconfig for a .ts config, which a test kernel never reads.
+ */
+await build({
+  ...common,
+  entryPoints: { index: 'sdk/index.ts', testing: 'sdk/testing.ts' },
+  outdir: 'sdk/dist',
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  sourcemap: false,
+  external: ['zod', 'tapable', 'typescript'],
+  banner: {
+    js: "import { createRequire as __icodeRequire } from 'node:module'; const require = __icodeRequire(import.meta.url);",
+  },
+});
+cpSync(join(root, 'dist', 'types'), join(root, 'sdk', 'dist', 'types'), { recursive: true });

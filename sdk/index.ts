@@ -1,9 +1,10 @@
 /**
- * The icode plugin SDK: what a plugin author imports as `icode/sdk`.
+ * The icode plugin SDK: what a plugin author imports as `@icode/sdk` (the package of its own, sdk/package.json)
+ * or `icode/sdk` (the same module, as the CLI package's subpath).
  *
  * @example
  * ```ts
- * import { definePlugin, defineTool } from 'icode/sdk';
+ * import { definePlugin, defineTool } from '@icode/sdk';
  * import * as z from 'zod';
  *
  * const shout = defineTool({
@@ -111,6 +112,7 @@ export {
 } from './settings.ts';
 export { pluginLines } from './status.ts';
 export { transcript } from './transcript.ts';
+export { SDK_VERSION } from './version.ts';
 
 /**
  * Declares a plugin module. The plugin's identity (name, version, engines, what it contributes) lives in
@@ -119,7 +121,7 @@ export { transcript } from './transcript.ts';
  *
  * @example
  * ```ts
- * import { definePlugin } from 'icode/sdk';
+ * import { definePlugin } from '@icode/sdk';
  * import * as z from 'zod';
  *
  * export default definePlugin({
@@ -144,7 +146,7 @@ export function definePlugin<C extends z.ZodType = z.ZodType<Record<string, unkn
  *
  * @example
  * ```ts
- * import { defineTool } from 'icode/sdk';
+ * import { defineTool } from '@icode/sdk';
  * import { readFile } from 'node:fs/promises';
  * import * as z from 'zod';
  *
@@ -170,7 +172,7 @@ export function defineTool<S extends z.ZodObject>(tool: Tool<S>): Tool<S> {
  *
  * @example
  * ```ts
- * import { defineCommand } from 'icode/sdk';
+ * import { defineCommand } from '@icode/sdk';
  *
  * export const hello = defineCommand({
  *   name: 'hello',

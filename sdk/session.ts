@@ -203,7 +203,7 @@ export interface SessionRunOptions {
  *
  * @example
  * ```ts
- * import { definePlugin, defineCommand } from 'icode/sdk';
+ * import { definePlugin, defineCommand } from '@icode/sdk';
  *
  * export default definePlugin({
  *   activate(ctx) {

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { bootTestKernel } from 'icode/sdk/testing';
+ * import { bootTestKernel } from '@icode/sdk/testing';
  * import { expect, test } from 'vitest';
  *
  * test('shout upper-cases', async () => {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { makeWorld, runCli } from './helpers.ts';
+import { startRegistry } from './registry.ts';
 
 const fixture = (name: string) => join(import.meta.dirname, 'fixtures', 'installable', name);
 const tools = async (w: ReturnType<typeof makeWorld>) =>
@@ -79,15 +80,16 @@ test('icode plugins init scaffolds a plugin package that builds and passes its o
   expect(r.stdout).toContain('Created 6 files');
   const dir = join(w.project, 'git-helper');
   expect(readPluginFolder(dir).manifest.contributes.tools[0]?.name).toBe('git_helper_hello');
-  expect(readFileSync(join(dir, 'test', 'plugin.test.mjs'), 'utf8')).toContain("from 'icode/sdk/testing'");
+  expect(readFileSync(join(dir, 'test', 'plugin.test.mjs'), 'utf8')).toContain("from '@icode/sdk/testing'");
   expect((await runCli(['plugins', 'init', 'git-helper'], { world: w })).stderr).toContain('already exists');
-  // The scaffold is real: it compiles (strict) and its test passes against this icode's SDK.
+  // The scaffold is real: it compiles (strict) and its test passes against this checkout's SDK package
+  // (test/sdk-package.test.ts installs it from a registry instead, with no link to the checkout).
   const { execFileSync } = await import('node:child_process');
   const { mkdirSync, symlinkSync } = await import('node:fs');
   const root = join(import.meta.dirname, '..');
-  mkdirSync(join(dir, 'node_modules'));
-  symlinkSync(root, join(dir, 'node_modules', 'icode'));
-  for (const dep of ['zod', 'typescript'])
+  mkdirSync(join(dir, 'node_modules', '@icode'), { recursive: true });
+  symlinkSync(join(root, 'sdk'), join(dir, 'node_modules', '@icode', 'sdk'));
+  for (const dep of ['zod', 'typescript', 'tapable'])
     symlinkSync(join(root, 'node_modules', dep), join(dir, 'node_modules', dep));
   execFileSync(process.execPath, [join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir]);
   const out = execFileSync(process.execPath, ['--test', join(dir, 'test')], { encoding: 'utf8', cwd: dir });
@@ -95,71 +97,15 @@ test('icode plugins init scaffolds a plugin package that builds and passes its o
 }, 60_000);
 
 test('published to a real npm registry (verdaccio) on loopback, the example git plugin installs, serves a model turn, and can be disabled and removed', async () => {
-  const { execFile, execFileSync, spawn } = await import('node:child_process');
-  const { createServer } = await import('node:net');
+  const { execFileSync } = await import('node:child_process');
   const { mkdtempSync, writeFileSync: write_ } = await import('node:fs');
   const { tmpdir } = await import('node:os');
-  const { promisify } = await import('node:util');
-  // verdaccio in its own process, on a free loopback port, with its storage in a temporary folder and no
-  // uplink: only what this test publishes exists there.
-  const home = mkdtempSync(join(tmpdir(), 'icode-verdaccio-'));
-  const config = join(home, 'config.yaml');
-  write_(
-    config,
-    [
-      `storage: ${join(home, 'storage')}`,
-      `auth: { htpasswd: { file: ${join(home, 'htpasswd')}, max_users: 10 } }`,
-      'uplinks: {}',
-      "packages: { '**': { access: $all, publish: $authenticated } }",
-      'log: { type: stdout, format: pretty, level: error }',
-      '',
-    ].join('\n'),
-  );
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port: free } = probe.address() as { port: number };
-      probe.close(() => resolve(free));
-    });
-  });
-  const registry = `http://127.0.0.1:${port}/`;
-  const verdaccio = spawn(
-    process.execPath,
-    [
-      join(import.meta.dirname, '..', 'node_modules', 'verdaccio', 'bin', 'verdaccio'),
-      '--config',
-      config,
-      '--listen',
-      `127.0.0.1:${port}`,
-    ],
-    { stdio: 'ignore' },
-  );
+  const registry = await startRegistry();
   try {
-    for (let i = 0; ; i++) {
-      const up = await fetch(`${registry}-/ping`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (up) break;
-      if (i > 150) throw new Error('verdaccio did not start within 15 s');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    // A user for publishing, as `npm adduser` would make one.
-    const user = await fetch(`${registry}-/user/org.couchdb.user:author`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'author', password: 'a-long-password' }),
-    });
-    const { token } = (await user.json()) as { token: string };
     const example = join(import.meta.dirname, '..', 'examples', 'plugins', 'git');
-    await promisify(execFile)('npm', [
-      'publish',
-      example,
-      '--registry',
-      registry,
-      `--//127.0.0.1:${port}/:_authToken=${token}`,
-    ]);
+    await registry.publish(example);
     const w = makeWorld();
-    w.env.npm_config_registry = registry;
+    w.env.npm_config_registry = registry.url;
     const installed = await runCli(['plugins', 'install', 'icode-plugin-git', '--yes'], { world: w });
     expect(installed.stdout).toContain('Installed icode-plugin-git@0.1.0');
     expect(JSON.parse(readFileSync(join(w.userDir, 'plugins', 'installed.json'), 'utf8'))[0]).toMatchObject({
@@ -204,6 +150,6 @@ test('published to a real npm registry (verdaccio) on loopback, the example git 
     expect((await runCli(['plugins', 'uninstall', 'icode-plugin-git'], { world: w })).code).toBe(0);
     expect(await tools(w)).not.toContain('GitStatus');
   } finally {
-    verdaccio.kill();
+    registry.stop();
   }
 }, 60_000);

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, test } from 'vitest';
+import { SDK_VERSION } from '../sdk/version.ts';
 import { makeWorld, runCli, type World, write, writePlugin } from './helpers.ts';
 
 /**
@@ -212,6 +213,41 @@ export default definePlugin({
     ]);
     expect(report.plugins[0]!.reason).toContain('this icode provides 0.1.0');
     expect(report.tools).toEqual(['far_echo']);
+  });
+
+  test("a peer range on @icode/sdk is checked against the SDK's own version, not icode's", async () => {
+    const w = makeWorld();
+    const fits = sdkPlugin(w, 'fits', '@icode/sdk');
+    write(join(fits, 'package.json'), {
+      name: 'fits',
+      version: '1.0.0',
+      type: 'module',
+      peerDependencies: { '@icode/sdk': `^${SDK_VERSION}` },
+    });
+    const next = sdkPlugin(w, 'next', '@icode/sdk');
+    write(join(next, 'package.json'), {
+      name: 'next',
+      version: '1.0.0',
+      type: 'module',
+      peerDependencies: { '@icode/sdk': '^2.0.0' },
+    });
+    const report = await doctor(
+      w,
+      harness(w, [
+        { name: 'fits', path: fits },
+        { name: 'next', path: next },
+      ]),
+    );
+    expect(report.plugins).toEqual([
+      expect.objectContaining({ name: 'fits', state: 'active' }),
+      expect.objectContaining({
+        name: 'next',
+        state: 'failed',
+        code: 'ICODE_ERR_ENGINE_MISMATCH',
+        reason: expect.stringContaining(`needs @icode/sdk ^2.0.0 (peerDependencies in`),
+        fix: `use a version of the plugin whose peerDependencies["@icode/sdk"] includes ${SDK_VERSION}`,
+      }),
+    ]);
   });
 
   test("a plugin author's test under node, on icode/sdk/testing, boots the plugin on the kit's own SDK module", async () => {

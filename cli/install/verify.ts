@@ -12,6 +12,7 @@ import {
   type PluginManifest,
   readPluginFolder,
 } from '../../kernel/index.ts';
+import { sdkFileHooks, sdkPeerProblem } from '../../kernel/sdk-loader.ts';
 import { hostPackages, type Staged } from './stage.ts';
 
 /** How long importing a plugin's module may take in the dry load. */
@@ -81,7 +82,7 @@ export async function verifyStaged(staged: Staged, o: VerifyOptions): Promise<Pl
     if (!(await o.consent(`${who}: ${what}. Accept? [y/N] `)))
       throw refuse(what, `review the plugin, then run ${o.again} --yes to accept`);
   }
-  const failure = await dryLoad(folder, manifest);
+  const failure = await dryLoad(folder, manifest, o.packageRoot);
   if (failure)
     throw refuse(
       `${manifest.main} ${failure}`,
@@ -91,8 +92,9 @@ export async function verifyStaged(staged: Staged, o: VerifyOptions): Promise<Pl
 }
 
 /**
- * The SDK check: a plugin states the `icode` (and zod) it was built against as peer dependencies; the
- * running icode provides both, so a range that excludes them would fail at its first import.
+ * The SDK check: a plugin states the SDK (`@icode/sdk`, or `icode` for plugins written before the SDK was
+ * a package of its own) and zod it was built against as peer dependencies; the running icode provides
+ * them, so a range that excludes them would fail at its first import.
  */
 function peerMismatch(folder: string, packageRoot: string): string | undefined {
   const peers =
@@ -101,13 +103,14 @@ function peerMismatch(folder: string, packageRoot: string): string | undefined {
         peerDependencies?: Record<string, string>;
       }
     ).peerDependencies ?? {};
-  for (const [peer, dir] of Object.entries(hostPackages(packageRoot))) {
-    const range = peers[peer];
-    if (!range) continue;
-    const { version } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string };
-    if (!semver.validRange(range) || !semver.satisfies(version, range, { includePrerelease: true }))
-      return `needs ${peer === 'icode' ? 'icode/sdk' : peer} ${range} (peerDependencies), this icode provides ${version}`;
-  }
+  const sdk = sdkPeerProblem(peers);
+  if (sdk) return `needs ${sdk.what} ${sdk.range} (peerDependencies), this icode provides ${sdk.provided}`;
+  const range = peers.zod;
+  if (!range) return undefined;
+  const zod = hostPackages(packageRoot).zod!;
+  const { version } = JSON.parse(readFileSync(join(zod, 'package.json'), 'utf8')) as { version: string };
+  if (!semver.validRange(range) || !semver.satisfies(version, range, { includePrerelease: true }))
+    return `needs zod ${range} (peerDependencies), this icode provides zod ${version}`;
   return undefined;
 }
 
@@ -143,10 +146,28 @@ const isInside = (file: string, dir: string) => {
  * plugin (has activate), without activating it. Returns why it failed, or undefined. A command-tools
  * plugin without code has nothing to load.
  */
-function dryLoad(folder: string, manifest: PluginManifest): Promise<string | undefined> {
+/** The file `import PACKAGE` loads from a package folder: its exports' import condition, else `module` or `main`. */
+function esmEntry(dir: string): string {
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+    exports?: { '.'?: { import?: unknown } };
+    module?: string;
+    main?: string;
+  };
+  const chosen = pkg.exports?.['.']?.import;
+  return join(dir, typeof chosen === 'string' ? chosen : (pkg.module ?? pkg.main ?? 'index.js'));
+}
+
+function dryLoad(folder: string, manifest: PluginManifest, packageRoot: string): Promise<string | undefined> {
   const main = join(folder, manifest.main);
   if (!existsSync(main)) return Promise.resolve(undefined);
-  const script = `let m;
+  // The plugin gets the SDK and zod as it will in icode: this icode's, whatever its node_modules hold.
+  const hooks = sdkFileHooks(
+    pathToFileURL(join(packageRoot, 'dist', 'sdk', 'index.js')).href,
+    pathToFileURL(esmEntry(hostPackages(packageRoot).zod!)).href,
+  );
+  const script = `import { register } from 'node:module';
+register(${JSON.stringify(hooks)});
+let m;
 try { m = await import(process.argv[1]); }
 catch (e) { process.stderr.write(String(e instanceof Error ? e.message : e)); process.exit(2); }
 if (typeof m.default?.activate !== 'function') process.exit(3);

@@ -1,21 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { builtinPlugins } from '../../../plugins/index.ts';
 import { bootTestKernel } from '../../../sdk/testing.ts';
 
-// The plugin imports icode/sdk and zod as an installed plugin would (peer dependencies): link them.
-beforeAll(() => {
-  const root = join(import.meta.dirname, '..', '..', '..');
-  const modules = join(import.meta.dirname, 'node_modules');
-  mkdirSync(modules, { recursive: true });
-  for (const [name, target] of [
-    ['icode', root],
-    ['zod', join(root, 'node_modules', 'zod')],
-  ] as const)
-    if (!existsSync(join(modules, name))) symlinkSync(target, join(modules, name));
-});
+// The plugin imports @icode/sdk and zod as peer dependencies, with no node_modules of its own: the kernel
+// provides both, as icode does for an installed plugin.
 
 async function repo() {
   const h = await bootTestKernel({

@@ -2,7 +2,7 @@
 // (no shell), the model's values after `--` or checked so they cannot be taken for options, and with
 // settings that keep a repository's own config from running programs (fsmonitor, pager, diff drivers).
 import { execFile } from 'node:child_process';
-import { capOutput, definePlugin, defineTool, resolveReal } from 'icode/sdk';
+import { capOutput, definePlugin, defineTool, resolveReal } from '@icode/sdk';
 import * as z from 'zod';
 
 const SAFE = ['-c', 'core.fsmonitor=false', '-c', 'core.pager=cat', '-c', 'diff.external=', '--no-pager'];

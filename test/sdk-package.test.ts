@@ -1,0 +1,174 @@
+import { execFile } from 'node:child_process';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, test } from 'vitest';
+import { SDK_VERSION } from '../sdk/version.ts';
+import { makeWorld, runCli } from './helpers.ts';
+import { startRegistry } from './registry.ts';
+
+const root = join(import.meta.dirname, '..');
+const sdkDir = join(root, 'sdk');
+const run = promisify(execFile);
+
+interface Packed {
+  name: string;
+  version: string;
+  size: number;
+  unpackedSize: number;
+  files: Array<{ path: string; size: number }>;
+}
+
+describe('@icode/sdk, the SDK as a package of its own', () => {
+  test('its version is the one the host checks plugins against; zod is its peer; it installs in under 5 MB', async () => {
+    const pkg = JSON.parse(readFileSync(join(sdkDir, 'package.json'), 'utf8'));
+    expect(pkg.name).toBe('@icode/sdk');
+    expect(pkg.version).toBe(SDK_VERSION);
+    expect(pkg.peerDependencies).toEqual({ zod: expect.any(String) });
+    expect(readFileSync(join(sdkDir, 'CHANGELOG.md'), 'utf8')).toContain(`## ${SDK_VERSION} `);
+    expect(existsSync(join(sdkDir, 'dist', 'index.js')), 'sdk/dist is built by `npm run build`').toBe(true);
+    const [packed] = JSON.parse(
+      (await run('npm', ['pack', '--dry-run', '--json', sdkDir], { cwd: tmpdir() })).stdout,
+    ) as Packed[];
+    const paths = packed!.files.map((f) => f.path);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'dist/index.js',
+        'dist/testing.js',
+        'dist/types/sdk/index.d.ts',
+        'dist/types/sdk/testing.d.ts',
+        'CHANGELOG.md',
+        'README.md',
+      ]),
+    );
+    // Sources stay out; only declarations and the bundles go in.
+    expect(paths.filter((p) => p.endsWith('.ts') && !p.endsWith('.d.ts'))).toEqual([]);
+    // What installing it brings: the package and its dependencies (tapable), not the CLI.
+    const deps = Object.keys(pkg.dependencies ?? {});
+    expect(deps).toEqual(['tapable']);
+    const tapable = await run('du', ['-sb', realpathSync(join(root, 'node_modules', 'tapable'))]);
+    const install = packed!.unpackedSize + Number(tapable.stdout.split('\t')[0]);
+    console.log(
+      `@icode/sdk ${packed!.version}: ${packed!.files.length} files, ${(packed!.size / 1024).toFixed(0)} KiB packed, installs ${(install / 1024 / 1024).toFixed(2)} MiB with its dependencies`,
+    );
+    expect(install).toBeLessThan(5 * 1024 * 1024);
+  }, 60_000);
+
+  test('published to a real registry with a scaffolded plugin: outside the repo the scaffold installs and passes its test with no link to the checkout, icode installs it, the model calls its tool, disable removes it, and a refused upgrade leaves it working', async () => {
+    expect(existsSync(join(sdkDir, 'dist', 'index.js')), 'sdk/dist is built by `npm run build`').toBe(true);
+    const registry = await startRegistry();
+    try {
+      // The registry holds only what is published here: the SDK, its dependency and peer, and the
+      // scaffold's build tool, each from this checkout's node_modules (no uplink, no other registry).
+      for (const folder of [
+        sdkDir,
+        join(root, 'node_modules', 'zod'),
+        join(root, 'node_modules', 'tapable'),
+        join(root, 'node_modules', 'typescript'),
+      ])
+        await registry.publish(folder);
+
+      // The author's side, in a folder outside the repository.
+      const author = mkdtempSync(join(tmpdir(), 'icode-author-'));
+      expect(relative(root, author).startsWith('..')).toBe(true);
+      const w = makeWorld();
+      const name = 'icode-plugin-greet';
+      const dir = join(author, name);
+      const init = await runCli(['plugins', 'init', dir], { world: w });
+      expect(init.code).toBe(0);
+      const npmEnv = { ...process.env, ...registry.env };
+      for (const key of Object.keys(npmEnv))
+        if (key.startsWith('npm_package_') || key === 'INIT_CWD') delete npmEnv[key];
+      await run('npm', ['install'], { cwd: dir, env: npmEnv });
+      // A copy from the registry, not a link into the checkout; and no icode CLI pulled in.
+      const sdk = join(dir, 'node_modules', '@icode', 'sdk');
+      expect(lstatSync(sdk).isSymbolicLink()).toBe(false);
+      expect(JSON.parse(readFileSync(join(sdk, 'package.json'), 'utf8')).version).toBe(SDK_VERSION);
+      expect(existsSync(join(dir, 'node_modules', 'icode'))).toBe(false);
+      expect(realpathSync(sdk).startsWith(root)).toBe(false);
+      const tested = await run('npm', ['test'], { cwd: dir, env: npmEnv });
+      expect(tested.stdout).toContain('# pass 1');
+      expect(tested.stdout).toContain('# fail 0');
+      await registry.publish(dir);
+
+      // The user's side: install it from the registry and let the model call its tool.
+      w.env.npm_config_registry = registry.url;
+      w.env.npm_config_cache = registry.env.npm_config_cache!;
+      const installed = await runCli(['plugins', 'install', name, '--yes'], { world: w });
+      expect(installed.stderr).toBe('');
+      expect(installed.stdout).toContain(`Installed ${name}@0.1.0`);
+      const scenarios = mkdtempSync(join(tmpdir(), 'icode-sdk-scenario-'));
+      writeFileSync(
+        join(scenarios, 'greet.json'),
+        JSON.stringify({
+          name: 'greet',
+          steps: [
+            { content: [{ type: 'tool_use', name: 'icode_plugin_greet_hello', input: { name: 'Ada' } }] },
+            { content: [{ type: 'text', text: 'Said: {{tool_results}}' }] },
+          ],
+        }),
+      );
+      const turn = async () =>
+        JSON.parse(
+          (
+            await runCli(
+              [
+                '-p',
+                '--mock',
+                '--mock-scenarios',
+                scenarios,
+                '--output-format',
+                'json',
+                'Greet PARITY_SCENARIO:greet',
+              ],
+              { world: w },
+            )
+          ).stdout,
+        );
+      const first = await turn();
+      expect(first).toMatchObject({
+        is_error: false,
+        tool_results: [{ tool_name: 'icode_plugin_greet_hello', is_error: false }],
+      });
+      expect(first.result).toContain('Hello, Ada!');
+
+      const tools = async () =>
+        (JSON.parse((await runCli(['doctor', '--json'], { world: w })).stdout) as { tools: string[] }).tools;
+      await runCli(['plugins', 'disable', name], { world: w });
+      expect(await tools()).not.toContain('icode_plugin_greet_hello');
+      await runCli(['plugins', 'enable', name], { world: w });
+      expect(await tools()).toContain('icode_plugin_greet_hello');
+
+      // Version 0.2.0 is built against an SDK this icode does not provide: the update is refused before
+      // anything is swapped, and 0.1.0 keeps working.
+      const pkgFile = join(dir, 'package.json');
+      const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
+      pkg.version = '0.2.0';
+      pkg.peerDependencies['@icode/sdk'] = '^2.0.0';
+      writeFileSync(pkgFile, JSON.stringify(pkg, null, 2));
+      const manifestFile = join(dir, 'plugin.json');
+      writeFileSync(
+        manifestFile,
+        JSON.stringify({ ...JSON.parse(readFileSync(manifestFile, 'utf8')), version: '0.2.0' }, null, 2),
+      );
+      await registry.publish(dir);
+      const update = await runCli(['plugins', 'update', name, '--yes'], { world: w });
+      expect(update.code).toBe(2);
+      expect(update.stderr).toContain(
+        `needs @icode/sdk ^2.0.0 (peerDependencies), this icode provides ${SDK_VERSION}`,
+      );
+      expect(JSON.parse(readFileSync(join(w.userDir, 'plugins', 'installed.json'), 'utf8'))[0]).toMatchObject(
+        {
+          name,
+          version: '0.1.0',
+        },
+      );
+      const after = await turn();
+      expect(after).toMatchObject({ is_error: false });
+      expect(after.result).toContain('Hello, Ada!');
+    } finally {
+      registry.stop();
+    }
+  }, 180_000);
+});
