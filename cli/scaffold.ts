@@ -27,7 +27,9 @@ export function scaffoldPlugin(target: string): string[] {
         main: 'dist/index.js',
         files: ['dist', 'plugin.json'],
         keywords: ['icode-plugin'],
-        scripts: { build: 'tsc', test: 'npm run build && node --test test/' },
+        // icode-sdk manifest writes the tools' descriptions and input schemas, read from the built code,
+        // into plugin.json: icode lists them without loading the plugin until the model calls one.
+        scripts: { build: 'tsc && icode-sdk manifest', test: 'npm run build && node --test test/' },
         // icode provides both at run time, whatever the plugin's node_modules hold; devDependencies for
         // the build and the tests. Keep @icode/sdk out of any bundle.
         peerDependencies: { '@icode/sdk': sdk, zod: '^4.1.0' },
@@ -43,7 +45,23 @@ export function scaffoldPlugin(target: string): string[] {
         description: 'An icode plugin',
         main: 'dist/index.js',
         engines: { icode: range },
-        contributes: { tools: [{ name: tool, mode: 'read-only' }] },
+        activation: 'lazy',
+        contributes: {
+          tools: [
+            {
+              name: tool,
+              mode: 'read-only',
+              // What the build writes from the code (npm run build); here from the start, so the
+              // folder is a valid plugin before its first build.
+              description: 'Greets someone by name',
+              inputSchema: {
+                type: 'object',
+                properties: { name: { type: 'string', description: 'Who to greet' } },
+                required: ['name'],
+              },
+            },
+          ],
+        },
       },
       null,
       2,
@@ -109,7 +127,9 @@ icode plugins install .          # try it in icode (or: icode plugins install ${
 \`\`\`
 
 \`plugin.json\` is what icode reads without running any code: the name, version, the icode versions it
-works with (\`engines.icode\`) and everything it contributes. Keep the two versions in step.
+works with (\`engines.icode\`) and everything it contributes. Keep the two versions in step. The build
+(\`icode-sdk manifest\`) writes each tool's description and input schema from the code into it, so icode
+offers the tools without loading the plugin (\`"activation": "lazy"\`) until the model calls one.
 
 The SDK is \`@icode/sdk\` (a peer dependency: icode provides its own at run time, and refuses the plugin
 when that is outside the range). The test boots icode's real kernel from \`@icode/sdk/testing\`, with its

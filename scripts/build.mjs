@@ -171,14 +171,14 @@ execFileSync(
  */
 await build({
   ...common,
-  entryPoints: { index: 'sdk/index.ts', testing: 'sdk/testing.ts' },
+  entryPoints: { index: 'sdk/index.ts', testing: 'sdk/testing.ts', bin: 'sdk/bin.ts' },
   outdir: 'sdk/dist',
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
   sourcemap: false,
   external: ['zod', 'tapable', 'typescript'],
   banner: {
-    js: "import { createRequire as __icodeRequire } from 'node:module'; const require = __icodeRequire(import.meta.url);",
+    js: "#!/usr/bin/env node\nimport { createRequire as __icodeRequire } from 'node:module'; const require = __icodeRequire(import.meta.url);",
   },
 });
 cpSync(join(root, 'dist', 'types'), join(root, 'sdk', 'dist', 'types'), { recursive: true });

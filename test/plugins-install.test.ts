@@ -94,6 +94,11 @@ test('icode plugins init scaffolds a plugin package that builds and passes its o
   execFileSync(process.execPath, [join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir]);
   const out = execFileSync(process.execPath, ['--test', join(dir, 'test')], { encoding: 'utf8', cwd: dir });
   expect(out).toContain('# pass 1');
+  // The manifest the scaffold writes is what the SDK's build step reads from the code.
+  const declared = execFileSync(process.execPath, [join(root, 'sdk', 'dist', 'bin.js'), 'manifest', dir], {
+    encoding: 'utf8',
+  });
+  expect(declared).toContain('tools already up to date');
 }, 60_000);
 
 test('published to a real npm registry (verdaccio) on loopback, the example git plugin installs, serves a model turn, and can be disabled and removed', async () => {

@@ -1,5 +1,14 @@
 import { execFile } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -90,6 +99,8 @@ describe('@icode/sdk, the SDK as a package of its own', () => {
       const tested = await run('npm', ['test'], { cwd: dir, env: npmEnv });
       expect(tested.stdout).toContain('# pass 1');
       expect(tested.stdout).toContain('# fail 0');
+      // The build wrote the tools' schemas from the code into plugin.json: the scaffold's were already right.
+      expect(tested.stdout).toContain('plugin.json: tools already up to date');
       await registry.publish(dir);
 
       // The user's side: install it from the registry and let the model call its tool.
@@ -133,8 +144,19 @@ describe('@icode/sdk, the SDK as a package of its own', () => {
       });
       expect(first.result).toContain('Hello, Ada!');
 
-      const tools = async () =>
-        (JSON.parse((await runCli(['doctor', '--json'], { world: w })).stdout) as { tools: string[] }).tools;
+      const doctor = async () =>
+        JSON.parse((await runCli(['doctor', '--json'], { world: w })).stdout) as {
+          tools: string[];
+          plugins: Array<{ name: string; state: string; activated: boolean }>;
+        };
+      const tools = async () => (await doctor()).tools;
+      // Lazy: listed from its manifest, its code not loaded until the model calls the tool.
+      const report = await doctor();
+      expect(report.tools).toContain('icode_plugin_greet_hello');
+      expect(report.plugins.find((p) => p.name === name)).toMatchObject({
+        state: 'active',
+        activated: false,
+      });
       await runCli(['plugins', 'disable', name], { world: w });
       expect(await tools()).not.toContain('icode_plugin_greet_hello');
       await runCli(['plugins', 'enable', name], { world: w });
@@ -171,4 +193,106 @@ describe('@icode/sdk, the SDK as a package of its own', () => {
       registry.stop();
     }
   }, 180_000);
+});
+
+describe('icode-sdk manifest: the tools of plugin.json written from the code', () => {
+  const plugin = (w: ReturnType<typeof makeWorld>, describe_: string, manifest: object) => {
+    const dir = join(w.root, 'plugin');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'plugin.json'), JSON.stringify(manifest, null, 2));
+    writeFileSync(
+      join(dir, 'index.mjs'),
+      `import { definePlugin, defineTool } from '@icode/sdk';
+import * as z from 'zod';
+export default definePlugin({
+  activate(ctx) {
+    ctx.tools.register(defineTool({
+      name: 'count_words',
+      description: ${JSON.stringify(describe_)},
+      input: z.object({ text: z.string(), max: z.number().int().optional() }),
+      mode: 'read-only',
+      execute: ({ text }) => String(text.split(/\\s+/).length),
+    }));
+  },
+});
+`,
+    );
+    return dir;
+  };
+  const base = {
+    name: 'words',
+    version: '1.0.0',
+    main: 'index.mjs',
+    engines: { icode: '^0.1.0' },
+    activation: 'lazy',
+    contributes: { tools: [{ name: 'count_words', mode: 'read-only' }] },
+  };
+
+  // The built command, in a process of its own, as a plugin's `npm run build` runs it.
+  const manifest = async (dir: string) =>
+    run(process.execPath, [join(sdkDir, 'dist', 'bin.js'), 'manifest', dir]).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({
+        code: e.code,
+        stdout: e.stdout,
+        stderr: e.stderr,
+      }),
+    );
+
+  test('a lazy manifest without schemas gets them, a changed description is written again, an unchanged one is left alone', async () => {
+    const w = makeWorld();
+    const dir = plugin(w, 'Counts words', base);
+    expect((await manifest(dir)).stdout).toBe(`${join(dir, 'plugin.json')}: wrote count_words\n`);
+    const written = JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8'));
+    expect(written.activation).toBe('lazy');
+    expect(written.contributes.tools[0]).toEqual({
+      name: 'count_words',
+      mode: 'read-only',
+      description: 'Counts words',
+      inputSchema: {
+        type: 'object',
+        properties: { text: { type: 'string' }, max: expect.objectContaining({ type: 'integer' }) },
+        required: ['text'],
+      },
+    });
+    const before = statSync(join(dir, 'plugin.json')).mtimeMs;
+    expect((await manifest(dir)).stdout).toContain('tools already up to date');
+    expect(statSync(join(dir, 'plugin.json')).mtimeMs).toBe(before);
+    plugin(w, 'Counts the words of a text', written);
+    expect((await manifest(dir)).stdout).toContain('wrote count_words');
+    expect(JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8')).contributes.tools[0].description).toBe(
+      'Counts the words of a text',
+    );
+    // The manifest is a valid lazy plugin now: icode lists the tool from it and runs it on first call.
+    writeFileSync(
+      join(w.project, '.icode', 'settings.json'),
+      JSON.stringify({ permissions: { allow: ['count_words'] } }),
+    );
+    const harness = join(w.root, 'harness.json');
+    writeFileSync(
+      harness,
+      JSON.stringify({ name: 'h', plugins: [{ name: 'mock-anthropic' }, { name: 'words', path: dir }] }),
+    );
+    const doctor = JSON.parse(
+      (await runCli(['doctor', '--json', '--manifest', harness], { world: w })).stdout,
+    );
+    expect(doctor.plugins.find((p: { name: string }) => p.name === 'words')).toMatchObject({
+      state: 'active',
+      activated: false,
+    });
+    expect(doctor.tools).toContain('count_words');
+  }, 60_000);
+
+  test('a plugin that cannot start is an error naming why, and plugin.json is left as it was', async () => {
+    const w = makeWorld();
+    const dir = plugin(w, 'Counts words', base);
+    writeFileSync(join(dir, 'index.mjs'), "throw new Error('no build here');\n");
+    const text = readFileSync(join(dir, 'plugin.json'), 'utf8');
+    const r = await manifest(dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^icode-sdk: words does not start, so its tools cannot be read: .*no build here/,
+    );
+    expect(readFileSync(join(dir, 'plugin.json'), 'utf8')).toBe(text);
+  }, 60_000);
 });
