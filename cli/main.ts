@@ -33,6 +33,7 @@ import { builtinPlugins } from '../plugins/index.ts';
 import { renderLspStatus } from '../plugins/lsp/render.ts';
 import { renderStatus } from '../plugins/mcp/render.ts';
 import { renderTasks } from '../plugins/tasks/render.ts';
+import { claudePluginId, readClaudePlugins } from '../sdk/claude-plugins.ts';
 import { findExecutable } from '../sdk/process.ts';
 import { pluginLines } from '../sdk/status.ts';
 import { type CheckQuery, checkLines, checkOne } from './check.ts';
@@ -365,7 +366,9 @@ export async function main(argv: string[]): Promise<number> {
       ?.hook('preAction', async (_plugins, action) => {
         const name = String(action.args[0]);
         const kernel = await createKernel(program.opts(), undefined, { signals: false });
-        const known = kernel.knownPlugins();
+        // Installed Claude Code plugins too, by name or `name@marketplace`.
+        const claude = readClaudePlugins(kernel.config.userDir).flatMap((p) => [p.name, claudePluginId(p)]);
+        const known = [...kernel.knownPlugins(), ...claude];
         if (known.includes(name)) return;
         throw new CommanderError(
           2,

@@ -3,7 +3,21 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { ErrorCodes, IcodeError, type InstalledPlugin, type Kernel, readInstalled } from '../kernel/index.ts';
+import {
+  claudePluginId,
+  isClaudePlugin,
+  readClaudePlugins,
+  readMarketplaces,
+} from '../sdk/claude-plugins.ts';
 import { editSettings } from '../sdk/settings.ts';
+import {
+  addMarketplace,
+  installClaudePlugin,
+  isGitSpec,
+  isMarketplace,
+  probeGit,
+  uninstallClaudePlugin,
+} from './install/claude.ts';
 import { withPluginsLock } from './install/lock.ts';
 import {
   editProjectLock,
@@ -203,6 +217,52 @@ async function install(
 }
 
 /**
+ * `icode plugins install SPEC`: a Claude Code plugin (a folder or git repository with
+ * `.claude-plugin/plugin.json`, or `name@marketplace`) installs as one; anything else is an icode plugin
+ * package, installed with npm.
+ */
+async function installAny(
+  kernel: Kernel,
+  spec: string,
+  opts: { scope: Scope; yes?: boolean; packageRoot: string },
+): Promise<string> {
+  const { userDir } = kernel.config;
+  const claude = (cloned?: string) =>
+    installClaudePlugin(spec, {
+      userDir,
+      settingsFile: settingsFile(kernel, opts.scope),
+      projectScope: opts.scope === 'project',
+      consent: askOnStdin,
+      ...(opts.yes ? { yes: true } : {}),
+      ...(cloned ? { cloned } : {}),
+    });
+  const market = /^[a-z0-9][a-z0-9._-]*@([a-z0-9][a-z0-9._-]*)$/.exec(spec)?.[1];
+  if (market && readMarketplaces(userDir).some((m) => m.name === market))
+    return locked(userDir, () => claude());
+  const local = resolve(spec.replace(/^file:/, ''));
+  if (existsSync(local)) {
+    if (isClaudePlugin(local)) return locked(userDir, () => claude());
+    if (isMarketplace(local) && !existsSync(join(local, 'plugin.json')))
+      throw new Error(
+        `${spec} is a Claude Code marketplace, not a plugin: icode plugins marketplace add ${spec}, then icode plugins install NAME@MARKETPLACE`,
+      );
+  } else if (isGitSpec(spec)) {
+    // One clone tells which kind it is; a Claude Code plugin is installed from it under the same lock.
+    const done = await locked(userDir, async () => {
+      const probed = probeGit(spec, userDir);
+      if (!probed) return undefined;
+      try {
+        return await claude(probed.folder);
+      } finally {
+        probed.discard();
+      }
+    });
+    if (done !== undefined) return done;
+  }
+  return install(kernel, spec, opts);
+}
+
+/**
  * Removes an installed plugin's folder and its record together (or neither), with `--scope project` its
  * entry in the project's lock too, then its settings switches. A plugin only the lock names is removed
  * from the lock.
@@ -210,6 +270,11 @@ async function install(
 async function uninstall(kernel: Kernel, name: string, scope: Scope): Promise<string> {
   const userDir = kernel.config.userDir;
   return locked(userDir, async () => {
+    const claude = uninstallClaudePlugin(name, {
+      userDir,
+      settingsFiles: (['user', 'project', 'local'] as const).map((s) => settingsFile(kernel, s)),
+    });
+    if (claude) return claude;
     const list = readInstalled(userDir);
     const folder = join(userDir, 'plugins', 'node_modules', name);
     const isInstalled = NPM_NAME.test(name) && (list.some((p) => p.name === name) || existsSync(folder));
@@ -264,16 +329,45 @@ export function pluginCommands(plugins: Command, cli: PluginsCli): void {
       cli.exit(2);
     }
   };
-  scoped(plugins.command('install').argument('<spec>', 'npm spec (name, name@^1.2), a folder, or a git URL'))
+  scoped(
+    plugins
+      .command('install')
+      .argument(
+        '<spec>',
+        'npm spec (name, name@^1.2), a folder, a git URL, or a Claude Code plugin name@marketplace',
+      ),
+  )
     .description('install a plugin into ~/.icode/plugins and switch it on')
     .option('--yes', 'accept the capabilities the plugin asks for')
     .action((spec: string, opts: { scope: Scope; yes?: boolean }) =>
-      run(async () => install(await cli.kernel(), spec, { ...opts, packageRoot: cli.packageRoot })),
+      run(async () => installAny(await cli.kernel(), spec, { ...opts, packageRoot: cli.packageRoot })),
     );
   scoped(plugins.command('uninstall').argument('<name>'))
     .description("remove an installed plugin (with --scope project, from the project's plugins lock too)")
     .action((name: string, opts: { scope: Scope }) =>
       run(async () => uninstall(await cli.kernel(), name, opts.scope)),
+    );
+  const marketplace = plugins.command('marketplace').description('catalogs of Claude Code plugins');
+  marketplace
+    .command('add')
+    .argument('<source>', 'a folder or git URL holding .claude-plugin/marketplace.json')
+    .description('add a marketplace; then icode plugins install NAME@MARKETPLACE')
+    .action((source: string) =>
+      run(async () => {
+        const { userDir } = (await cli.kernel()).config;
+        return locked(userDir, async () => addMarketplace(source, userDir));
+      }),
+    );
+  marketplace
+    .command('list')
+    .description('the marketplaces added')
+    .action(() =>
+      run(async () => {
+        const list = readMarketplaces((await cli.kernel()).config.userDir);
+        return list.length
+          ? list.map((m) => `${m.name}\t${m.source}`).join('\n')
+          : 'No marketplaces (icode plugins marketplace add PATH|GIT).';
+      }),
     );
   plugins
     .command('approve')
@@ -367,8 +461,13 @@ export function pluginCommands(plugins: Command, cli: PluginsCli): void {
         run(async () => {
           const k = await cli.kernel();
           const file = settingsFile(k, opts.scope);
-          setEnabled(file, name, on);
-          return `${on ? 'Enabled' : 'Disabled'} ${name} in ${file}.`;
+          // A Claude Code plugin is switched in enabledPlugins, by its id, as Claude Code does.
+          const claude = readClaudePlugins(k.config.userDir).find(
+            (p) => p.name === name || claudePluginId(p) === name,
+          );
+          if (claude) editSettings(file, ['enabledPlugins', claudePluginId(claude)], on);
+          else setEnabled(file, name, on);
+          return `${on ? 'Enabled' : 'Disabled'} ${claude ? claudePluginId(claude) : name} in ${file}.`;
         }),
       );
   }

@@ -61,6 +61,8 @@ export const SettingsSchema = z.strictObject({
   toolTimeouts: z.record(z.string(), z.number().int().nonnegative()).optional(),
   /** MCP servers by name, in Claude Code's format; the mcp plugin validates each entry. */
   mcpServers: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+  /** Installed Claude Code plugins switched on or off, by `name@marketplace` (or `name`), as Claude Code writes it. */
+  enabledPlugins: z.record(z.string(), z.boolean()).optional(),
 });
 export type Settings = z.output<typeof SettingsSchema>;
 

@@ -42,6 +42,23 @@ export { parseSlashCommand } from '../kernel/registries.ts';
 export type * from '../kernel/types.ts';
 export { pickAnswer } from './answers.ts';
 export { ProjectApprovals } from './approvals.ts';
+export {
+  CLAUDE_TOOL_NAMES,
+  type ClaudeMarketplace,
+  type ClaudePluginManifest,
+  type ClaudePluginParts,
+  type ClaudePluginRecord,
+  claudePluginFolder,
+  claudePluginId,
+  claudePluginParts,
+  commandsRun,
+  type EnabledClaudePlugin,
+  enabledClaudePlugins,
+  isClaudePlugin,
+  readClaudeManifest,
+  readClaudePlugins,
+  withPluginRoot,
+} from './claude-plugins.ts';
 export { CONTEXT_FILES, contextFiles, userMemory } from './context-files.ts';
 export {
   approvedTarget,

@@ -40,8 +40,10 @@ export interface Swap {
   name: string;
   /** The staged plugin folder to move in; none for an uninstall. */
   incoming?: string;
-  /** `installed.json` after. */
-  installed: InstalledPlugin[];
+  /** The folder it replaces (default: `~/.icode/plugins/node_modules/<name>`; a Claude Code plugin's is elsewhere). */
+  target?: string;
+  /** `installed.json` after; none: left as it is (a Claude Code plugin's record is one of the `edits`). */
+  installed?: InstalledPlugin[];
   /** Files to edit as the last steps, in order (switching the plugin on, the project's plugins lock). */
   edits?: Array<{ file: string; edit(): void }>;
 }
@@ -63,7 +65,7 @@ const journalFile = (root: string) => join(root, 'journal.json');
  * back and rethrows, saying so. The caller holds the plugins lock.
  */
 export function swapPlugin(s: Swap): void {
-  const target = join(s.userDir, 'plugins', 'node_modules', s.name);
+  const target = s.target ?? join(s.userDir, 'plugins', 'node_modules', s.name);
   const j: Journal = {
     userDir: s.userDir,
     name: s.name,
@@ -87,7 +89,7 @@ export function swapPlugin(s: Swap): void {
       mkdirSync(dirname(target), { recursive: true });
       renameSync(s.incoming, target);
     }
-    writeInstalled(s.userDir, s.installed);
+    if (s.installed) writeInstalled(s.userDir, s.installed);
     for (const e of s.edits ?? []) e.edit();
   } catch (error) {
     const undone = rollBack(j, s.root);

@@ -1,9 +1,11 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import * as z from 'zod';
 import {
+  CLAUDE_TOOL_NAMES,
   definePlugin,
   defineTool,
+  enabledClaudePlugins,
   listOf,
   PERMISSION_MODES,
   type PermissionMode,
@@ -62,11 +64,16 @@ const BUILT_IN: AgentType[] = [
   },
 ];
 
-/** Custom agents: `NAME.md` with frontmatter name, description, tools, model, permissionMode; the body is the prompt. */
-export function loadAgents(dir: string, source: string, problems: string[]): AgentType[] {
-  if (!existsSync(dir)) return [];
+/**
+ * Custom agents: `NAME.md` with frontmatter name, description, tools, model, permissionMode; the body is the
+ * prompt. `path` is a folder of them, or one such file.
+ */
+export function loadAgents(path: string, source: string, problems: string[]): AgentType[] {
+  if (!existsSync(path)) return [];
+  const single = statSync(path).isFile();
+  const dir = single ? dirname(path) : path;
   const out: AgentType[] = [];
-  for (const entry of readdirSync(dir).sort()) {
+  for (const entry of single ? [basename(path)] : readdirSync(dir).sort()) {
     if (!entry.endsWith('.md')) continue;
     const file = join(dir, entry);
     try {
@@ -100,11 +107,24 @@ export default definePlugin({
     maxTurns: z.number().int().positive().default(30),
   }),
   activate(ctx) {
+    const claude = enabledClaudePlugins(ctx);
+    // (A plugin that cannot be read is reported by the commands plugin, once.)
     const problems: string[] = [];
     const types = new Map<string, AgentType>();
+    // A Claude Code plugin's agents are `plugin:agent`; their tools may be named as Claude Code names them.
+    const fromPlugins = claude.plugins.flatMap((p) =>
+      p.parts.agents
+        .flatMap((path) => loadAgents(path, p.source, problems))
+        .map((a) => ({
+          ...a,
+          name: `${p.record.name}:${a.name}`,
+          ...(a.tools ? { tools: a.tools.map((t) => ICODE_NAMES[t] ?? t) } : {}),
+        })),
+    );
     // Project agents override the user's, which override the built-in ones of the same name.
     for (const a of [
       ...BUILT_IN,
+      ...fromPlugins,
       ...loadAgents(join(ctx.userDir, 'agents'), 'user', problems),
       ...loadAgents(join(ctx.projectRoot, '.icode', 'agents'), 'project', problems),
     ])
@@ -163,6 +183,10 @@ export default definePlugin({
     );
   },
 });
+
+const ICODE_NAMES: Record<string, string> = Object.fromEntries(
+  Object.entries(CLAUDE_TOOL_NAMES).map(([icode, claude]) => [claude, icode]),
+);
 
 const RANK: Record<PermissionMode, number> = {
   'read-only': 0,

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { listOf, parseFrontmatter } from '../../sdk/index.ts';
 
 /** A command written as markdown: `.icode/commands/NAME.md` (or `sub/NAME.md` → `/sub:NAME`). */
@@ -11,15 +11,21 @@ export interface CustomCommand {
   model?: string;
   body: string;
   file: string;
-  scope: 'project' | 'user';
+  /** Where it comes from, for lists: `project`, `user`, `plugin NAME`. */
+  scope: string;
 }
 
-/** Reads the command files of a folder (recursively); problems are collected, one bad file skips only itself. */
-export function loadCommands(dir: string, scope: 'project' | 'user', problems: string[]): CustomCommand[] {
-  if (!existsSync(dir)) return [];
+/**
+ * Reads the command files of a folder (recursively), or one command file; problems are collected, one
+ * bad file skips only itself.
+ */
+export function loadCommands(path: string, scope: string, problems: string[]): CustomCommand[] {
+  if (!existsSync(path)) return [];
+  const single = statSync(path).isFile();
+  const dir = single ? dirname(path) : path;
   const out: CustomCommand[] = [];
   const walk = (folder: string) => {
-    for (const entry of readdirSync(folder).sort()) {
+    for (const entry of single ? [basename(path)] : readdirSync(folder).sort()) {
       const file = join(folder, entry);
       if (statSync(file).isDirectory()) walk(file);
       else if (entry.endsWith('.md')) {

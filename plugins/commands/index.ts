@@ -10,6 +10,7 @@ import {
   contextFiles,
   definePlugin,
   editSettings,
+  enabledClaudePlugins,
   hostGit,
   type MessageParam,
   PERMISSION_MODES,
@@ -18,6 +19,7 @@ import {
   settingLines,
   settingsPath,
   userMemory,
+  withPluginRoot,
 } from '../../sdk/index.ts';
 import { expand, loadCommands } from './custom.ts';
 
@@ -315,13 +317,32 @@ export default definePlugin({
     for (const command of builtins) ctx.commands.register(command);
 
     // Custom commands: the project's override the user's of the same name; built-ins are never shadowed.
-    const problems: string[] = [];
+    // A Claude Code plugin's are /plugin:command, and also /command while no other command has that name.
+    // A plugin that cannot be read is reported here, for every part of it (agents, skills, …) is missing.
+    const claude = enabledClaudePlugins(ctx);
+    const problems: string[] = [...claude.problems];
+    const fromPlugins = claude.plugins.flatMap((p) =>
+      p.parts.commands
+        .flatMap((path) => loadCommands(path, p.source, problems))
+        .map((c) => ({
+          ...c,
+          body: withPluginRoot(c.body, p.parts.root),
+          name: `${p.record.name}:${c.name}`,
+          short: c.name,
+        })),
+    );
     const custom = [
+      ...fromPlugins,
       ...loadCommands(join(ctx.userDir, 'commands'), 'user', problems),
       ...loadCommands(join(ctx.projectRoot, '.icode', 'commands'), 'project', problems),
     ];
     const taken = new Set(ctx.commands.list().map((c) => c.name));
     const byName = new Map(custom.map((c) => [c.name, c]));
+    const shorts = new Map<string, number>();
+    for (const c of fromPlugins) shorts.set(c.short, (shorts.get(c.short) ?? 0) + 1);
+    for (const c of fromPlugins)
+      if (shorts.get(c.short) === 1 && !taken.has(c.short) && !byName.has(c.short))
+        byName.set(c.short, { ...c, name: c.short });
     for (const c of byName.values()) {
       if (taken.has(c.name)) {
         problems.push(`${c.file}: /${c.name} is already a command; rename the file`);

@@ -1,6 +1,8 @@
 import * as z from 'zod';
 import {
+  CLAUDE_TOOL_NAMES,
   definePlugin,
+  enabledClaudePlugins,
   formatLocation,
   type PermissionEvidence,
   ProjectApprovals,
@@ -42,14 +44,7 @@ declare module '../../kernel/registries.ts' {
 }
 
 // Hook scripts written for Claude Code test tool_name against its names.
-const CLAUDE_NAMES: Record<string, string> = {
-  bash: 'Bash',
-  read_file: 'Read',
-  write_file: 'Write',
-  edit_file: 'Edit',
-  glob_search: 'Glob',
-  grep_search: 'Grep',
-};
+const CLAUDE_NAMES = CLAUDE_TOOL_NAMES;
 
 interface Configured {
   event: HookEvent;
@@ -57,6 +52,8 @@ interface Configured {
   hook: HookCommand;
   source: string;
   fromProject: boolean;
+  /** A Claude Code plugin's folder: its hooks get it as CLAUDE_PLUGIN_ROOT. */
+  pluginRoot?: string;
 }
 
 const text = (o: HookOutcome) => o.stderr || o.stdout || `exit ${o.exitCode}`;
@@ -95,13 +92,38 @@ export default definePlugin({
             });
       }
     }
+    // A Claude Code plugin's hooks (hooks/hooks.json): a plugin the project switches on counts as the project's.
+    for (const p of enabledClaudePlugins(ctx).plugins) {
+      if (!p.parts.hooks) continue;
+      const parsed = HooksSchema.safeParse(p.parts.hooks.events);
+      if (!parsed.success)
+        for (const issue of parsed.error.issues)
+          problems.push(`${p.parts.hooks.file} (key "hooks.${issue.path.join('.')}"): ${issue.message}`);
+      for (const [event, matchers] of Object.entries(parsed.data ?? {}) as Array<
+        [HookEvent, z.output<typeof Matcher>[]]
+      >)
+        for (const m of matchers)
+          for (const hook of m.hooks)
+            configured.push({
+              event,
+              matcher: m.matcher ?? '',
+              hook,
+              source: p.source,
+              fromProject: p.fromProject,
+              pluginRoot: p.parts.root,
+            });
+    }
     // Hooks from the repository's own settings run commands: only once the user approved them as they are.
     const approvals = new ProjectApprovals(ctx.userDir, 'hooks');
-    const projectHooks = configured.filter((c) => c.fromProject).map((c) => [c.event, c.matcher, c.hook]);
+    const projectHooks = configured
+      .filter((c) => c.fromProject)
+      .map((c) => [c.event, c.matcher, c.hook, ...(c.pluginRoot ? [c.source] : [])]);
     const fingerprint = ProjectApprovals.fingerprint(projectHooks);
     const projectApproved = !projectHooks.length || approvals.approved(ctx.projectRoot, fingerprint);
     if (!projectApproved)
-      problems.push(`${projectHooks.length} hooks in the project's .icode/settings.json are not approved`);
+      problems.push(
+        `${projectHooks.length} hooks of the project (its .icode/settings.json and the plugins it switches on) are not approved`,
+      );
     if (problems.length)
       ctx.health.degraded(
         problems.join('; '),
@@ -124,7 +146,10 @@ export default definePlugin({
       cwd: session?.cwd ?? ctx.cwd,
     });
     const run = (c: Configured, event: Record<string, unknown>) =>
-      runHook(c.hook, event, { cwd: ctx.projectRoot, env: ctx.env });
+      runHook(c.hook, event, {
+        cwd: ctx.projectRoot,
+        env: c.pluginRoot ? { ...ctx.env, CLAUDE_PLUGIN_ROOT: c.pluginRoot } : ctx.env,
+      });
     const failed = (c: Configured, o: HookOutcome) =>
       o.timedOut
         ? `timed out after ${c.hook.timeout ?? 60} s`

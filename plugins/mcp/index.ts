@@ -1,5 +1,11 @@
 import * as z from 'zod';
-import { definePlugin, defineTool, ProjectApprovals, type ToolMode } from '../../sdk/index.ts';
+import {
+  definePlugin,
+  defineTool,
+  enabledClaudePlugins,
+  ProjectApprovals,
+  type ToolMode,
+} from '../../sdk/index.ts';
 import { McpConnection, type McpPrompt, type McpTool, type ServerStatus } from './connection.ts';
 import { renderStatus } from './render.ts';
 import { type ConfigProblem, checkServer, collectServers, type ServerEntry } from './servers.ts';
@@ -59,6 +65,17 @@ export default definePlugin({
       ctx.env,
     );
     const found = collectServers(ctx.settings.mcpServers, ctx.origins, ctx.projectRoot, ctx.locate);
+    // A Claude Code plugin's servers (.mcp.json in the plugin) are `plugin:<plugin>:<server>`, as Claude
+    // Code names them; a plugin the project switches on counts as the project's.
+    for (const p of enabledClaudePlugins(ctx).plugins)
+      for (const [server, raw] of Object.entries(p.parts.mcpServers?.servers ?? {}))
+        found.entries.push({
+          name: `plugin:${p.record.name}:${server}`,
+          raw,
+          source: p.source,
+          fromProject: p.fromProject,
+          where: (path) => `${p.parts.mcpServers?.file} (key "mcpServers.${[server, ...path].join('.')}")`,
+        });
     const problems: ConfigProblem[] = [
       ...found.problems,
       ...defaults.problems.map((message) => ({

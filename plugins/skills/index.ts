@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { definePlugin, defineTool, parseFrontmatter } from '../../sdk/index.ts';
+import { definePlugin, defineTool, enabledClaudePlugins, parseFrontmatter } from '../../sdk/index.ts';
 
 export interface Skill {
   name: string;
@@ -63,6 +63,11 @@ export default definePlugin({
     add(readSkills(join(ctx.projectRoot, '.icode', 'skills'), 'project', problems));
     add(readSkills(join(ctx.projectRoot, '.claude', 'skills'), 'project', problems));
     add(readSkills(join(ctx.userDir, 'skills'), 'user', problems));
+    // A Claude Code plugin's skills are `plugin:skill`, as Claude Code names them.
+    // (One that cannot be read is reported by the commands plugin, once.)
+    for (const p of enabledClaudePlugins(ctx).plugins)
+      for (const dir of p.parts.skills)
+        add(readSkills(dir, p.source, problems).map((s) => ({ ...s, name: `${p.record.name}:${s.name}` })));
     const health = () =>
       problems.length
         ? ctx.health.degraded(`skills: ${problems.join('; ')}`, 'fix the SKILL.md files named')

@@ -1,0 +1,349 @@
+import { execFileSync } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as z from 'zod';
+import { ErrorCodes, IcodeError, isInside, loadJsonFile } from '../../kernel/index.ts';
+import {
+  type ClaudeMarketplace,
+  type ClaudePluginRecord,
+  claudePluginFolder,
+  claudePluginId,
+  claudePluginParts,
+  claudePluginsFile,
+  commandsRun,
+  isClaudePlugin,
+  readClaudeManifest,
+  readClaudePlugins,
+  readMarketplaces,
+  writeClaudePlugins,
+  writeMarketplaces,
+} from '../../sdk/claude-plugins.ts';
+import { hostGit } from '../../sdk/process.ts';
+import { editSettings } from '../../sdk/settings.ts';
+import { STAGE_PREFIX } from './stage.ts';
+import { discardStage, swapPlugin } from './swap.ts';
+import type { Consent } from './verify.ts';
+
+/** A git URL as npm and Claude Code take them: `git+https://…`, `git+file://…`, `git@host:…`, `….git`. */
+export const isGitSpec = (spec: string) =>
+  /^git\+|^git:\/\/|^ssh:\/\/|^git@|\.git$/.test(spec) && !existsSync(resolve(spec));
+
+const git = (args: string[], cwd: string) => {
+  const [file, argv] = hostGit(args);
+  try {
+    execFileSync(file, argv, {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0' },
+    });
+  } catch (error) {
+    const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
+    throw new IcodeError(
+      ErrorCodes.INSTALL_REFUSED,
+      `git ${args[0]} failed: ${stderr.split('\n').slice(-4).join('\n') || (error as Error).message}`,
+      'check the URL and that you can clone it with git; nothing was changed',
+    );
+  }
+};
+
+/** Clones a git URL (`git+` dropped; `#ref` checked out) into `into`, without its history. */
+export function cloneInto(spec: string, into: string): void {
+  const [url, ref] = spec.replace(/^git\+/, '').split('#') as [string, string | undefined];
+  git(['clone', '--quiet', '--depth', '1', ...(ref ? ['--branch', ref] : []), url, into], process.cwd());
+}
+
+/** A fresh staging folder next to the installed plugins (same file system: the swap is a rename). */
+export const stagingFolder = (userDir: string) => {
+  mkdirSync(userDir, { recursive: true });
+  return mkdtempSync(join(userDir, STAGE_PREFIX));
+};
+
+/** Copies a plugin folder into the staging folder, without its `.git` (the installed copy is a copy). */
+function copyPlugin(from: string, root: string): string {
+  const folder = join(root, 'plugin');
+  cpSync(from, folder, {
+    recursive: true,
+    filter: (src) => !/[\\/]\.git$/.test(src.slice(from.length)),
+  });
+  return folder;
+}
+
+const marketplaceFile = (root: string) => join(root, '.claude-plugin', 'marketplace.json');
+export const isMarketplace = (root: string) => existsSync(marketplaceFile(root));
+
+const Source = z.union([
+  z.string(),
+  z.looseObject({ source: z.literal('github'), repo: z.string(), ref: z.string().optional() }),
+  z.looseObject({ source: z.enum(['url', 'git']), url: z.string(), ref: z.string().optional() }),
+]);
+/** `.claude-plugin/marketplace.json`: a named catalog of plugins, each with where to get it. */
+const MarketplaceSchema = z.looseObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'a marketplace name is kebab-case'),
+  metadata: z.looseObject({ pluginRoot: z.string().optional() }).optional(),
+  plugins: z.array(z.looseObject({ name: z.string(), source: Source })),
+});
+
+const readMarketplace = (root: string) =>
+  loadJsonFile(readFileSync(marketplaceFile(root), 'utf8'), marketplaceFile(root), MarketplaceSchema);
+
+export interface ClaudeInstallOptions {
+  userDir: string;
+  /** The settings file of the scope it is switched on in. */
+  settingsFile: string;
+  /** Switched on by the project's own settings: its hooks and MCP servers then wait for the project's approval. */
+  projectScope: boolean;
+  yes?: boolean;
+  consent: Consent;
+  /** A clone of the git URL `spec` made already (to see what kind of plugin it is): copied, not cloned again. */
+  cloned?: string;
+}
+
+/**
+ * Installs a Claude Code plugin from a folder, a git URL or `name@marketplace`, as one transaction: it is
+ * copied (or cloned) into a staging folder and checked there (`.claude-plugin/plugin.json`, hooks.json,
+ * .mcp.json, each error at its line); what it runs (hook commands, MCP servers) is accepted by the user
+ * (or `--yes`); then it is swapped into `~/.icode/plugins/claude/<name>` with its record and switched on
+ * (`enabledPlugins`) in the scope's settings. A refusal or failure leaves what was there before.
+ */
+export async function installClaudePlugin(spec: string, o: ClaudeInstallOptions): Promise<string> {
+  const root = stagingFolder(o.userDir);
+  try {
+    const { folder, marketplace, origin } = o.cloned
+      ? { folder: copyPlugin(o.cloned, root), marketplace: undefined, origin: spec }
+      : fetchPlugin(spec, root, o.userDir);
+    // Checked in the staged copy; a mistake is shown in the folder (or repository) it came from.
+    const { manifest, parts } = shownAt(folder, origin, () => {
+      const manifest = readClaudeManifest(folder);
+      return { manifest, parts: claudePluginParts(folder, manifest, '${CLAUDE_PLUGIN_ROOT}') };
+    });
+    const { name } = manifest;
+    const list = readClaudePlugins(o.userDir);
+    const previous = list.find((p) => p.name === name);
+    const runs = commandsRun(parts);
+    const accepted = previous?.accepted;
+    const unaccepted = [
+      ...runs.hooks.filter((h) => !accepted?.hooks.includes(h)).map((h) => `hook: ${h}`),
+      ...runs.mcpServers.filter((m) => !accepted?.mcpServers.includes(m)).map((m) => `MCP server: ${m}`),
+    ];
+    if (unaccepted.length && !o.yes) {
+      const what = `runs commands on this machine outside the permission gate (${unaccepted.join('; ')})`;
+      if (!(await o.consent(`${name} (Claude Code plugin): ${what}. Accept? [y/N] `)))
+        throw new IcodeError(
+          ErrorCodes.INSTALL_REFUSED,
+          `${name}: ${what}`,
+          `review the plugin, then run icode plugins install ${spec} --yes to accept`,
+        );
+    }
+    const record: ClaudePluginRecord = {
+      name,
+      ...(manifest.version ? { version: manifest.version } : {}),
+      spec: existsSync(resolve(spec)) ? resolve(spec) : spec,
+      ...(marketplace ? { marketplace } : {}),
+      accepted: runs,
+      installedAt: new Date().toISOString(),
+    };
+    const id = claudePluginId(record);
+    swapPlugin({
+      userDir: o.userDir,
+      root,
+      name,
+      incoming: folder,
+      target: claudePluginFolder(o.userDir, name),
+      edits: [
+        {
+          file: claudePluginsFile(o.userDir),
+          edit: () => writeClaudePlugins(o.userDir, [...list.filter((p) => p.name !== name), record]),
+        },
+        { file: o.settingsFile, edit: () => editSettings(o.settingsFile, ['enabledPlugins', id], true) },
+      ],
+    });
+    const counts = [
+      [parts.commands.length && 'commands', parts.agents.length && 'agents', parts.skills.length && 'skills']
+        .filter(Boolean)
+        .join(', '),
+      runs.hooks.length ? `${runs.hooks.length} hooks` : '',
+      runs.mcpServers.length ? `MCP servers ${runs.mcpServers.join(', ')}` : '',
+    ].filter(Boolean);
+    const approve =
+      o.projectScope && (runs.hooks.length || runs.mcpServers.length)
+        ? `\nIts hooks and MCP servers run in this project once approved: icode hooks approve, icode mcp approve.`
+        : '';
+    return `Installed Claude Code plugin ${name}${manifest.version ? `@${manifest.version}` : ''}${previous ? ` (was ${previous.version ?? 'installed'})` : ''}${counts.length ? ` (${counts.join('; ')})` : ''}; enabled as ${id} in ${o.settingsFile}${approve}`;
+  } finally {
+    discardStage(root);
+  }
+}
+
+/** Runs `check`, showing the staged `folder` in its errors as `origin`, where the user can find the file. */
+function shownAt<T>(folder: string, origin: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof IcodeError)) throw error;
+    const shown = (text: string) => text.replaceAll(folder, origin);
+    throw new IcodeError(
+      error.code,
+      shown(error.message),
+      error.fix === undefined ? undefined : shown(error.fix),
+      error.location ? { ...error.location, file: shown(error.location.file) } : undefined,
+    );
+  }
+}
+
+/**
+ * The plugin folder a spec names, copied or cloned into the staging folder; its marketplace if any; and
+ * where it came from, for messages.
+ */
+function fetchPlugin(
+  spec: string,
+  root: string,
+  userDir: string,
+): { folder: string; marketplace?: string; origin: string } {
+  const at = /^([a-z0-9][a-z0-9._-]*)@([a-z0-9][a-z0-9._-]*)$/.exec(spec);
+  const market = at ? readMarketplaces(userDir).find((m) => m.name === at[2]) : undefined;
+  if (at && market) return { ...fromMarketplace(market, at[1]!, root), marketplace: market.name };
+  if (isGitSpec(spec)) {
+    const clone = join(root, 'clone');
+    cloneInto(spec, clone);
+    return { folder: copyPlugin(clone, root), origin: spec };
+  }
+  const local = resolve(spec.replace(/^file:/, ''));
+  if (!existsSync(local) || !statSync(local).isDirectory())
+    throw new IcodeError(
+      ErrorCodes.INSTALL_REFUSED,
+      `${spec} is not a folder, a git URL, or a plugin of a known marketplace`,
+      `give a plugin folder or git URL, or add its marketplace first: icode plugins marketplace add PATH|GIT`,
+    );
+  return { folder: copyPlugin(local, root), origin: local };
+}
+
+/**
+ * Clones a git URL to see whether it holds a Claude Code plugin. Returns the clone and a way to remove it,
+ * or undefined (removed already) when it is not one, so npm installs it as an icode plugin.
+ */
+export function probeGit(spec: string, userDir: string): { folder: string; discard(): void } | undefined {
+  const root = stagingFolder(userDir);
+  const discard = () => rmSync(root, { recursive: true, force: true });
+  try {
+    const folder = join(root, 'clone');
+    cloneInto(spec, folder);
+    if (isClaudePlugin(folder)) return { folder, discard };
+  } catch (error) {
+    discard();
+    throw error;
+  }
+  discard();
+  return undefined;
+}
+
+/** A marketplace's plugin by name, fetched into the staging folder: a folder of the marketplace, or a repository. */
+function fromMarketplace(
+  market: ClaudeMarketplace,
+  name: string,
+  root: string,
+): { folder: string; origin: string } {
+  const catalog = readMarketplace(market.root);
+  const entry = catalog.plugins.find((p) => p.name === name);
+  if (!entry)
+    throw new IcodeError(
+      ErrorCodes.INSTALL_REFUSED,
+      `marketplace ${market.name} has no plugin "${name}"`,
+      `it lists: ${catalog.plugins.map((p) => p.name).join(', ') || 'nothing'}`,
+    );
+  const { source } = entry;
+  if (typeof source === 'string') {
+    const base = resolve(market.root, catalog.metadata?.pluginRoot ?? '.');
+    const folder = resolve(source.startsWith('./') || source.startsWith('../') ? market.root : base, source);
+    if (!isInside(folder, market.root) && folder !== market.root)
+      throw new IcodeError(
+        ErrorCodes.INSTALL_REFUSED,
+        `${marketplaceFile(market.root)}: plugin "${name}" has source ${source}, outside the marketplace`,
+        'ask its author to fix the source',
+      );
+    return { folder: copyPlugin(folder, root), origin: folder };
+  }
+  const url = source.source === 'github' ? `https://github.com/${source.repo}.git` : source.url;
+  const clone = join(root, 'clone');
+  cloneInto(source.ref ? `${url}#${source.ref}` : url, clone);
+  return { folder: copyPlugin(clone, root), origin: url };
+}
+
+/**
+ * `icode plugins marketplace add PATH|GIT`: records a catalog of Claude Code plugins by the name its
+ * marketplace.json gives. A folder is read where it is; a git URL is cloned under
+ * `~/.icode/plugins/marketplaces/<name>`.
+ */
+export function addMarketplace(source: string, userDir: string): string {
+  let root: string;
+  let staged: string | undefined;
+  if (isGitSpec(source)) {
+    staged = stagingFolder(userDir);
+    root = join(staged, 'clone');
+    cloneInto(source, root);
+  } else root = resolve(source);
+  try {
+    if (!isMarketplace(root))
+      throw new IcodeError(
+        ErrorCodes.INSTALL_REFUSED,
+        `${source} is not a marketplace: it has no .claude-plugin/marketplace.json`,
+        'give the folder or repository that holds .claude-plugin/marketplace.json',
+      );
+    const catalog = readMarketplace(root);
+    if (staged) {
+      const into = join(userDir, 'plugins', 'marketplaces', catalog.name);
+      mkdirSync(join(userDir, 'plugins', 'marketplaces'), { recursive: true });
+      rmSync(into, { recursive: true, force: true });
+      renameSync(root, into);
+      root = into;
+    }
+    const others = readMarketplaces(userDir).filter((m) => m.name !== catalog.name);
+    writeMarketplaces(userDir, [...others, { name: catalog.name, source, root }]);
+    return `Added marketplace ${catalog.name} (${catalog.plugins.length} plugins: ${catalog.plugins.map((p) => p.name).join(', ')}). Install one with icode plugins install NAME@${catalog.name}`;
+  } finally {
+    if (staged) rmSync(staged, { recursive: true, force: true });
+  }
+}
+
+/** Removes a Claude Code plugin's folder and record together, then its `enabledPlugins` switches. */
+export function uninstallClaudePlugin(
+  name: string,
+  o: { userDir: string; settingsFiles: string[] },
+): string | undefined {
+  const list = readClaudePlugins(o.userDir);
+  const record = list.find((p) => p.name === name || claudePluginId(p) === name);
+  if (!record) return undefined;
+  const root = stagingFolder(o.userDir);
+  try {
+    swapPlugin({
+      userDir: o.userDir,
+      root,
+      name: record.name,
+      target: claudePluginFolder(o.userDir, record.name),
+      edits: [
+        {
+          file: claudePluginsFile(o.userDir),
+          edit: () =>
+            writeClaudePlugins(
+              o.userDir,
+              list.filter((p) => p !== record),
+            ),
+        },
+      ],
+    });
+  } finally {
+    discardStage(root);
+  }
+  for (const file of o.settingsFiles)
+    if (existsSync(file) && readFileSync(file, 'utf8').includes(`"${claudePluginId(record)}"`))
+      editSettings(file, ['enabledPlugins', claudePluginId(record)], undefined);
+  return `Uninstalled Claude Code plugin ${record.name}.`;
+}

@@ -1,0 +1,199 @@
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { makeWorld, runCli, type World, write } from './helpers.ts';
+
+/** A plugin in Claude Code's documented layout: a command, an agent, a skill, a PreToolUse hook, an MCP server. */
+const PLUGIN = join(import.meta.dirname, 'fixtures', 'claude-plugin', 'guard-kit');
+const ROOT = join(import.meta.dirname, '..');
+const MCP_TOOL = 'mcp__plugin_guard-kit_notes__count_words';
+
+/** A world whose plugin MCP server finds the SDK in this checkout (a published plugin would bundle it). */
+function world(): World {
+  const w = makeWorld();
+  w.env.GUARD_KIT_MODULES = ROOT;
+  return w;
+}
+
+/** Mock scenarios: one turn that uses every part of the plugin, and the replies its command and agent get. */
+function scenarios(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'icode-cc-scenarios-'));
+  const scenario = (name: string, steps: unknown[]) =>
+    writeFileSync(join(dir, `${name}.json`), JSON.stringify({ name, steps }));
+  scenario('cc_everything', [
+    { content: [{ type: 'tool_use', name: 'Skill', input: { skill: 'guard-kit:release-notes' } }] },
+    { content: [{ type: 'tool_use', name: 'bash', input: { command: 'rm -rf build' } }] },
+    { content: [{ type: 'tool_use', name: MCP_TOOL, input: { text: 'one two three' } }] },
+    {
+      content: [
+        {
+          type: 'tool_use',
+          name: 'Agent',
+          input: {
+            description: 'review',
+            prompt: 'Review the change. PARITY_SCENARIO:cc_reviewer',
+            subagent_type: 'guard-kit:reviewer',
+          },
+        },
+      ],
+    },
+    { content: [{ type: 'text', text: 'All done.' }] },
+  ]);
+  scenario('cc_reviewer', [{ content: [{ type: 'text', text: 'Reviewed: no problems.' }] }]);
+  scenario('cc_greet', [
+    { when: 'Write a greeting for Ada', content: [{ type: 'text', text: 'GREETING FROM THE COMMAND' }] },
+    { content: [{ type: 'text', text: 'the command text did not arrive' }] },
+  ]);
+  return dir;
+}
+
+async function turn(w: World, dir: string, prompt: string, extra: string[] = []) {
+  const r = await runCli(
+    [
+      '-p',
+      '--mock',
+      '--mock-scenarios',
+      dir,
+      '--permission-mode',
+      'workspace-write',
+      '--output-format',
+      'json',
+      ...extra,
+      prompt,
+    ],
+    { world: w },
+  );
+  return JSON.parse(r.stdout) as {
+    result: string;
+    is_error: boolean;
+    tool_results: Array<{ tool_name: string; is_error: boolean; output: unknown }>;
+  };
+}
+const text = (output: unknown) => (typeof output === 'string' ? output : JSON.stringify(output));
+const resultOf = (r: Awaited<ReturnType<typeof turn>>, tool: string) =>
+  r.tool_results.find((t) => t.tool_name === tool);
+
+/** Every part of the plugin at work in one model turn, and its command run headless. */
+async function expectWorking(w: World) {
+  const dir = scenarios();
+  const r = await turn(w, dir, 'Do it all. PARITY_SCENARIO:cc_everything');
+  expect(r.is_error).toBe(false);
+  expect(text(resultOf(r, 'Skill')?.output)).toContain('List the commits since the last tag');
+  const bash = resultOf(r, 'bash');
+  expect(bash?.is_error).toBe(true);
+  expect(text(bash?.output)).toContain('guard-kit: rm is not allowed here (plugin root guard-kit)');
+  expect(resultOf(r, MCP_TOOL)).toMatchObject({ is_error: false });
+  expect(text(resultOf(r, MCP_TOOL)?.output)).toContain('notes: 3 words');
+  expect(resultOf(r, 'Agent')?.is_error).toBe(false);
+  expect(text(resultOf(r, 'Agent')?.output)).toContain('Reviewed: no problems.');
+  expect(text(resultOf(r, 'Agent')?.output)).toContain('[guard-kit:reviewer agent');
+  const greet = await turn(w, dir, '/guard-kit:greet Ada PARITY_SCENARIO:cc_greet');
+  expect(greet.result).toBe('GREETING FROM THE COMMAND');
+  // Not clashing with another command, it is also /greet.
+  expect((await turn(w, dir, '/greet Ada PARITY_SCENARIO:cc_greet')).result).toBe(
+    'GREETING FROM THE COMMAND',
+  );
+}
+
+describe('Claude Code plugins (.claude-plugin/plugin.json layout) in icode', () => {
+  test('installed from a folder, its command, agent, skill, PreToolUse hook and MCP server work; consent is asked first', async () => {
+    const w = world();
+    const refused = await runCli(['plugins', 'install', PLUGIN], { world: w, stdin: 'n\n' });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('guard-kit (Claude Code plugin): runs commands on this machine');
+    expect(refused.stderr).toContain('hook: ${CLAUDE_PLUGIN_ROOT}/scripts/no-rm.sh');
+    expect(refused.stderr).toContain('MCP server: notes');
+    expect(refused.stderr).toContain('--yes');
+    expect(existsSync(join(w.userDir, 'plugins', 'claude', 'guard-kit'))).toBe(false);
+    expect(existsSync(join(w.home, '.icode', 'settings.json'))).toBe(false);
+
+    const accepted = await runCli(['plugins', 'install', PLUGIN], { world: w, stdin: 'y\n' });
+    expect(accepted.stderr).toContain('Accept? [y/N]');
+    expect(accepted.stdout).toContain('Installed Claude Code plugin guard-kit@1.0.0');
+    expect(accepted.stdout).toContain('enabled as guard-kit');
+    expect(JSON.parse(readFileSync(join(w.userDir, 'settings.json'), 'utf8'))).toMatchObject({
+      enabledPlugins: { 'guard-kit': true },
+    });
+    await expectWorking(w);
+
+    // Switched off, nothing of it is there; uninstalled, its folder and record are gone.
+    await runCli(['plugins', 'disable', 'guard-kit'], { world: w });
+    const off = await turn(w, scenarios(), '/guard-kit:greet Ada PARITY_SCENARIO:cc_greet');
+    expect(off.result).not.toBe('GREETING FROM THE COMMAND');
+    const removed = await runCli(['plugins', 'uninstall', 'guard-kit'], { world: w });
+    expect(removed.stdout).toContain('Uninstalled Claude Code plugin guard-kit.');
+    expect(existsSync(join(w.userDir, 'plugins', 'claude', 'guard-kit'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(w.userDir, 'plugins', 'claude-plugins.json'), 'utf8'))).toEqual([]);
+  }, 90_000);
+
+  test('installed from a git URL (git+file://) it works the same, with --yes as the consent', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'icode-cc-repo-'));
+    cpSync(PLUGIN, repo, { recursive: true });
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: repo });
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'plugin');
+    const w = world();
+    const r = await runCli(['plugins', 'install', `git+file://${repo}`, '--yes'], { world: w });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('Installed Claude Code plugin guard-kit@1.0.0');
+    expect(existsSync(join(w.userDir, 'plugins', 'claude', 'guard-kit', '.git'))).toBe(false);
+    await expectWorking(w);
+  }, 90_000);
+
+  test('installed as name@marketplace from a marketplace.json, at project scope its hooks and MCP server wait for the project approval', async () => {
+    const market = mkdtempSync(join(tmpdir(), 'icode-cc-market-'));
+    cpSync(PLUGIN, join(market, 'plugins', 'guard-kit'), { recursive: true });
+    write(join(market, '.claude-plugin', 'marketplace.json'), {
+      name: 'team-tools',
+      owner: { name: 'tests' },
+      plugins: [{ name: 'guard-kit', source: './plugins/guard-kit', description: 'guards' }],
+    });
+    const w = world();
+    const asPlugin = await runCli(['plugins', 'install', market], { world: w });
+    expect(asPlugin.stderr).toContain('is a Claude Code marketplace, not a plugin');
+    const added = await runCli(['plugins', 'marketplace', 'add', market], { world: w });
+    expect(added.stdout).toContain('Added marketplace team-tools (1 plugins: guard-kit)');
+    const r = await runCli(['plugins', 'install', 'guard-kit@team-tools', '--scope', 'project', '--yes'], {
+      world: w,
+    });
+    expect(r.stdout).toContain('enabled as guard-kit@team-tools');
+    expect(r.stdout).toContain('icode hooks approve, icode mcp approve');
+    expect(JSON.parse(readFileSync(join(w.project, '.icode', 'settings.json'), 'utf8'))).toMatchObject({
+      enabledPlugins: { 'guard-kit@team-tools': true },
+    });
+
+    // Switched on by the project: the command, agent and skill are there, the hook and the server are not.
+    const dir = scenarios();
+    const before = await turn(w, dir, 'Do it all. PARITY_SCENARIO:cc_everything');
+    expect(text(resultOf(before, 'Skill')?.output)).toContain('List the commits since the last tag');
+    expect(text(resultOf(before, 'bash')?.output)).not.toContain('guard-kit: rm is not allowed');
+    expect(resultOf(before, MCP_TOOL)?.is_error).toBe(true);
+    expect(text(resultOf(before, MCP_TOOL)?.output)).not.toContain('notes: 3 words');
+    const mcp = await runCli(['mcp', 'list'], { world: w });
+    expect(mcp.stdout).toContain('plugin:guard-kit:notes');
+    expect(mcp.stdout).toMatch(/unapproved|not approved/);
+
+    await runCli(['hooks', 'approve'], { world: w });
+    await runCli(['mcp', 'approve'], { world: w });
+    await expectWorking(w);
+  }, 120_000);
+
+  test('a bad .claude-plugin/plugin.json is refused naming its file, line and key; nothing is installed', async () => {
+    const bad = mkdtempSync(join(tmpdir(), 'icode-cc-bad-'));
+    cpSync(PLUGIN, bad, { recursive: true });
+    write(
+      join(bad, '.claude-plugin', 'plugin.json'),
+      '{\n  "name": "guard-kit",\n  "version": "1.0.0",\n  "commands": 42\n}\n',
+    );
+    const w = world();
+    const r = await runCli(['plugins', 'install', bad, '--yes'], { world: w });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${join(bad, '.claude-plugin', 'plugin.json')}:4`);
+    expect(r.stderr).toContain('(key "commands")');
+    expect(existsSync(join(w.userDir, 'plugins', 'claude', 'guard-kit'))).toBe(false);
+  }, 30_000);
+});
