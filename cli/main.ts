@@ -33,7 +33,7 @@ import { builtinPlugins } from '../plugins/index.ts';
 import { renderLspStatus } from '../plugins/lsp/render.ts';
 import { renderStatus } from '../plugins/mcp/render.ts';
 import { renderTasks } from '../plugins/tasks/render.ts';
-import { claudePluginId, readClaudePlugins } from '../sdk/claude-plugins.ts';
+import { claudePluginId, claudePluginSummaries, readClaudePlugins } from '../sdk/claude-plugins.ts';
 import { findExecutable } from '../sdk/process.ts';
 import { pluginLines } from '../sdk/status.ts';
 import { type CheckQuery, checkLines, checkOne } from './check.ts';
@@ -337,6 +337,26 @@ export async function main(argv: string[]): Promise<number> {
         'Why',
         ...details.map((d) => `  ${d.name}: ${d.why}`),
       ];
+      const claude = claudePluginSummaries(kernel.config);
+      if (claude.length)
+        text.push(
+          '',
+          'Claude Code plugins (installed with icode plugins install; switched by enabledPlugins)',
+          ...claude.map((c) => {
+            const state = c.enabled
+              ? `enabled by ${c.by}`
+              : c.by
+                ? `disabled by ${c.by}`
+                : 'installed, not enabled';
+            const parts = c.parts
+              ? Object.entries(c.parts)
+                  .filter(([, n]) => n)
+                  .map(([k, n]) => `${n} ${k === 'mcpServers' ? 'MCP servers' : k}`)
+                  .join(', ') || 'nothing'
+              : `broken: ${c.problem}`;
+            return `  ${c.id}${c.version ? ` ${c.version}` : ''}: ${state}; ${parts}`;
+          }),
+        );
       if (report.warnings.length) text.push('', 'Warnings', ...renderWarnings(report.warnings));
       if (report.plugins.some((p) => p.state === 'active'))
         text.push(
@@ -345,7 +365,13 @@ export async function main(argv: string[]): Promise<number> {
         );
       print(
         Boolean(opts.json),
-        { manifest: report.manifest, plugins: details, problems: report.problems, warnings: report.warnings },
+        {
+          manifest: report.manifest,
+          plugins: details,
+          claudePlugins: claude,
+          problems: report.problems,
+          warnings: report.warnings,
+        },
         `${text.join('\n')}\n`,
       );
       code = report.plugins.some((p) => p.state === 'failed') || report.problems.length ? 1 : 0;

@@ -274,6 +274,57 @@ export function enabledClaudePlugins(ctx: {
   return { plugins, problems };
 }
 
+/** One installed Claude Code plugin as `icode plugins list` shows it: on or off and why, and its parts. */
+export interface ClaudePluginSummary {
+  name: string;
+  /** The id `enabledPlugins` switches it by. */
+  id: string;
+  version?: string;
+  spec: string;
+  enabled: boolean;
+  /** The settings layer that switched it on or off, if any (else it is off: installed, never enabled). */
+  by?: string;
+  /** How many of each part it has; hooks and MCP servers are what runs commands. */
+  parts?: { commands: number; agents: number; skills: number; hooks: number; mcpServers: number };
+  /** Why its parts cannot be read (a broken manifest, hooks.json or .mcp.json). */
+  problem?: string;
+}
+
+/** Every installed Claude Code plugin, switched on or not, as a list shows them. */
+export function claudePluginSummaries(ctx: {
+  userDir: string;
+  settings: { enabledPlugins?: Record<string, boolean> | undefined };
+  origins: Readonly<Record<string, string>>;
+}): ClaudePluginSummary[] {
+  const on = ctx.settings.enabledPlugins ?? {};
+  return readClaudePlugins(ctx.userDir).map((record) => {
+    const id = claudePluginId(record);
+    const key = id in on ? id : record.name in on ? record.name : undefined;
+    const summary: ClaudePluginSummary = {
+      name: record.name,
+      id,
+      ...(record.version ? { version: record.version } : {}),
+      spec: record.spec,
+      enabled: key !== undefined && on[key] === true,
+      ...(key !== undefined ? { by: ctx.origins[`enabledPlugins.${key}`] ?? 'settings' } : {}),
+    };
+    try {
+      const parts = claudePluginParts(claudePluginFolder(ctx.userDir, record.name));
+      const run = commandsRun(parts);
+      summary.parts = {
+        commands: parts.commands.length,
+        agents: parts.agents.length,
+        skills: parts.skills.length,
+        hooks: run.hooks.length,
+        mcpServers: run.mcpServers.length,
+      };
+    } catch (error) {
+      summary.problem = error instanceof IcodeError ? error.describe() : (error as Error).message;
+    }
+    return summary;
+  });
+}
+
 /**
  * Claude Code's names for icode's tools, for the files written for it: hook matchers and `tool_name`,
  * an agent's `tools:` list.

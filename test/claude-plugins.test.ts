@@ -117,9 +117,18 @@ describe('Claude Code plugins (.claude-plugin/plugin.json layout) in icode', () 
       enabledPlugins: { 'guard-kit': true },
     });
     await expectWorking(w);
+    // plugins list shows it, on, with what it brings (no code of it runs to tell).
+    const listed = await runCli(['plugins', 'list'], { world: w });
+    expect(listed.stdout).toMatch(
+      /guard-kit 1\.0\.0: enabled by user; 1 commands, 1 agents, 1 skills, 1 hooks, 1 MCP servers/,
+    );
 
     // Switched off, nothing of it is there; uninstalled, its folder and record are gone.
     await runCli(['plugins', 'disable', 'guard-kit'], { world: w });
+    const json = JSON.parse((await runCli(['plugins', 'list', '--json'], { world: w })).stdout);
+    expect(json.claudePlugins).toEqual([
+      expect.objectContaining({ name: 'guard-kit', id: 'guard-kit', enabled: false, by: 'user' }),
+    ]);
     const off = await turn(w, scenarios(), '/guard-kit:greet Ada PARITY_SCENARIO:cc_greet');
     expect(off.result).not.toBe('GREETING FROM THE COMMAND');
     const removed = await runCli(['plugins', 'uninstall', 'guard-kit'], { world: w });
