@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loggingPlugin, makeWorld, type World, write, writePlugin } from './helpers.ts';
+import { hasProgram } from './programs.ts';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'dist', 'icode.cjs');
@@ -571,7 +572,7 @@ describe('signals', () => {
   });
 });
 
-describe.skipIf(!existsSync('/usr/bin/tmux'))('on a terminal (tmux)', () => {
+describe.skipIf(!hasProgram('tmux', 'the terminal tests of the CLI'))('on a terminal (tmux)', () => {
   const tmux = (...args: string[]) => run('tmux', args, root);
   const screen = async (session: string) => (await tmux('capture-pane', '-pt', session)).stdout;
   const waitFor = async (session: string, text: string) => {

@@ -4,17 +4,23 @@ import { dirname, join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { PermissionMode } from '../../sdk/index.ts';
 import { bootTestKernel } from '../../sdk/testing.ts';
+import { hasProgram } from '../../test/programs.ts';
 import { builtinPlugins } from '../index.ts';
 
 const boot = (mode: PermissionMode = 'workspace-write', settings = {}, files: Record<string, string> = {}) =>
   bootTestKernel({ include: ['workspace-guard', 'bash'], builtins: builtinPlugins, mode, settings, files });
 
-const sandboxed = await (async () => {
-  const h = await boot();
-  const state = h.report.plugins.find((p) => p.name === 'bash')?.state;
-  await h.shutdown();
-  return state === 'active';
-})();
+const sandboxed =
+  hasProgram('bwrap', 'the bash sandbox tests') &&
+  (await (async () => {
+    const h = await boot();
+    const status = h.report.plugins.find((p) => p.name === 'bash');
+    await h.shutdown();
+    // bubblewrap is here but cannot sandbox (no user namespaces): CI must have a working one.
+    if (status?.state !== 'active' && process.env.CI === 'true')
+      throw new Error(`CI must run the bash sandbox tests: ${status?.reason}`);
+    return status?.state === 'active';
+  })());
 
 describe('bash runs real processes', () => {
   test('returns stdout and stderr; a failing command is an error result with its exit code', async () => {
@@ -217,7 +223,7 @@ describe.skipIf(!sandboxed)('the OS sandbox (bubblewrap)', () => {
 
   test('a command writes the workspace but not outside it, even where the validator cannot see the path', async () => {
     const h = await boot();
-    // A program writes outside; the validator sees only `python3 -c …`, a write in the workspace.
+    // A program writes outside; the validator sees only `node -e …`, a write in the workspace.
     const outside = join(dirname(h.project), `outside-${process.pid}-${Date.now()}`);
     const r = await h.callTool('bash', {
       command: `touch inside.txt && node -e "require('fs').writeFileSync('${outside}', 'x')" && echo wrote`,
@@ -235,9 +241,9 @@ describe.skipIf(!sandboxed)('the OS sandbox (bubblewrap)', () => {
   test('/tmp is private: what a command writes there is gone afterwards', async () => {
     const h = await boot();
     const file = `/tmp/icode-private-${process.pid}-${Date.now()}`;
-    const code = `import os; open('${file}', 'w'); print(os.path.exists('${file}'))`;
-    const r = await h.callTool('bash', { command: `python3 -c "${code}"` });
-    expect(r.content).toBe('True');
+    const code = `const fs = require('fs'); fs.writeFileSync('${file}', ''); console.log(fs.existsSync('${file}'))`;
+    const r = await h.callTool('bash', { command: `node -e "${code}"` });
+    expect(r.content).toBe('true');
     expect(existsSync(file)).toBe(false);
   });
 

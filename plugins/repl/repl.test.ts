@@ -2,9 +2,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { bootTestKernel, type TestKernel } from '../../sdk/testing.ts';
+import { hasProgram } from '../../test/programs.ts';
 import { builtinPlugins } from '../index.ts';
 
 const text = (r: { content: unknown }) => String(r.content);
+const python = hasProgram('python3', 'the REPL tests of Python');
+const sandbox = hasProgram('bwrap', 'the REPL sandbox tests');
 
 describe('REPL', () => {
   let h: TestKernel;
@@ -20,17 +23,20 @@ describe('REPL', () => {
   const run = (code: string, language: 'node' | 'python', extra: Record<string, unknown> = {}) =>
     h.callTool('REPL', { code, language, ...extra });
 
-  test('python keeps variables, imports and functions between calls; the last expression is shown', async () => {
-    expect(text(await run('import math\nx = 41\ndef inc(v):\n    return v + 1', 'python'))).toBe(
-      '(no output)',
-    );
-    expect(text(await run('print("hi")\ninc(x)', 'python'))).toBe('hi\n42');
-    expect(text(await run('math.sqrt(16)', 'python'))).toBe('4.0');
-    const err = await run('1/0', 'python');
-    expect(err.isError).toBe(true);
-    expect(text(err)).toContain('ZeroDivisionError: division by zero');
-    expect(text(await run('x', 'python'))).toBe('41'); // an error keeps the state
-  });
+  test.skipIf(!python)(
+    'python keeps variables, imports and functions between calls; the last expression is shown',
+    async () => {
+      expect(text(await run('import math\nx = 41\ndef inc(v):\n    return v + 1', 'python'))).toBe(
+        '(no output)',
+      );
+      expect(text(await run('print("hi")\ninc(x)', 'python'))).toBe('hi\n42');
+      expect(text(await run('math.sqrt(16)', 'python'))).toBe('4.0');
+      const err = await run('1/0', 'python');
+      expect(err.isError).toBe(true);
+      expect(text(err)).toContain('ZeroDivisionError: division by zero');
+      expect(text(await run('x', 'python'))).toBe('41'); // an error keeps the state
+    },
+  );
 
   test('node keeps variables between calls, awaits promises, and shows what was logged', async () => {
     await run('let total = 40; function add(n) { total += n; return total }', 'node');
@@ -57,18 +63,21 @@ describe('REPL', () => {
     expect(text(await run('answer', 'node'))).toBe('41');
   });
 
-  test('a call past its timeout restarts the interpreter (state lost); huge output is capped', async () => {
-    await run('kept = 1', 'python');
-    const slow = await run('import time\ntime.sleep(5)', 'python', { timeout_ms: 300 });
-    expect(slow.isError).toBe(true);
-    expect(text(slow)).toContain(
-      'timed out after 300 ms; the python interpreter was restarted and its state is lost',
-    );
-    expect(text(await run('kept', 'python'))).toContain("NameError: name 'kept' is not defined");
-    expect(text(await run('print("y" * 10000)', 'python'))).toMatch(/characters \(\d+ lines\) cut/);
-  });
+  test.skipIf(!python)(
+    'a call past its timeout restarts the interpreter (state lost); huge output is capped',
+    async () => {
+      await run('kept = 1', 'python');
+      const slow = await run('import time\ntime.sleep(5)', 'python', { timeout_ms: 300 });
+      expect(slow.isError).toBe(true);
+      expect(text(slow)).toContain(
+        'timed out after 300 ms; the python interpreter was restarted and its state is lost',
+      );
+      expect(text(await run('kept', 'python'))).toContain("NameError: name 'kept' is not defined");
+      expect(text(await run('print("y" * 10000)', 'python'))).toMatch(/characters \(\d+ lines\) cut/);
+    },
+  );
 
-  test.skipIf(!existsSync('/usr/bin/bwrap'))(
+  test.skipIf(!sandbox || !python)(
     'code runs in the sandbox: the workspace is writable, the rest of the disk is not',
     async () => {
       expect(
@@ -94,25 +103,22 @@ describe('REPL', () => {
   );
 });
 
-test.skipIf(!existsSync('/usr/bin/bwrap'))(
-  'a Read deny rule holds for REPL code: the denied file is not there',
-  async () => {
-    const h = await bootTestKernel({
-      include: ['workspace-guard', 'repl'],
-      builtins: builtinPlugins,
-      mode: 'workspace-write',
-      settings: { permissions: { deny: ['Read(./.env)'] } },
-      files: { '.env': 'TOKEN=hunter2\n', 'ok.txt': 'fine\n' },
+test.skipIf(!sandbox)('a Read deny rule holds for REPL code: the denied file is not there', async () => {
+  const h = await bootTestKernel({
+    include: ['workspace-guard', 'repl'],
+    builtins: builtinPlugins,
+    mode: 'workspace-write',
+    settings: { permissions: { deny: ['Read(./.env)'] } },
+    files: { '.env': 'TOKEN=hunter2\n', 'ok.txt': 'fine\n' },
+  });
+  try {
+    const r = await h.callTool('REPL', {
+      code: "let secret; try { secret = require('fs').readFileSync('.env', 'utf8') } catch (e) { secret = e.code } secret + '|' + require('fs').readFileSync('ok.txt', 'utf8')",
+      language: 'node',
     });
-    try {
-      const r = await h.callTool('REPL', {
-        code: "let secret; try { secret = require('fs').readFileSync('.env', 'utf8') } catch (e) { secret = e.code } secret + '|' + require('fs').readFileSync('ok.txt', 'utf8')",
-        language: 'node',
-      });
-      expect(text(r)).toContain('fine');
-      expect(text(r)).not.toContain('hunter2');
-    } finally {
-      await h.shutdown();
-    }
-  },
-);
+    expect(text(r)).toContain('fine');
+    expect(text(r)).not.toContain('hunter2');
+  } finally {
+    await h.shutdown();
+  }
+});
