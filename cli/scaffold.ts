@@ -29,11 +29,20 @@ export function scaffoldPlugin(target: string): string[] {
         keywords: ['icode-plugin'],
         // icode-sdk manifest writes the tools' descriptions and input schemas, read from the built code,
         // into plugin.json: icode lists them without loading the plugin until the model calls one.
-        scripts: { build: 'tsc && icode-sdk manifest', test: 'npm run build && node --test test/' },
+        scripts: {
+          build: 'tsc && icode-sdk manifest',
+          test: 'npm run build && node --test test/',
+          prepublishOnly: 'npm test',
+        },
         // icode provides both at run time, whatever the plugin's node_modules hold; devDependencies for
         // the build and the tests. Keep @icode/sdk out of any bundle.
         peerDependencies: { '@icode/sdk': sdk, zod: '^4.1.0' },
-        devDependencies: { '@icode/sdk': sdk, typescript: '^5.9.0', zod: '^4.1.0' },
+        devDependencies: {
+          '@icode/sdk': sdk,
+          '@types/node': '^20.19.0',
+          typescript: '^5.9.0',
+          zod: '^4.1.0',
+        },
       },
       null,
       2,
@@ -129,12 +138,27 @@ icode plugins install .          # try it in icode (or: icode plugins install ${
 \`plugin.json\` is what icode reads without running any code: the name, version, the icode versions it
 works with (\`engines.icode\`) and everything it contributes. Keep the two versions in step. The build
 (\`icode-sdk manifest\`) writes each tool's description and input schema from the code into it, so icode
-offers the tools without loading the plugin (\`"activation": "lazy"\`) until the model calls one.
+offers the tools without loading the plugin (\`"activation": "lazy"\`) until the model calls one. It
+also adds a tool the code registers that plugin.json does not list yet, removes one the code no longer
+registers, and copies package.json's version: \`npm version minor && npm run build\` keeps both in step.
+
+A tool that reads or writes files, runs commands or reaches hosts says so in \`subjects\`, and that is
+what icode's permission gate judges: \`subjects: ({ path }, ctx) => ({ kind: 'path', values:
+[resolveReal(path, ctx.cwd)] })\` makes a path outside the project ask (or be refused where no one can be
+asked), as icode's own file tools do; kinds are \`path\`, \`command\`, \`domain\` and \`text\`. A tool that
+touches files without declaring them is not confined by the gate: what it does is its \`capabilities\`
+(\`fs.read\`, \`fs.write\`, …), which the user accepts at install.
+
+Try it in a model turn on the embedded mock API: write a scenario (a JSON file with the model's steps,
+e.g. \`{ "name": "hello", "steps": [{ "content": [{ "type": "tool_use", "name": "${tool}", "input": {
+"name": "Ada" } }] }, { "content": [{ "type": "text", "text": "{{tool_results}}" }] }] }\`) in a folder,
+then \`icode -p --mock --mock-scenarios FOLDER "Greet PARITY_SCENARIO:hello"\` (the folder's scenarios
+replace the built-in ones for that run).
 
 The SDK is \`@icode/sdk\` (a peer dependency: icode provides its own at run time, and refuses the plugin
 when that is outside the range). The test boots icode's real kernel from \`@icode/sdk/testing\`, with its
-permission gate and workspace confinement: a path outside the temporary project is refused there as
-it is in icode.
+permission gate and workspace confinement: a path a tool declares in \`subjects\` (above) outside the
+temporary project is refused there as it is in icode.
 `,
   };
   for (const [file, text] of Object.entries(files)) {

@@ -15,10 +15,14 @@ async function main(args: string[]): Promise<number> {
     return command === '--help' || command === '-h' ? 0 : 2;
   }
   try {
-    const { file, changed } = await declareTools(dir);
-    process.stdout.write(
-      changed.length ? `${file}: wrote ${changed.join(', ')}\n` : `${file}: tools already up to date\n`,
-    );
+    const r = await declareTools(dir);
+    const said = [
+      ...(r.version ? [`version ${r.version.from ?? '(none)'} -> ${r.version.to} (from package.json)`] : []),
+      ...(r.added.length ? [`added ${r.added.join(', ')}`] : []),
+      ...(r.changed.length ? [`wrote ${r.changed.join(', ')}`] : []),
+      ...(r.removed.length ? [`removed ${r.removed.join(', ')} (the code no longer registers them)`] : []),
+    ];
+    process.stdout.write(`${r.file}: ${said.length ? said.join('; ') : 'tools already up to date'}\n`);
     return 0;
   } catch (error) {
     const e = error as Error;

@@ -163,7 +163,7 @@ export function definePlugin<C extends z.ZodType = z.ZodType<Record<string, unkn
  *
  * @example
  * ```ts
- * import { defineTool } from '@icode/sdk';
+ * import { defineTool, resolveReal } from '@icode/sdk';
  * import { readFile } from 'node:fs/promises';
  * import * as z from 'zod';
  *
@@ -172,8 +172,9 @@ export function definePlugin<C extends z.ZodType = z.ZodType<Record<string, unkn
  *   description: 'Prints a file',
  *   input: z.object({ path: z.string() }),
  *   mode: 'read-only',
- *   subjects: ({ path }, ctx) => ({ kind: 'path', values: [path] }),
- *   execute: ({ path }) => readFile(path, 'utf8'),
+ *   // What the permission gate judges: the file, resolved (symlinks too) from the session's folder.
+ *   subjects: ({ path }, ctx) => ({ kind: 'path', values: [resolveReal(path, ctx.cwd)] }),
+ *   execute: ({ path }, ctx) => readFile(resolveReal(path, ctx.cwd), 'utf8'),
  * });
  * ```
  */

@@ -63,6 +63,38 @@ describe('icode plugins install | disable | enable | uninstall (real npm, isolat
     expect(await tools(w)).toContain('echo_back');
   }, 60_000);
 
+  test('a plugin folder with no package.json (command tools, no code) installs from the folder, and its tools run', async () => {
+    const w = makeWorld();
+    const shell = join(import.meta.dirname, 'fixtures', 'shell-tools');
+    const r = await runCli(['plugins', 'install', shell, '--yes'], { world: w });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('Installed shell-tools@1.0.0');
+    expect(existsSync(join(shell, 'package.json'))).toBe(false); // the author's folder is left as it was
+    expect(await tools(w)).toContain('shout_sh');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const scenarios = mkdtempSync(join(tmpdir(), 'icode-shell-scenario-'));
+    writeFileSync(
+      join(scenarios, 'shout.json'),
+      JSON.stringify({
+        name: 'shout',
+        steps: [
+          { content: [{ type: 'tool_use', name: 'shout_sh', input: { text: 'hi' } }] },
+          { content: [{ type: 'text', text: '{{tool_results}}' }] },
+        ],
+      }),
+    );
+    const turn = await runCli(
+      ['-p', '--mock', '--mock-scenarios', scenarios, '--output-format', 'json', 'PARITY_SCENARIO:shout'],
+      { world: w },
+    );
+    expect(JSON.parse(turn.stdout)).toMatchObject({
+      is_error: false,
+      tool_results: [{ tool_name: 'shout_sh', is_error: false }],
+    });
+    expect(JSON.parse(turn.stdout).result).toContain('HI');
+  }, 60_000);
+
   test('an incompatible engines range is refused with what would fix it, and nothing stays installed', async () => {
     const w = makeWorld();
     const r = await runCli(['plugins', 'install', fixture('future')], { world: w });

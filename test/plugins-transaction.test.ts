@@ -158,6 +158,14 @@ describe('icode plugins install | update | uninstall are transactions (real npm,
     expect(s.stderr).toContain(
       `${ECHO}@1.3.0: needs icode/sdk ^0.2.0 (peerDependencies), this icode provides 0.1.0`,
     );
+    expect(s.stderr).toContain(`whose peerDependencies["icode"] includes 0.1.0`);
+    await expectUnchanged(w, before);
+
+    // plugin.json and package.json disagreeing on the version: which one is installed is unclear.
+    const drift = echoVersion(w, 'echo-drift', { version: '1.3.0', plugin: { version: '1.2.9' } });
+    const d = await runCli(['plugins', 'install', drift, '--yes'], { world: w });
+    expect(d.code).toBe(2);
+    expect(d.stderr).toContain('its plugin.json says version 1.2.9, its package.json 1.3.0');
     await expectUnchanged(w, before);
   }, 90_000);
 

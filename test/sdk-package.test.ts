@@ -69,12 +69,15 @@ describe('@icode/sdk, the SDK as a package of its own', () => {
     const registry = await startRegistry();
     try {
       // The registry holds only what is published here: the SDK, its dependency and peer, and the
-      // scaffold's build tool, each from this checkout's node_modules (no uplink, no other registry).
+      // scaffold's build tools (TypeScript, Node's types), each from this checkout's node_modules (no
+      // uplink, no other registry).
       for (const folder of [
         sdkDir,
         join(root, 'node_modules', 'zod'),
         join(root, 'node_modules', 'tapable'),
         join(root, 'node_modules', 'typescript'),
+        join(root, 'node_modules', '@types', 'node'),
+        join(root, 'node_modules', 'undici-types'),
       ])
         await registry.publish(folder);
 
@@ -263,6 +266,37 @@ export default definePlugin({
     expect(JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8')).contributes.tools[0].description).toBe(
       'Counts the words of a text',
     );
+    // A tool the code adds is added (with its fixed mode), one it no longer registers removed, and the
+    // version follows package.json.
+    writeFileSync(
+      join(dir, 'package.json'),
+      JSON.stringify({ name: 'words', version: '1.1.0', type: 'module' }),
+    );
+    const now = JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8'));
+    now.contributes.tools.push({
+      name: 'gone_tool',
+      mode: 'read-only',
+      description: 'x',
+      inputSchema: { type: 'object' },
+    });
+    writeFileSync(join(dir, 'plugin.json'), JSON.stringify(now, null, 2));
+    writeFileSync(
+      join(dir, 'index.mjs'),
+      `${readFileSync(join(dir, 'index.mjs'), 'utf8').replace(
+        '  },\n});',
+        "    ctx.tools.register(defineTool({ name: 'count_lines', description: 'Counts lines', input: z.object({ text: z.string() }), mode: 'read-only', execute: ({ text }) => String(text.split('\\n').length) }));\n  },\n});",
+      )}`,
+    );
+    expect((await manifest(dir)).stdout).toBe(
+      `${join(dir, 'plugin.json')}: version 1.0.0 -> 1.1.0 (from package.json); added count_lines; removed gone_tool (the code no longer registers them)\n`,
+    );
+    const synced = JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8'));
+    expect(synced.version).toBe('1.1.0');
+    expect(synced.contributes.tools.map((t: { name: string; mode?: string }) => [t.name, t.mode])).toEqual([
+      ['count_words', 'read-only'],
+      ['count_lines', 'read-only'],
+    ]);
+
     // The manifest is a valid lazy plugin now: icode lists the tool from it and runs it on first call.
     writeFileSync(
       join(w.project, '.icode', 'settings.json'),

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -73,6 +74,28 @@ function localPath(spec: string): string | undefined {
 }
 
 /**
+ * A plugin folder as npm can pack it. A plugin without package.json (command tools need no code, so none
+ * of a package's files) is copied beside the staging install with one made from its plugin.json (name,
+ * version, description), which says nothing the manifest does not.
+ */
+function asPackage(folder: string, root: string): string {
+  if (existsSync(join(folder, 'package.json')) || !existsSync(join(folder, 'plugin.json'))) return folder;
+  const copy = join(root, 'source');
+  cpSync(folder, copy, { recursive: true, filter: (from) => !/[\\/](node_modules|\.git)$/.test(from) });
+  let manifest: { name?: unknown; version?: unknown; description?: unknown };
+  try {
+    manifest = JSON.parse(readFileSync(join(folder, 'plugin.json'), 'utf8')) as typeof manifest;
+  } catch {
+    return folder; // npm says what is wrong with the folder; the manifest check says what is wrong with plugin.json
+  }
+  writeFileSync(
+    join(copy, 'package.json'),
+    `${JSON.stringify({ name: manifest.name, version: manifest.version, description: manifest.description, keywords: ['icode-plugin'] }, null, 2)}\n`,
+  );
+  return copy;
+}
+
+/**
  * Installs `spec` (an npm spec, a folder, a git URL) with npm into a fresh staging folder under `userDir`.
  * npm's nested layout keeps the package's own dependencies inside its folder, so that one folder is the
  * whole plugin and can be swapped in by a rename. Lifecycle scripts do not run. A failure removes the
@@ -95,7 +118,9 @@ export function stagePackage(spec: string, userDir: string, packageRoot: string)
     if (folder) {
       const out = join(root, 'pack');
       mkdirSync(out);
-      const packed = JSON.parse(npm(['pack', folder, '--json', '--pack-destination', out], prefix)) as Array<{
+      const packed = JSON.parse(
+        npm(['pack', asPackage(folder, root), '--json', '--pack-destination', out], prefix),
+      ) as Array<{
         filename: string;
       }>;
       target = join(out, packed[0]!.filename);

@@ -67,8 +67,20 @@ export async function verifyStaged(staged: Staged, o: VerifyOptions): Promise<Pl
       `needs icode ${manifest.engines.icode}, this is ${KERNEL_VERSION}`,
       `install a version of ${name} whose engines.icode includes ${KERNEL_VERSION} (npm view ${name} versions)`,
     );
+  const { version: packaged } = JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')) as {
+    version?: string;
+  };
+  if (packaged !== manifest.version)
+    throw refuse(
+      `its plugin.json says version ${manifest.version}, its package.json ${packaged ?? 'none'}`,
+      `ask its author to keep the two in step (icode-sdk manifest, in a scaffolded plugin's build, copies package.json's version into plugin.json)`,
+    );
   const peer = peerMismatch(folder, o.packageRoot);
-  if (peer) throw refuse(peer, `install a version of ${name} built for this icode`);
+  if (peer)
+    throw refuse(
+      peer.said,
+      `install a version of ${name} whose peerDependencies["${peer.peer}"] includes ${peer.provided} (npm view ${name} peerDependencies)`,
+    );
   const missing = missingFiles(folder, manifest);
   if (missing.length)
     throw refuse(
@@ -96,7 +108,10 @@ export async function verifyStaged(staged: Staged, o: VerifyOptions): Promise<Pl
  * a package of its own) and zod it was built against as peer dependencies; the running icode provides
  * them, so a range that excludes them would fail at its first import.
  */
-function peerMismatch(folder: string, packageRoot: string): string | undefined {
+function peerMismatch(
+  folder: string,
+  packageRoot: string,
+): { said: string; peer: string; provided: string } | undefined {
   const peers =
     (
       JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')) as {
@@ -104,13 +119,22 @@ function peerMismatch(folder: string, packageRoot: string): string | undefined {
       }
     ).peerDependencies ?? {};
   const sdk = sdkPeerProblem(peers);
-  if (sdk) return `needs ${sdk.what} ${sdk.range} (peerDependencies), this icode provides ${sdk.provided}`;
+  if (sdk)
+    return {
+      said: `needs ${sdk.what} ${sdk.range} (peerDependencies), this icode provides ${sdk.provided}`,
+      peer: sdk.peer,
+      provided: sdk.provided,
+    };
   const range = peers.zod;
   if (!range) return undefined;
   const zod = hostPackages(packageRoot).zod!;
   const { version } = JSON.parse(readFileSync(join(zod, 'package.json'), 'utf8')) as { version: string };
   if (!semver.validRange(range) || !semver.satisfies(version, range, { includePrerelease: true }))
-    return `needs zod ${range} (peerDependencies), this icode provides zod ${version}`;
+    return {
+      said: `needs zod ${range} (peerDependencies), this icode provides zod ${version}`,
+      peer: 'zod',
+      provided: version,
+    };
   return undefined;
 }
 
