@@ -353,14 +353,26 @@ export function PromptInput(props: {
 }
 
 export function PermissionDialog({ ask, onDone }: { ask: AskWithRules; onDone(note?: string): void }) {
-  const [choice, setChoice] = useState(0);
-  const [reason, setReason] = useState<string | undefined>(undefined);
+  // Keys can come faster than renders (a paste, a busy machine): each key reads what the keys before it
+  // left, not what the last render saw, so "3" then a reason, or ↓ then Enter, do what was typed.
+  const [choice, setChoiceState] = useState(0);
+  const [reason, setReasonState] = useState<string | undefined>(undefined);
+  const now = useRef({ choice: 0, reason: undefined as string | undefined });
+  const setChoice = (next: (c: number) => number) => {
+    now.current.choice = next(now.current.choice);
+    setChoiceState(now.current.choice);
+  };
+  const setReason = (next: string | undefined) => {
+    now.current.reason = next;
+    setReasonState(next);
+  };
   const rules = ask.request.subjects ? ask.rules : [ask.request.tool];
   const answer = (a: PermissionAnswer, note?: string) => {
     ask.resolve(a);
     onDone(note);
   };
   useInput((input, key) => {
+    const { reason } = now.current;
     if (reason !== undefined) {
       if (key.return)
         return answer({
@@ -388,7 +400,7 @@ export function PermissionDialog({ ask, onDone }: { ask: AskWithRules; onDone(no
     };
     if (key.upArrow) setChoice((c) => (c + 2) % 3);
     else if (key.downArrow || key.tab) setChoice((c) => (c + 1) % 3);
-    else if (key.return) pick(choice);
+    else if (key.return) pick(now.current.choice);
     else if (input === '1' || input === 'y') pick(0);
     else if (input === '2' || input === 'a') pick(1);
     else if (input === '3' || input === 'n') pick(2);
