@@ -1,6 +1,7 @@
-// Plugin-ecosystem benchmarks (issue 10): `icode doctor` with 0, 50 and 200 installed plugins (lazy ones:
-// their code never loads at boot, so boot should stay flat), interleaved; and the cost of hook dispatch per
-// tool call with 50 taps on each tool hook, against none.
+// Plugin-ecosystem benchmarks (issues 10 and 17): boot (`icode doctor --json`) and a one-turn `icode -p` with
+// 0 and 200 installed plugins (lazy ones: their code never loads at boot, so both should stay flat),
+// interleaved; the cost of hook dispatch per tool call with 50 taps on each tool hook, against none; and the
+// tool definitions a model request carries with 0, 10 and 200 installed plugins.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,36 +59,49 @@ function homeWith(n: number): string {
   return home;
 }
 
-const homes = [0, 50, 200].map((n) => ({ n, home: homeWith(n) }));
-const doctor = (home: string) => {
+const homes = [0, 200].map((n) => ({ n, home: homeWith(n) }));
+/** One run of icode in a HOME: its wall time, and what it printed. */
+const run = (home: string, args: string[]) => {
   const start = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [bin, 'doctor', '--json'], {
+  const r = spawnSync(process.execPath, [bin, ...args], {
     cwd: join(home, 'project'),
     env: { PATH: process.env.PATH, HOME: home, ICODE_CONFIG_DIR: join(home, '.icode') },
     encoding: 'utf8',
   });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  const report = JSON.parse(r.stdout) as { plugins: Array<{ state: string; activation: string }> };
-  return { ms, plugins: report.plugins.length };
+  if (r.status !== 0)
+    throw new Error(`icode ${args.join(' ')} exited ${r.status}: ${r.stderr.slice(0, 2000)}`);
+  return { ms, stdout: r.stdout };
 };
-const times = homes.map(() => [] as number[]);
-let counts: number[] = [];
+// Boot (`icode doctor --json`) and a one-turn headless reply (the mock model in process), each with 0 and 200
+// installed plugins, interleaved round by round so a busy machine slows all four alike.
+const cases = [
+  { what: 'boot: icode doctor --json', args: ['doctor', '--json'] },
+  { what: 'one-turn icode -p hi --mock', args: ['-p', 'hi', '--mock'] },
+];
+const times = cases.map(() => homes.map(() => [] as number[]));
+const counts: number[] = [];
 for (let i = 0; i < runs + 2; i++) {
-  const round = homes.map((h) => doctor(h.home));
-  if (i < 2) continue;
-  for (const [j, r] of round.entries()) times[j]!.push(r.ms);
-  counts = round.map((r) => r.plugins);
+  for (const [c, k] of cases.entries()) {
+    for (const [j, h] of homes.entries()) {
+      const r = run(h.home, k.args);
+      if (i >= 2) times[c]![j]!.push(r.ms);
+      if (c === 0) counts[j] = (JSON.parse(r.stdout) as { plugins: unknown[] }).plugins.length;
+    }
+  }
 }
-const base = median(times[0]!);
 console.log(
-  `\n${runs} runs each (median), interleaved; lazy installed plugins, enabled in the user's settings\n`,
+  `\n${runs} runs each (median), interleaved; lazy installed plugins of one tool each, enabled in the user's settings\n`,
 );
-console.log('| installed plugins | plugins in doctor | median ms | vs none |');
-console.log('|---|---|---|---|');
-for (const [j, h] of homes.entries())
-  console.log(
-    `| ${h.n} | ${counts[j]} | ${median(times[j]!).toFixed(1)} | ${(median(times[j]!) / base).toFixed(2)}x |`,
-  );
+console.log('| command | installed plugins | plugins in the harness | median ms | vs 0 installed |');
+console.log('|---|---|---|---|---|');
+for (const [c, k] of cases.entries()) {
+  const base = median(times[c]![0]!);
+  for (const [j, h] of homes.entries()) {
+    const ms = median(times[c]![j]!);
+    console.log(`| ${k.what} | ${h.n} | ${counts[j]} | ${ms.toFixed(1)} | ${(ms / base).toFixed(2)}x |`);
+  }
+}
 
 // Hook dispatch: one plugin with 50 taps on each of permissionRequest, beforeToolCall and afterToolCall.
 const pluginDir = mkdtempSync(join(tmpdir(), 'icode-bench-taps-'));
