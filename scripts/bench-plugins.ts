@@ -13,8 +13,12 @@ const root = resolve(process.argv[3] ?? process.cwd());
 const bin = join(root, 'dist', 'icode.cjs');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** A HOME with `n` installed lazy plugins, each enabled in the user's settings. */
-function homeWith(n: number): string {
+/**
+ * A HOME with `n` installed lazy plugins of one tool each, enabled in the user's settings. The tools are
+ * `bench_tool_<i>` (one family, which ToolSearch's listing writes once), or with `distinct` names that
+ * share no stem (`plugin<i>DoesThings`), as tools of unrelated authors would.
+ */
+function homeWith(n: number, distinct = false): string {
   const home = mkdtempSync(join(tmpdir(), `icode-bench-plugins-${n}-`));
   const userDir = join(home, '.icode');
   const modules = join(userDir, 'plugins', 'node_modules');
@@ -34,7 +38,11 @@ function homeWith(n: number): string {
         engines: { icode: '^0.1.0' },
         contributes: {
           tools: [
-            { name: `bench_tool_${i}`, description: 'A benchmark tool', inputSchema: { type: 'object' } },
+            {
+              name: distinct ? `plugin${i}DoesThings` : `bench_tool_${i}`,
+              description: 'A benchmark tool',
+              inputSchema: { type: 'object' },
+            },
           ],
         },
       }),
@@ -149,38 +157,37 @@ console.log(
   `\nhook dispatch per tool call: ${(none * 1000).toFixed(1)} µs with no taps, ${(fifty * 1000).toFixed(1)} µs with 50 taps on each of permissionRequest, beforeToolCall and afterToolCall (+${((fifty - none) * 1000).toFixed(1)} µs, ${(((fifty - none) * 1000) / 150).toFixed(2)} µs per tap)`,
 );
 
-// Request size: the tool definitions a model request carries in the default harness, with 0 and 200
-// installed plugins of one tool each (issue 17: ≤ 1.2x), the tool-search plugin deferring theirs.
+// Request size: the tool definitions a model request carries in the default harness, with 0, 10 and 200
+// installed plugins of one tool each (issue 17: ≤ 1.2x at 200), the tool-search plugin deferring theirs past
+// its default budget; 200 with names of one family, and 200 whose names share nothing.
 {
   const { Kernel, loadHarnessManifest } = await import('../kernel/index.ts');
   const { builtinPlugins } = await import('../plugins/index.ts');
+  const cases = [
+    { n: 0, what: 'none', home: homes[0]!.home },
+    { n: 10, what: 'sent as they are', home: homeWith(10) },
+    { n: 200, what: 'deferred: one family, bench_tool_{0,…,199}', home: homes[1]!.home },
+    { n: 200, what: 'deferred: names that share no stem', home: homeWith(200, true) },
+  ];
   const sizes: number[] = [];
-  const lowBudget = JSON.stringify({ plugins: { 'tool-search': { config: { budgetTokens: 1000 } } } });
-  for (const [n, settings] of [
-    [0, undefined],
-    [200, undefined],
-    [200, lowBudget],
-  ] as const) {
-    const home = homes.find((h) => h.n === n)!.home;
+  for (const { home } of cases) {
     const kernel = await Kernel.create({
       cwd: join(home, 'project'),
       home,
-      env: {
-        PATH: process.env.PATH,
-        HOME: home,
-        ICODE_CONFIG_DIR: join(home, '.icode'),
-        ...(settings ? { ICODE_SETTINGS: settings } : {}),
-      },
+      env: { PATH: process.env.PATH, HOME: home, ICODE_CONFIG_DIR: join(home, '.icode') },
       manifest: loadHarnessManifest(join(root, 'manifests', 'default.json')),
       builtins: builtinPlugins,
       log: () => {},
     });
     await kernel.boot();
-    const defs = await kernel.tools.definitions();
-    sizes.push(JSON.stringify(defs).length);
+    sizes.push(JSON.stringify(await kernel.tools.definitions()).length);
     await kernel.shutdown();
   }
-  console.log(
-    `\ntool definitions per request, default harness: ${(sizes[0]! / 1024).toFixed(1)} KB with no installed plugins; with 200 of one tool each ${(sizes[1]! / 1024).toFixed(1)} KB (${(sizes[1]! / sizes[0]!).toFixed(2)}x) at the default budget of 20,000 tokens, under which they all fit, and ${(sizes[2]! / 1024).toFixed(1)} KB (${(sizes[2]! / sizes[0]!).toFixed(2)}x) with budgetTokens 1,000, where they are deferred behind ToolSearch`,
-  );
+  console.log('\ntool definitions per request, default harness, default tool-search budget\n');
+  console.log('| installed plugins (one tool each) | their tools | definitions KB | vs none |');
+  console.log('|---|---|---|---|');
+  for (const [j, c] of cases.entries())
+    console.log(
+      `| ${c.n} | ${c.what} | ${(sizes[j]! / 1024).toFixed(1)} | ${(sizes[j]! / sizes[0]!).toFixed(2)}x |`,
+    );
 }
