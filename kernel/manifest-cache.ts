@@ -161,13 +161,14 @@ function settled(s: BigIntStats, now: number): boolean {
 
 let fingerprint: string | undefined;
 /**
- * A digest of the manifest schema as it is in this build: its structure, defaults, patterns and the source of
- * its refinements. A cache validated by another icode (an upgrade that adds a default or a check) is not used.
+ * The manifest schema as it is in this build, as text: its structure, defaults, patterns and the source of
+ * its refinements (≈ 5 KB). A cache validated by another icode (an upgrade that adds a default or a check) is
+ * not used. Kept whole rather than hashed: comparing it costs less than hashing it at every start.
  */
 export function schemaFingerprint(): string {
   if (fingerprint) return fingerprint;
   const seen = new WeakSet<object>();
-  const text = JSON.stringify(PluginManifestSchema, (_key, value: unknown) => {
+  fingerprint = JSON.stringify(PluginManifestSchema, (_key, value: unknown) => {
     if (typeof value === 'function' || value instanceof RegExp) return String(value);
     if (!value || typeof value !== 'object') return value;
     const def = (value as { _zod?: { def: object } })._zod?.def ?? value;
@@ -175,11 +176,5 @@ export function schemaFingerprint(): string {
     seen.add(def);
     return def;
   });
-  // FNV-1a, twice over with two offsets: it tells schemas apart, without loading a crypto library to start.
-  const fnv = (h: number) => {
-    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619) >>> 0;
-    return h.toString(16).padStart(8, '0');
-  };
-  fingerprint = `${text.length}-${fnv(2166136261)}${fnv(84696351)}`;
   return fingerprint;
 }
