@@ -161,6 +161,7 @@ async function bootComposition(name: string, plugins: string[]): Promise<Kernel>
     cwd: process.cwd(),
     manifest: loadHarnessManifest(`(${name})`, JSON.stringify({ name, plugins })),
     builtins: builtinPlugins,
+    installed: false,
   });
   await kernel.boot();
   return kernel;

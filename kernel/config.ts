@@ -313,7 +313,8 @@ function mergeLayers(
         assign(target[key] as Record<string, unknown>, value, at, layer);
         if (Object.keys(value).length === 0) origins[at.join('.')] ??= layer;
       } else {
-        target[key] = structuredClone(value);
+        // Only objects need a copy of their own (a cloned boolean is the boolean, at a clone's cost).
+        target[key] = value !== null && typeof value === 'object' ? structuredClone(value) : value;
         origins[at.join('.')] = layer;
       }
     }

@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as z from 'zod';
 import { withCommandTools } from './command-tools.ts';
@@ -31,6 +30,7 @@ import {
   readPluginFolder,
   semverSays,
 } from './manifest.ts';
+import { ManifestCache, type ReadManifest } from './manifest-cache.ts';
 import { importModule } from './modules.ts';
 import { isInside } from './paths.ts';
 import { nearest } from './plugin-checks.ts';
@@ -192,8 +192,11 @@ export class PluginHost {
   private readonly listed: PluginRecord[] = [];
   private readonly started: PluginRecord[] = [];
   private stopping?: Promise<void>;
+  private readonly manifestCache: ManifestCache;
 
-  constructor(private readonly deps: HostDeps) {}
+  constructor(private readonly deps: HostDeps) {
+    this.manifestCache = ManifestCache.of(deps.config.userDir);
+  }
 
   statuses(): PluginStatus[] {
     return this.listed.map((r) => ({ ...r.status }));
@@ -256,20 +259,18 @@ export class PluginHost {
       registered: { tool: new Map(), command: new Set() },
     } as unknown as PluginRecord;
     r.scope = { plugin: entry.name, fault: (error, kind) => this.fault(r, error, kind) };
-    const fromFolder = (dir: string) => {
-      const { manifest, warnings, file } = readPluginFolder(dir);
-      if (!isInside(resolve(dir, manifest.main), resolve(dir))) {
-        const fix = 'point "main" at a module inside the plugin folder';
-        throw new IcodeError(
-          ErrorCodes.MANIFEST_INVALID,
-          `"main" (${manifest.main}) leaves the plugin folder`,
-          fix,
-          {
-            file,
-            key: 'main',
-          },
-        );
-      }
+    const mainInside = ({ manifest, file }: ReadManifest) => {
+      const dir = dirname(file);
+      if (isInside(resolve(dir, manifest.main), resolve(dir))) return;
+      throw new IcodeError(
+        ErrorCodes.MANIFEST_INVALID,
+        `"main" (${manifest.main}) leaves the plugin folder`,
+        'point "main" at a module inside the plugin folder',
+        { file, key: 'main' },
+      );
+    };
+    const fromFolder = (dir: string, read = this.manifestCache.read(dir, mainInside)) => {
+      const { manifest, warnings } = read ?? readPluginFolder(dir);
       r.manifest = manifest;
       r.warnings = warnings;
       r.load = withCommandTools(
@@ -283,6 +284,8 @@ export class PluginHost {
     try {
       const builtin = builtins.get(entry.name);
       const installed = join(this.deps.config.userDir, 'plugins', 'node_modules', entry.name);
+      const fromInstalled =
+        !entry.path && !builtin ? this.manifestCache.read(installed, mainInside) : undefined;
       if (entry.path) fromFolder(entry.path);
       else if (builtin) {
         // A built-in manifest is valid (the tests hold every one to the schema): validated as the object it
@@ -294,9 +297,9 @@ export class PluginHost {
         r.manifest = parsed.manifest;
         r.warnings = parsed.warnings;
         r.load = async () => (await builtin.load()).default;
-      } else if (existsSync(join(installed, 'plugin.json'))) {
+      } else if (fromInstalled) {
         status.source = installed;
-        fromFolder(installed);
+        fromFolder(installed, fromInstalled);
       } else {
         const known = [...builtins.keys(), ...readInstalled(this.deps.config.userDir).map((p) => p.name)];
         const guess = nearest(entry.name, known);
@@ -417,12 +420,8 @@ export class PluginHost {
     return [...out, ...pending.values(), ...records.filter((r) => !r.manifest)];
   }
 
-  /** Resolves, checks, orders and activates the harness's plugins. Never throws for a plugin's fault. */
-  async boot(
-    entries: HarnessPlugin[],
-    builtins: Map<string, BuiltinPlugin>,
-    { activate = true }: { activate?: boolean } = {},
-  ): Promise<PluginStatus[]> {
+  /** Reads every entry's manifest; a name listed twice is kept as a failed entry of its own. */
+  private resolveAll(entries: HarnessPlugin[], builtins: Map<string, BuiltinPlugin>): void {
     for (const entry of entries) {
       const first = this.records.get(entry.name);
       const r = this.resolve(entry, builtins);
@@ -439,6 +438,20 @@ export class PluginHost {
         `plugin "${entry.name}" is listed twice in the harness manifest${entry.location ? ` (${entry.location.file}${entry.location.line ? `:${entry.location.line}` : ''})` : ''}; the first entry (${at(first.entry)}) is the one used`,
         'remove the second entry from "plugins"',
       );
+    }
+  }
+
+  /** Resolves, checks, orders and activates the harness's plugins. Never throws for a plugin's fault. */
+  async boot(
+    entries: HarnessPlugin[],
+    builtins: Map<string, BuiltinPlugin>,
+    { activate = true }: { activate?: boolean } = {},
+  ): Promise<PluginStatus[]> {
+    try {
+      this.resolveAll(entries, builtins);
+    } finally {
+      // Written once the manifests are read, before any plugin code runs.
+      this.manifestCache.save();
     }
     for (const r of this.order([...this.records.values()])) {
       this.check(r);

@@ -2,6 +2,7 @@ import { closest, distance } from 'fastest-levenshtein';
 import {
   findNodeAtLocation,
   getNodeValue,
+  type Node as JsonNode,
   type ParseError,
   parseTree,
   printParseErrorCode,
@@ -44,28 +45,42 @@ const SYNTAX_HINTS: Record<string, string> = {
 
 /**
  * Parses JSON (comments allowed, as in VS Code settings) and fails with the file, line and column of the
- * first syntax error.
+ * first syntax error. Plain JSON takes the native parser; the syntax tree that locates keys is built only
+ * when something asks where a key is (an error, a warning), since most reads of most files never do.
  */
 export function parseJsonDocument(text: string, file: string, code: ErrorCode): JsonDocument {
-  const errors: ParseError[] = [];
-  const root = parseTree(text, errors, { allowTrailingComma: false, disallowComments: false });
-  const first = errors[0];
-  if (first || !root) {
-    const at = lineColumn(text, first?.offset ?? 0);
-    const name = first ? printParseErrorCode(first.error) : 'ValueExpected';
-    const fix = 'fix the JSON syntax at that line (a JSON validator or your editor will show it too)';
-    throw new IcodeError(code, `malformed JSON: ${SYNTAX_HINTS[name] ?? name}`, fix, { file, ...at });
+  let value: unknown;
+  let root: JsonNode | undefined;
+  const tree = (): JsonNode => {
+    if (root) return root;
+    const errors: ParseError[] = [];
+    const parsed = parseTree(text, errors, { allowTrailingComma: false, disallowComments: false });
+    const first = errors[0];
+    if (first || !parsed) {
+      const at = lineColumn(text, first?.offset ?? 0);
+      const name = first ? printParseErrorCode(first.error) : 'ValueExpected';
+      const fix = 'fix the JSON syntax at that line (a JSON validator or your editor will show it too)';
+      throw new IcodeError(code, `malformed JSON: ${SYNTAX_HINTS[name] ?? name}`, fix, { file, ...at });
+    }
+    root = parsed;
+    return root;
+  };
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // Comments, or a syntax error the tree names with its line.
+    value = getNodeValue(tree());
   }
-  const value: unknown = getNodeValue(root);
   return {
     file,
     text,
     value,
     locate(path) {
       const segments = path.filter((p): p is string | number => typeof p !== 'symbol');
+      const top = tree();
       // Walk up to the deepest existing node so a missing key points at its parent object.
       for (let n = segments.length; n >= 0; n--) {
-        const node = findNodeAtLocation(root, segments.slice(0, n));
+        const node = findNodeAtLocation(top, segments.slice(0, n));
         if (node) {
           const offset = node.parent?.type === 'property' ? node.parent.offset : node.offset;
           return { file, ...lineColumn(text, offset), key: segments.join('.') || undefined };

@@ -28,6 +28,11 @@ export interface KernelOptions {
   cli?: Settings;
   /** Where plugin log lines go; by default only to stderr when ICODE_DEBUG is set. */
   log?: (line: string) => void;
+  /**
+   * Whether the installed plugins the settings switch on join the manifest's (default true). A composition
+   * icode boots for its own work (the mock server of `--mock`, the scenario runner) leaves them out.
+   */
+  installed?: boolean;
 }
 
 export interface BootReport {
@@ -133,11 +138,9 @@ export class Kernel {
   /** The harness manifest's plugins (with where each is listed) and the installed plugins config switches on. */
   private plugins() {
     const { plugins, doc } = this.options.manifest;
-    return withInstalled(
-      plugins.map((p, i) => ({ ...p, location: doc.locate(['plugins', i]) })),
-      this.config.userDir,
-      (name) => this.config.settings.plugins[name]?.enabled,
-    );
+    const listed = plugins.map((p, i) => ({ ...p, location: doc.locate(['plugins', i]) }));
+    if (this.options.installed === false) return listed;
+    return withInstalled(listed, this.config.userDir, (name) => this.config.settings.plugins[name]?.enabled);
   }
 
   /** Every plugin name this icode could run: built in, installed, or listed by the harness manifest. */
@@ -158,7 +161,9 @@ export class Kernel {
   private report(): BootReport {
     const harness = this.host.manifests();
     const { file } = this.options.manifest;
-    const first = harness.filter((p, i) => harness.findIndex((q) => q.status.name === p.status.name) === i);
+    const seen = new Set<string>();
+    // A name listed twice is reported once: its first entry's warnings.
+    const first = harness.filter((p) => !seen.has(p.status.name) && seen.add(p.status.name));
     return {
       manifest: { name: this.options.manifest.name, file },
       plugins: this.host.statuses(),

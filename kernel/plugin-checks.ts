@@ -63,8 +63,11 @@ export function settingsWarnings(
     const m = plugin.manifest;
     if (!m) continue;
     for (const kind of ['tools', 'commands', 'hooks'] as const) {
+      const items = Object.keys(settings[kind] ?? {});
+      // Most plugins' settings switch nothing: what they declare is looked at only when something is.
+      if (!items.length) continue;
       const own = declaredBy(m, kind);
-      for (const item of Object.keys(settings[kind] ?? {})) {
+      for (const item of items) {
         if (own.names.includes(item) || matchesPrefix(item, own.prefixes)) continue;
         const path = ['plugins', name, kind, item];
         const canonical = own.aliases.get(item);

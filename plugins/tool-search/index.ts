@@ -3,6 +3,16 @@ import { definePlugin } from '../../sdk/index.ts';
 import { deferTools } from './search.ts';
 
 /**
+ * Every request carries this many tokens of deferrable tools' definitions before they are deferred: about
+ * ten tools of a few described parameters each (the built-in tools average ≈ 130 tokens), so a handful of
+ * installed plugins or a small MCP server are sent as they are. Past it, deferring costs ToolSearch's own
+ * definition and a listing of at most 2,000 characters, ≈ 15% of the built-in tools' request, however many
+ * tools there are. (Claude Code's 10% of a 200k context, 20,000 tokens, would let installed tools double
+ * the request before any is deferred.)
+ */
+const DEFAULT_BUDGET_TOKENS = 2_000;
+
+/**
  * Deferred tools for every plugin, not only MCP: the built-in tools are always sent; the tools of MCP
  * servers and of plugins that are not built in (installed, or given by path) are sent by name only once
  * their definitions would take more than `budgetTokens` of every request, and ToolSearch loads the ones
@@ -16,7 +26,7 @@ export default definePlugin({
   activate(ctx) {
     // The mcp plugin's old setting still counts where this one's is not set.
     const legacy = ctx.settings.plugins.mcp?.config?.toolSearchBudgetTokens;
-    const budget = ctx.config.budgetTokens ?? (typeof legacy === 'number' ? legacy : 20_000);
+    const budget = ctx.config.budgetTokens ?? (typeof legacy === 'number' ? legacy : DEFAULT_BUDGET_TOKENS);
     const builtin = new Set(
       ctx
         .plugins()

@@ -5,11 +5,12 @@ import { expect, test } from 'vitest';
 import { bootTestKernel } from '../../sdk/testing.ts';
 import { write } from '../../test/helpers.ts';
 import { builtinPlugins } from '../index.ts';
+import { deferredListing, LISTING_CHARS, selectedNames } from './search.ts';
 
 /** A plugin given by path (as an installed one is not built in) with `count` tools of a long description. */
-function manyTools(count: number): string {
+function manyTools(count: number, name = (i: number) => `many_${i}`): string {
   const dir = mkdtempSync(join(tmpdir(), 'icode-many-tools-'));
-  const names = Array.from({ length: count }, (_, i) => `many_${i}`);
+  const names = Array.from({ length: count }, (_, i) => name(i));
   write(join(dir, 'plugin.json'), {
     name: 'many',
     version: '1.0.0',
@@ -67,4 +68,66 @@ test('under the budget every tool is sent and ToolSearch is not', async () => {
   expect(names).toEqual(expect.arrayContaining(['many_0', 'many_1', 'read_file']));
   expect(names).not.toContain('ToolSearch');
   await h.shutdown();
+});
+
+test('at the default budget, ten tools of a few hundred characters each are sent as they are', async () => {
+  const h = await bootTestKernel({
+    include: ['file-tools', 'tool-search'],
+    plugins: [manyTools(10)],
+    builtins: builtinPlugins,
+  });
+  const names = (await h.kernel.tools.definitions()).map((d) => d.name);
+  expect(names).toEqual(expect.arrayContaining(['many_0', 'many_9', 'read_file']));
+  expect(names).not.toContain('ToolSearch');
+  await h.shutdown();
+});
+
+test('at the default budget, two hundred tools are deferred, and the listing stays within its size', async () => {
+  const h = await bootTestKernel({
+    include: ['file-tools', 'tool-search'],
+    plugins: [manyTools(200, (i) => `plugin${i}DoesThings`)],
+    builtins: builtinPlugins,
+  });
+  const defs = await h.kernel.tools.definitions();
+  expect(defs.map((d) => d.name).sort()).toEqual(['ToolSearch', 'edit_file', 'read_file', 'write_file']);
+  const listing = defs
+    .find((d) => d.name === 'ToolSearch')!
+    .description.split('\n')
+    .pop()!;
+  expect(listing.length).toBeLessThan(LISTING_CHARS + 120);
+  expect(listing).toMatch(/^Deferred tools \(200\): plugin0DoesThings, plugin1DoesThings, /);
+  expect(listing).toMatch(/, and \d+ more: find them by keyword/);
+  // Not named, still found by keyword and callable.
+  const found = await h.callTool('ToolSearch', { query: 'plugin199DoesThings' });
+  expect(found.content).toContain('Loaded 1 tool');
+  expect((await h.callTool('plugin199DoesThings', { text: 'hi' })).content).toBe(
+    'plugin199DoesThings got hi',
+  );
+  await h.shutdown();
+});
+
+test('the deferred listing names every tool while it fits, then writes a family once, then counts the rest', () => {
+  expect(deferredListing(['a_x', 'a_y', 'b'])).toBe('Deferred tools (3): a_x, a_y, b');
+  const family = (n: number) => Array.from({ length: n }, (_, i) => `mcp__github__tool_${i}`);
+  expect(deferredListing([...family(50), 'lint'], 500)).toMatch(
+    /^Deferred tools \(51\): mcp__github__\{tool_0,tool_1,.*,tool_49\}, lint \(a\{b,c\} stands for ab and ac\)$/,
+  );
+  expect(deferredListing([...family(300), 'lint'], 400)).toMatch(
+    /^Deferred tools \(301\): mcp__github__\{tool_0,tool_1,.*\}, and \d+ more: find them by keyword/,
+  );
+  const cut = deferredListing(
+    Array.from({ length: 100 }, (_, i) => `tool${i}`),
+    100,
+  );
+  expect(cut).toMatch(/^Deferred tools \(100\): tool0, tool1, .*, and \d+ more: find them by keyword/);
+  const named = cut.split(': ')[1]!.split(', and')[0]!.split(', ').length;
+  expect(cut).toContain(`and ${100 - named} more`);
+});
+
+test('select: takes names as the listing writes them, a{b,c} included', () => {
+  expect(selectedNames('mcp__github__{create_issue, list_pulls},lint')).toEqual([
+    'mcp__github__create_issue',
+    'mcp__github__list_pulls',
+    'lint',
+  ]);
 });
