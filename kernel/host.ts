@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as z from 'zod';
@@ -150,6 +151,8 @@ interface PluginRecord {
   entry: HarnessPlugin;
   manifest?: PluginManifest;
   load?: () => Promise<PluginDefinition>;
+  /** The module `load` imports, for a plugin from a folder (a lazy one's is checked at boot, not first use). */
+  mainFile?: string;
   status: PluginStatus;
   warnings: Problem[];
   definition?: PluginDefinition;
@@ -273,6 +276,7 @@ export class PluginHost {
       const { manifest, warnings } = read ?? readPluginFolder(dir);
       r.manifest = manifest;
       r.warnings = warnings;
+      r.mainFile = join(dir, manifest.main);
       r.load = withCommandTools(
         manifest,
         dir,
@@ -474,6 +478,18 @@ export class PluginHost {
 
   private registerLazy(r: PluginRecord): void {
     const m = r.manifest!;
+    // Its code is not loaded until first use, but a module that is not there at all (a plugin folder not
+    // built yet) is said now, not as a failing first call.
+    const coded = m.contributes.tools.some((t) => !t.command) || m.contributes.commands.length > 0;
+    if (coded && r.mainFile && !existsSync(r.mainFile)) {
+      this.fail(
+        r,
+        ErrorCodes.LOAD_FAILED,
+        `${m.main} does not exist`,
+        'build the plugin (npm run build in its folder), or install it again',
+      );
+      return;
+    }
     try {
       for (const t of m.contributes.tools) {
         this.deps.tools.registerLazy(r.status.name, {

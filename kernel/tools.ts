@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { ErrorCodes, errorMessage, IcodeError } from './errors.ts';
 import type { KernelHooks } from './hooks.ts';
+import { resolveReal } from './paths.ts';
 import type { PermissionGate } from './permissions.ts';
 import type { ContributionHost } from './registries.ts';
 import type {
@@ -292,7 +293,14 @@ export class ToolRegistry {
     const gate = this.gate;
     if (!gate) return { error: 'No permission gate is configured; refusing to run tools' };
     const mode = typeof tool.mode === 'function' ? await tool.mode(input, ctx) : tool.mode;
-    const subjects: PermissionSubjects | undefined = await tool.subjects?.(input, ctx);
+    const declared: PermissionSubjects | undefined = await tool.subjects?.(input, ctx);
+    // The gate judges where a path leads, not how it is written: a tool that declares `a.txt`, `~/x` or
+    // a path through a symlink out of the workspace is judged at the file it reaches (built-in tools
+    // declare resolved paths already, and resolving those again changes nothing).
+    const subjects: PermissionSubjects | undefined =
+      declared?.kind === 'path'
+        ? { ...declared, values: declared.values.map((v) => resolveReal(v, options.cwd)) }
+        : declared;
     const request: PermissionRequest = {
       tool: tool.name,
       input,

@@ -294,6 +294,27 @@ describe('lazy activation', () => {
     expect(kernel.host.statuses()[0]).toMatchObject({ activated: true });
   });
 
+  test('a lazy plugin whose module is not there (a folder not built yet) is failed at boot, saying to build it', async () => {
+    const { rmSync } = await import('node:fs');
+    const w = makeWorld();
+    const lazy = writePlugin(w, {
+      name: 'lazy',
+      activation: 'lazy',
+      contributes: {
+        tools: [{ name: 'echo', description: 'Echo text', inputSchema: { type: 'object' } }],
+      },
+    });
+    rmSync(join(lazy, 'index.mjs'));
+    const { kernel, status } = await boot(w, { plugins: [{ name: 'lazy', path: lazy }] });
+    expect(status('lazy')).toMatchObject({
+      state: 'failed',
+      code: 'ICODE_ERR_LOAD_FAILED',
+      reason: 'index.mjs does not exist',
+      fix: 'build the plugin (npm run build in its folder), or install it again',
+    });
+    expect(kernel.tools.names()).toEqual([]);
+  });
+
   test('a lazy plugin that fails to activate answers its tool call with an is_error result', async () => {
     const w = makeWorld();
     const lazy = writePlugin(w, {

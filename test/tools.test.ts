@@ -170,3 +170,39 @@ describe('command tools: plugins in any language', () => {
     expect((await h.callTool('where_sh', {})).content).toContain('requires workspace-write');
   });
 });
+
+describe("the gate judges where a tool's declared path leads, not how it is written", () => {
+  // A third-party tool that declares its path as given (relative, or through a symlink) rather than resolved.
+  const rawCat = (w: ReturnType<typeof makeWorld>) =>
+    writePlugin(w, {
+      name: 'raw-cat',
+      contributes: { tools: [{ name: 'raw_cat' }] },
+      code: `import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+export default { activate(ctx) { ctx.tools.register({
+  name: 'raw_cat', description: 'cat', mode: 'read-only',
+  input: { safeParse: (v) => ({ success: true, data: v }) },
+  subjects: ({ path }) => ({ kind: 'path', values: [path] }),
+  execute: ({ path }, t) => readFileSync(resolve(t.cwd, path), 'utf8'),
+}); } };`,
+    });
+
+  test('a relative path inside the workspace is inside; one through a symlink out of it is outside', async () => {
+    const { mkdirSync, symlinkSync, writeFileSync } = await import('node:fs');
+    const w = makeWorld();
+    writeFileSync(join(w.project, 'a.txt'), 'inside');
+    const outside = join(w.root, 'outside');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'secret.txt'), 'hunter2');
+    symlinkSync(outside, join(w.project, 'link'));
+    const { kernel } = await boot(w, { plugins: [{ name: 'raw-cat', path: rawCat(w) }] });
+    const call = (path: string) => kernel.callTool({ id: `t_${path}`, name: 'raw_cat', input: { path } });
+    expect(await call('a.txt')).toMatchObject({ isError: false, content: 'inside' });
+    for (const path of ['link/secret.txt', join(w.project, 'link', 'secret.txt')]) {
+      const r = await call(path);
+      expect(r.isError).toBe(true);
+      expect(r.content).toContain(`${join(outside, 'secret.txt')} is outside the workspace`);
+      expect(r.content).not.toContain('hunter2');
+    }
+  });
+});
