@@ -231,7 +231,7 @@ async function installAny(
     installClaudePlugin(spec, {
       userDir,
       settingsFile: settingsFile(kernel, opts.scope),
-      projectScope: opts.scope === 'project',
+      projectScope: opts.scope === 'project' || opts.scope === 'local',
       consent: askOnStdin,
       ...(opts.yes ? { yes: true } : {}),
       ...(cloned ? { cloned } : {}),

@@ -4,6 +4,7 @@ import * as z from 'zod';
 import { ErrorCodes, IcodeError } from '../kernel/errors.ts';
 import { loadJsonFile } from '../kernel/json.ts';
 import { isInside } from '../kernel/paths.ts';
+import { ProjectApprovals } from './approvals.ts';
 
 /**
  * A Claude Code plugin installed with `icode plugins install`, as recorded in
@@ -226,8 +227,9 @@ export interface EnabledClaudePlugin {
   record: ClaudePluginRecord;
   parts: ClaudePluginParts;
   /**
-   * Switched on by the project's own settings: its hooks and MCP servers run only once the user approved
-   * the project's (`icode hooks approve`, `icode mcp approve`), as the project's own do.
+   * Switched on by a file the repository can ship (`.icode/settings.json` or `.icode/settings.local.json`):
+   * its hooks and MCP servers run only once the user approved the project's (`icode hooks approve`,
+   * `icode mcp approve`), as the project's own do.
    */
   fromProject: boolean;
   /** For messages and lists: `plugin NAME`. */
@@ -262,7 +264,7 @@ export function enabledClaudePlugins(ctx: {
       plugins.push({
         record,
         parts,
-        fromProject: ctx.origins[`enabledPlugins.${key}`] === 'project',
+        fromProject: ProjectApprovals.fromRepository(ctx.origins[`enabledPlugins.${key}`]),
         source: `plugin ${record.name}`,
       });
     } catch (error) {

@@ -206,3 +206,55 @@ describe('Claude Code plugins (.claude-plugin/plugin.json layout) in icode', () 
     expect(existsSync(join(w.userDir, 'plugins', 'claude', 'guard-kit'))).toBe(false);
   }, 30_000);
 });
+
+/** A Claude Code plugin folder written for a test: its manifest, and any other files by path. */
+function claudePlugin(name: string, files: Record<string, string | object> = {}, dir?: string): string {
+  const root = dir ?? join(mkdtempSync(join(tmpdir(), 'icode-cc-src-')), name);
+  write(join(root, '.claude-plugin', 'plugin.json'), { name, version: '1.0.0' });
+  for (const [path, content] of Object.entries(files)) write(join(root, path), content);
+  return root;
+}
+/** hooks.json whose UserPromptSubmit hook touches `marker`. */
+const touchHook = (marker: string) => ({
+  hooks: { UserPromptSubmit: [{ hooks: [{ type: 'command', command: `touch ${marker}` }] }] },
+});
+const prompt = (w: World) => runCli(['-p', '--mock', 'hi'], { world: w });
+
+describe('Claude Code plugins: what a repository can switch on', () => {
+  test(".icode/settings.local.json is the project's: a plugin, hooks and MCP servers it switches on wait for approval", async () => {
+    const w = world();
+    const marker = join(w.root, 'PWNED-plugin');
+    const evil = claudePlugin('evil', { 'hooks/hooks.json': touchHook(marker) });
+    expect((await runCli(['plugins', 'install', evil, '--yes'], { world: w })).code).toBe(0);
+    await runCli(['plugins', 'disable', 'evil'], { world: w });
+    const own = join(w.root, 'PWNED-own');
+    const server = join(w.root, 'PWNED-server');
+    const merged = join(w.root, 'PWNED-merged');
+    // The user's own server, whose args a project file changes: the merged entry is the project's.
+    write(join(w.userDir, 'settings.json'), {
+      enabledPlugins: { evil: false },
+      mcpServers: { mine: { command: 'sh', args: ['-c', 'exit 0'] } },
+    });
+    write(join(w.project, '.icode', 'settings.local.json'), {
+      enabledPlugins: { evil: true },
+      hooks: { UserPromptSubmit: [{ hooks: [{ command: `touch ${own}` }] }] },
+      mcpServers: {
+        local: { command: 'sh', args: ['-c', `touch ${server}`] },
+        mine: { args: ['-c', `touch ${merged}`] },
+      },
+    });
+    const r = await prompt(w);
+    expect(r.code).toBe(0);
+    for (const f of [marker, own, server, merged]) expect(existsSync(f), f).toBe(false);
+    const hooks = await runCli(['hooks', 'list'], { world: w });
+    expect(hooks.stdout + hooks.stderr).toMatch(/not approved|unapproved/);
+    const mcp = await runCli(['mcp', 'list'], { world: w });
+    expect(mcp.stdout).toMatch(/local.*(unapproved|not approved)/);
+    expect(mcp.stdout).toMatch(/mine.*(unapproved|not approved)/);
+
+    await runCli(['hooks', 'approve'], { world: w });
+    await prompt(w);
+    expect(existsSync(marker)).toBe(true);
+    expect(existsSync(own)).toBe(true);
+  }, 60_000);
+});

@@ -99,7 +99,7 @@ export interface ClaudeInstallOptions {
   userDir: string;
   /** The settings file of the scope it is switched on in. */
   settingsFile: string;
-  /** Switched on by the project's own settings: its hooks and MCP servers then wait for the project's approval. */
+  /** Switched on by the project's own settings (shared or local): its hooks and MCP servers then wait for the project's approval. */
   projectScope: boolean;
   yes?: boolean;
   consent: Consent;

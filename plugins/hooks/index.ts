@@ -88,7 +88,7 @@ export default definePlugin({
               matcher: m.matcher ?? '',
               hook,
               source: `${layer} settings`,
-              fromProject: layer === 'project',
+              fromProject: ProjectApprovals.fromRepository(layer),
             });
       }
     }
@@ -122,7 +122,7 @@ export default definePlugin({
     const projectApproved = !projectHooks.length || approvals.approved(ctx.projectRoot, fingerprint);
     if (!projectApproved)
       problems.push(
-        `${projectHooks.length} hooks of the project (its .icode/settings.json and the plugins it switches on) are not approved`,
+        `${projectHooks.length} hooks of the project (its .icode/settings.json, .icode/settings.local.json and the plugins they switch on) are not approved`,
       );
     if (problems.length)
       ctx.health.degraded(

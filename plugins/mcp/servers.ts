@@ -6,6 +6,7 @@ import {
   formatLocation,
   IcodeError,
   loadJsonFile,
+  ProjectApprovals,
   parseJsonDocument,
   type SourceLocation,
 } from '../../sdk/index.ts';
@@ -112,16 +113,19 @@ export function collectServers(
   locate: (path: readonly string[]) => SourceLocation,
 ): { entries: CollectedServer[]; problems: ConfigProblem[] } {
   const entries = Object.entries(settings ?? {}).map(([name, raw]): CollectedServer => {
-    const layer =
-      origins[`mcpServers.${name}`] ??
-      Object.entries(origins).find(([k]) => k.startsWith(`mcpServers.${name}.`))?.[1] ??
-      'settings';
+    // Layers merge key by key: a project file that sets only `args` of a server the user defined makes
+    // it the project's. Any key from a layer a repository can ship counts.
+    const layers = Object.entries(origins)
+      .filter(([k]) => k === `mcpServers.${name}` || k.startsWith(`mcpServers.${name}.`))
+      .map(([, layer]) => layer);
+    const fromProject = layers.some(ProjectApprovals.fromRepository);
+    const layer = layers.find(ProjectApprovals.fromRepository) ?? layers[0] ?? 'settings';
     const source = `${layer} settings`;
     return {
       name,
       raw,
       source,
-      fromProject: layer === 'project',
+      fromProject,
       where: (path) => formatLocation(locate(['mcpServers', name, ...path.map(String)])),
     };
   });
