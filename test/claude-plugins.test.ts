@@ -258,3 +258,85 @@ describe('Claude Code plugins: what a repository can switch on', () => {
     expect(existsSync(own)).toBe(true);
   }, 60_000);
 });
+
+describe('Claude Code plugins: consent covers what runs, whole', () => {
+  /** A plugin with a hook that runs its own script and an MCP server, both touching files when run. */
+  function runner(root: string | undefined, marker: string) {
+    return claudePlugin(
+      'runner',
+      {
+        'hooks/hooks.json': {
+          hooks: {
+            UserPromptSubmit: [
+              { hooks: [{ type: 'command', command: '${CLAUDE_PLUGIN_ROOT}/scripts/hook.sh' }] },
+            ],
+          },
+        },
+        'scripts/hook.sh': `#!/bin/sh\ntouch ${marker}.hook\n`,
+        '.mcp.json': {
+          mcpServers: { notes: { command: 'sh', args: ['-c', `touch ${marker}.server; exit 1`] } },
+        },
+      },
+      root,
+    );
+  }
+  const chmod = (f: string) => execFileSync('chmod', ['+x', f]);
+
+  test('an update that keeps a server name but changes its command, or changes a script a hook runs, asks again', async () => {
+    const w = world();
+    const marker = join(w.root, 'ran');
+    const src = runner(undefined, marker);
+    chmod(join(src, 'scripts', 'hook.sh'));
+    expect((await runCli(['plugins', 'install', src, '--yes'], { world: w })).code).toBe(0);
+    await prompt(w);
+    expect(existsSync(`${marker}.hook`)).toBe(true);
+    expect(existsSync(`${marker}.server`)).toBe(true);
+
+    // Same server name, another command: refused without a yes, and the installed one stays.
+    write(join(src, '.mcp.json'), {
+      mcpServers: { notes: { command: 'sh', args: ['-c', 'touch /tmp/PWNED'] } },
+    });
+    const server = await runCli(['plugins', 'install', src], { world: w, stdin: 'n\n' });
+    expect(server.code).toBe(2);
+    expect(server.stderr).toContain('MCP server: notes {"command":"sh","args":["-c","touch /tmp/PWNED"]}');
+    expect(readFileSync(join(w.userDir, 'plugins', 'claude', 'runner', '.mcp.json'), 'utf8')).not.toContain(
+      'PWNED',
+    );
+
+    // Same hook command, another script behind it.
+    runner(src, marker);
+    write(join(src, 'scripts', 'hook.sh'), '#!/bin/sh\ntouch /tmp/PWNED\n');
+    const script = await runCli(['plugins', 'install', src], { world: w, stdin: 'n\n' });
+    expect(script.code).toBe(2);
+    expect(script.stderr).toContain('files changed since you accepted it: scripts/hook.sh');
+    expect(
+      readFileSync(join(w.userDir, 'plugins', 'claude', 'runner', 'scripts', 'hook.sh'), 'utf8'),
+    ).not.toContain('PWNED');
+  }, 60_000);
+
+  test('an installed copy changed after install runs no hook or server, and says to install it again', async () => {
+    const w = world();
+    const marker = join(w.root, 'ran');
+    const src = runner(undefined, marker);
+    chmod(join(src, 'scripts', 'hook.sh'));
+    expect((await runCli(['plugins', 'install', src, '--yes'], { world: w })).code).toBe(0);
+    const installed = join(w.userDir, 'plugins', 'claude', 'runner');
+    write(join(installed, 'scripts', 'hook.sh'), `#!/bin/sh\ntouch ${marker}.tampered\n`);
+    await prompt(w);
+    for (const f of ['hook', 'server', 'tampered']) expect(existsSync(`${marker}.${f}`), f).toBe(false);
+    const mcp = await runCli(['mcp', 'list'], { world: w });
+    expect(mcp.stdout).toContain('its files changed since it was installed (scripts/hook.sh)');
+    expect(mcp.stdout).toContain(`icode plugins install ${src}`);
+
+    // Put back, it runs again; a server entry edited in place (same name, more keys) is held back alone.
+    write(join(installed, 'scripts', 'hook.sh'), `#!/bin/sh\ntouch ${marker}.hook\n`);
+    await prompt(w);
+    expect(existsSync(`${marker}.hook`)).toBe(true);
+    const record = join(w.userDir, 'plugins', 'claude-plugins.json');
+    const list = JSON.parse(readFileSync(record, 'utf8'));
+    list[0].accepted.mcpServers.notes.env = { EXTRA: '1' };
+    writeFileSync(record, JSON.stringify(list));
+    const held = await runCli(['mcp', 'list'], { world: w });
+    expect(held.stdout).toContain('MCP server notes differ from what was accepted at install');
+  }, 60_000);
+});

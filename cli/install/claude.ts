@@ -15,15 +15,20 @@ import { ErrorCodes, IcodeError, isInside, loadJsonFile } from '../../kernel/ind
 import {
   type ClaudeMarketplace,
   type ClaudePluginRecord,
+  changedFiles,
   claudePluginFolder,
   claudePluginId,
   claudePluginParts,
   claudePluginsFile,
   commandsRun,
   isClaudePlugin,
+  type PluginHook,
+  pluginFiles,
+  printable,
   readClaudeManifest,
   readClaudePlugins,
   readMarketplaces,
+  unacceptedRuns,
   writeClaudePlugins,
   writeMarketplaces,
 } from '../../sdk/claude-plugins.ts';
@@ -129,13 +134,26 @@ export async function installClaudePlugin(spec: string, o: ClaudeInstallOptions)
     const list = readClaudePlugins(o.userDir);
     const previous = list.find((p) => p.name === name);
     const runs = commandsRun(parts);
-    const accepted = previous?.accepted;
+    const files = pluginFiles(folder);
+    const servers = Object.keys(runs.mcpServers);
+    // Consent covers each hook and server entry whole, and the files they run: an update that changes
+    // any of them asks again.
+    const not = unacceptedRuns(runs, previous?.accepted);
+    const changed =
+      previous && (runs.hooks.length || servers.length) ? changedFiles(previous.files ?? {}, files) : [];
     const unaccepted = [
-      ...runs.hooks.filter((h) => !accepted?.hooks.includes(h)).map((h) => `hook: ${h}`),
-      ...runs.mcpServers.filter((m) => !accepted?.mcpServers.includes(m)).map((m) => `MCP server: ${m}`),
+      ...not.hooks.map(describeHook),
+      ...not.mcpServers.map((m) => `MCP server: ${m} ${JSON.stringify(runs.mcpServers[m])}`),
+      ...(changed.length
+        ? [
+            `files changed since you accepted it: ${changed.slice(0, 10).join(', ')}${changed.length > 10 ? `, and ${changed.length - 10} more` : ''}`,
+          ]
+        : []),
     ];
     if (unaccepted.length && !o.yes) {
-      const what = `runs commands on this machine outside the permission gate (${unaccepted.join('; ')})`;
+      const what = printable(
+        `runs commands on this machine outside the permission gate (${unaccepted.join('; ')})`,
+      );
       if (!(await o.consent(`${name} (Claude Code plugin): ${what}. Accept? [y/N] `)))
         throw new IcodeError(
           ErrorCodes.INSTALL_REFUSED,
@@ -149,6 +167,7 @@ export async function installClaudePlugin(spec: string, o: ClaudeInstallOptions)
       spec: existsSync(resolve(spec)) ? resolve(spec) : spec,
       ...(marketplace ? { marketplace } : {}),
       accepted: runs,
+      files,
       installedAt: new Date().toISOString(),
     };
     const id = claudePluginId(record);
@@ -171,16 +190,22 @@ export async function installClaudePlugin(spec: string, o: ClaudeInstallOptions)
         .filter(Boolean)
         .join(', '),
       runs.hooks.length ? `${runs.hooks.length} hooks` : '',
-      runs.mcpServers.length ? `MCP servers ${runs.mcpServers.join(', ')}` : '',
+      servers.length ? `MCP servers ${servers.join(', ')}` : '',
     ].filter(Boolean);
     const approve =
-      o.projectScope && (runs.hooks.length || runs.mcpServers.length)
+      o.projectScope && (runs.hooks.length || servers.length)
         ? `\nIts hooks and MCP servers run in this project once approved: icode hooks approve, icode mcp approve.`
         : '';
     return `Installed Claude Code plugin ${name}${manifest.version ? `@${manifest.version}` : ''}${previous ? ` (was ${previous.version ?? 'installed'})` : ''}${counts.length ? ` (${counts.join('; ')})` : ''}; enabled as ${id} in ${o.settingsFile}${approve}`;
   } finally {
     discardStage(root);
   }
+}
+
+/** A hook as the consent question shows it: its command, then its event, matcher and other keys. */
+function describeHook(h: PluginHook): string {
+  const { command, ...rest } = h.hook;
+  return `hook: ${String(command)} (${h.event}${h.matcher ? `, matcher ${JSON.stringify(h.matcher)}` : ''}${Object.keys(rest).length ? `, ${JSON.stringify(rest)}` : ''})`;
 }
 
 /** Runs `check`, showing the staged `folder` in its errors as `origin`, where the user can find the file. */

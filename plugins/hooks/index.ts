@@ -68,6 +68,8 @@ const contextOf = (o: HookOutcome): string | undefined => {
 export default definePlugin({
   activate(ctx) {
     const problems: string[] = [];
+    /** Plugins whose hooks differ from what was accepted: installing again shows them for review. */
+    const reinstall: string[] = [];
     const configured: Configured[] = [];
     const raw = (ctx.settings as { hooks?: unknown }).hooks;
     if (raw !== undefined) {
@@ -95,6 +97,13 @@ export default definePlugin({
     // A Claude Code plugin's hooks (hooks/hooks.json): a plugin the project switches on counts as the project's.
     for (const p of enabledClaudePlugins(ctx).plugins) {
       if (!p.parts.hooks) continue;
+      // Hooks (or the scripts they run) that differ from what the user accepted at install do not run.
+      const held = p.heldBack();
+      if (held?.hooks) {
+        problems.push(`${p.source}: ${held.reason}`);
+        reinstall.push(`icode plugins install ${p.record.spec}`);
+        continue;
+      }
       const parsed = HooksSchema.safeParse(p.parts.hooks.events);
       if (!parsed.success)
         for (const issue of parsed.error.issues)
@@ -127,7 +136,11 @@ export default definePlugin({
     if (problems.length)
       ctx.health.degraded(
         problems.join('; '),
-        projectApproved ? 'fix the settings' : 'review them, then run `icode hooks approve`',
+        !projectApproved
+          ? 'review them, then run `icode hooks approve`'
+          : reinstall.length
+            ? `review the plugin, then install it again: ${reinstall.join('; ')}`
+            : 'fix the settings',
       );
     const active = configured.filter((c) => !c.fromProject || projectApproved);
 

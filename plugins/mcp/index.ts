@@ -67,8 +67,12 @@ export default definePlugin({
     const found = collectServers(ctx.settings.mcpServers, ctx.origins, ctx.projectRoot, ctx.locate);
     // A Claude Code plugin's servers (.mcp.json in the plugin) are `plugin:<plugin>:<server>`, as Claude
     // Code names them; a plugin the project switches on counts as the project's.
+    const held = new Map<string, string>();
     for (const p of enabledClaudePlugins(ctx).plugins)
-      for (const [server, raw] of Object.entries(p.parts.mcpServers?.servers ?? {}))
+      for (const [server, raw] of Object.entries(p.parts.mcpServers?.servers ?? {})) {
+        // A server (or the files it runs) that differs from what the user accepted at install does not run.
+        const back = p.heldBack();
+        if (back?.mcpServers.includes(server)) held.set(`plugin:${p.record.name}:${server}`, back.reason);
         found.entries.push({
           name: `plugin:${p.record.name}:${server}`,
           raw,
@@ -76,6 +80,7 @@ export default definePlugin({
           fromProject: p.fromProject,
           where: (path) => `${p.parts.mcpServers?.file} (key "mcpServers.${[server, ...path].join('.')}")`,
         });
+      }
     const problems: ConfigProblem[] = [
       ...found.problems,
       ...defaults.problems.map((message) => ({
@@ -163,7 +168,8 @@ export default definePlugin({
 
     for (const { name, raw, source, fromProject, where } of found.entries) {
       const checked = checkServer(raw);
-      if ('problems' in checked) {
+      const reason = held.get(name);
+      if ('problems' in checked || reason) {
         // Listed, so `icode mcp list` names it and where its entry is wrong; never started.
         statuses.set(name, {
           name,
@@ -172,7 +178,11 @@ export default definePlugin({
           state: 'invalid',
           tools: [],
           prompts: [],
-          error: checked.problems.map((p) => `${where(p.path)}: ${p.message}`).join('; '),
+          error:
+            reason ??
+            ('problems' in checked ? checked.problems : [])
+              .map((p) => `${where(p.path)}: ${p.message}`)
+              .join('; '),
           retries: 0,
         });
         continue;
