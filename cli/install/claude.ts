@@ -5,6 +5,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
   statSync,
@@ -122,8 +123,8 @@ export interface ClaudeInstallOptions {
 export async function installClaudePlugin(spec: string, o: ClaudeInstallOptions): Promise<string> {
   const root = stagingFolder(o.userDir);
   try {
-    const { folder, marketplace, origin } = o.cloned
-      ? { folder: copyPlugin(o.cloned, root), marketplace: undefined, origin: spec }
+    const { folder, marketplace, origin, listedAs } = o.cloned
+      ? { folder: copyPlugin(o.cloned, root), marketplace: undefined, origin: spec, listedAs: undefined }
       : fetchPlugin(spec, root, o.userDir);
     // Checked in the staged copy; a mistake is shown in the folder (or repository) it came from.
     const { manifest, parts } = shownAt(folder, origin, () => {
@@ -131,8 +132,24 @@ export async function installClaudePlugin(spec: string, o: ClaudeInstallOptions)
       return { manifest, parts: claudePluginParts(folder, manifest, '${CLAUDE_PLUGIN_ROOT}') };
     });
     const { name } = manifest;
+    // A catalog entry is installed under its manifest's name: one that says another could replace it.
+    if (listedAs !== undefined && listedAs !== name)
+      throw new IcodeError(
+        ErrorCodes.INSTALL_REFUSED,
+        `marketplace ${marketplace} lists "${listedAs}", but its plugin.json names it "${name}"`,
+        'nothing was installed; ask the marketplace owner to make the names agree',
+      );
     const list = readClaudePlugins(o.userDir);
     const previous = list.find((p) => p.name === name);
+    const recordedSpec = o.cloned ? spec : (localSpec(spec) ?? spec);
+    const from = { spec: recordedSpec, ...(marketplace ? { marketplace } : {}) };
+    // An update comes from where the plugin came from; another source with the same name is another plugin.
+    if (previous && sourceOf(previous) !== sourceOf(from))
+      throw new IcodeError(
+        ErrorCodes.INSTALL_REFUSED,
+        `${name} is installed already from ${printable(describeSource(previous))}; ${printable(describeSource(from))} is another source`,
+        `nothing was changed; to replace it, uninstall it first (icode plugins uninstall ${name}), then install this one`,
+      );
     const runs = commandsRun(parts);
     const files = pluginFiles(folder);
     const servers = Object.keys(runs.mcpServers);
@@ -164,8 +181,7 @@ export async function installClaudePlugin(spec: string, o: ClaudeInstallOptions)
     const record: ClaudePluginRecord = {
       name,
       ...(manifest.version ? { version: manifest.version } : {}),
-      spec: existsSync(resolve(spec)) ? resolve(spec) : spec,
-      ...(marketplace ? { marketplace } : {}),
+      ...from,
       accepted: runs,
       files,
       installedAt: new Date().toISOString(),
@@ -202,6 +218,21 @@ export async function installClaudePlugin(spec: string, o: ClaudeInstallOptions)
   }
 }
 
+/** A folder spec as recorded: its real path (symbolic links resolved); undefined when it is not a folder. */
+function localSpec(spec: string): string | undefined {
+  try {
+    return realpathSync(resolve(spec.replace(/^file:/, '')));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where a plugin comes from, to tell an update from another plugin of the same name: a git URL's ref aside. */
+const sourceOf = (r: { spec: string; marketplace?: string }) =>
+  r.marketplace ? `marketplace ${r.marketplace}` : isGitSpec(r.spec) ? r.spec.replace(/#.*$/, '') : r.spec;
+const describeSource = (r: { spec: string; marketplace?: string }) =>
+  r.marketplace ? `marketplace ${r.marketplace} (${r.spec})` : r.spec;
+
 /** A hook as the consent question shows it: its command, then its event, matcher and other keys. */
 function describeHook(h: PluginHook): string {
   const { command, ...rest } = h.hook;
@@ -232,10 +263,11 @@ function fetchPlugin(
   spec: string,
   root: string,
   userDir: string,
-): { folder: string; marketplace?: string; origin: string } {
+): { folder: string; marketplace?: string; origin: string; listedAs?: string } {
   const at = /^([a-z0-9][a-z0-9._-]*)@([a-z0-9][a-z0-9._-]*)$/.exec(spec);
   const market = at ? readMarketplaces(userDir).find((m) => m.name === at[2]) : undefined;
-  if (at && market) return { ...fromMarketplace(market, at[1]!, root), marketplace: market.name };
+  if (at && market)
+    return { ...fromMarketplace(market, at[1]!, root), marketplace: market.name, listedAs: at[1]! };
   if (isGitSpec(spec)) {
     const clone = join(root, 'clone');
     cloneInto(spec, clone);
