@@ -4,6 +4,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   statSync,
   writeFileSync,
@@ -179,7 +180,9 @@ export function claudePluginParts(
 ): ClaudePluginParts {
   const inside = (rel: string, key: string) => {
     const path = resolve(root, rel);
-    if (!isInside(path, root))
+    // At its real path, where it exists: a path through a symbolic link out of the plugin is outside it.
+    const real = (p: string) => (existsSync(p) ? realpathSync(p) : p);
+    if (!isInside(path, root) || !isInside(real(path), real(root)))
       throw new IcodeError(
         ErrorCodes.FILE_INVALID,
         `${claudeManifestFile(root)}: "${key}" points outside the plugin (${rel})`,

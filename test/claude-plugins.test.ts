@@ -1,5 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -377,4 +387,85 @@ describe('Claude Code plugins: one name, one source', () => {
       '(was 1.0.0)',
     );
   }, 60_000);
+});
+
+describe('Claude Code plugins: symbolic links', () => {
+  const installed = (w: World, name: string, ...path: string[]) =>
+    join(w.userDir, 'plugins', 'claude', name, ...path);
+
+  test('a link out of the plugin (a secret as a command, a hooks folder made later) is refused naming it; nothing is installed', async () => {
+    const w = world();
+    const secret = write(join(w.home, 'secret.txt'), 'TOP SECRET');
+    const leak = claudePlugin('leaky');
+    mkdirSync(join(leak, 'commands'));
+    symlinkSync(secret, join(leak, 'commands', 'leak.md'));
+    const r = await runCli(['plugins', 'install', leak], { world: w });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `${leak}: commands/leak.md is a symbolic link to ${secret}, outside the plugin`,
+    );
+    expect(existsSync(installed(w, 'leaky'))).toBe(false);
+
+    const later = claudePlugin('later');
+    const outside = join(w.root, 'outside', 'hooks');
+    symlinkSync(outside, join(later, 'hooks'));
+    const dangling = await runCli(['plugins', 'install', later, '--yes'], { world: w });
+    expect(dangling.code).toBe(2);
+    expect(dangling.stderr).toContain(`hooks is a symbolic link to ${outside}, which does not exist`);
+    expect(existsSync(installed(w, 'later'))).toBe(false);
+  }, 30_000);
+
+  test("links inside the plugin, a spec that is a link, and a git clone's relative links install as real files", async () => {
+    const w = world();
+    const src = claudePlugin('linked', { 'docs/hello.md': '---\ndescription: hi\n---\nSay hello.\n' });
+    mkdirSync(join(src, 'commands'));
+    symlinkSync('../docs/hello.md', join(src, 'commands', 'hello.md'));
+    const lnk = join(w.root, 'lnk');
+    symlinkSync(src, lnk);
+    expect((await runCli(['plugins', 'install', lnk], { world: w })).code).toBe(0);
+    expect(lstatSync(installed(w, 'linked')).isDirectory()).toBe(true);
+    expect(lstatSync(installed(w, 'linked', 'commands', 'hello.md')).isFile()).toBe(true);
+    expect(JSON.parse(readFileSync(join(w.userDir, 'plugins', 'claude-plugins.json'), 'utf8'))[0].spec).toBe(
+      realpathSync(src),
+    );
+
+    const repo = mkdtempSync(join(tmpdir(), 'icode-cc-repo-'));
+    cpSync(src, repo, { recursive: true, verbatimSymlinks: true });
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: repo });
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'plugin');
+    await runCli(['plugins', 'uninstall', 'linked'], { world: w });
+    expect((await runCli(['plugins', 'install', `git+file://${repo}`], { world: w })).code).toBe(0);
+    expect(readFileSync(installed(w, 'linked', 'commands', 'hello.md'), 'utf8')).toContain('Say hello.');
+    expect(lstatSync(installed(w, 'linked', 'commands', 'hello.md')).isFile()).toBe(true);
+  }, 60_000);
+
+  test('a marketplace source that links out of the marketplace, or does not exist, is refused with a clear message', async () => {
+    const w = world();
+    const priv = join(w.home, 'private');
+    claudePlugin('priv', {}, priv);
+    const market = mkdtempSync(join(tmpdir(), 'icode-cc-market-'));
+    mkdirSync(join(market, 'plugins'));
+    symlinkSync(priv, join(market, 'plugins', 'priv'));
+    write(join(market, '.claude-plugin', 'marketplace.json'), {
+      name: 'links',
+      plugins: [
+        { name: 'priv', source: './plugins/priv' },
+        { name: 'gone', source: './plugins/gone' },
+      ],
+    });
+    await runCli(['plugins', 'marketplace', 'add', market], { world: w });
+    const out = await runCli(['plugins', 'install', 'priv@links'], { world: w });
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain(
+      `plugin "priv" has source ./plugins/priv, outside the marketplace (it leads to ${priv})`,
+    );
+    expect(existsSync(installed(w, 'priv'))).toBe(false);
+    const gone = await runCli(['plugins', 'install', 'gone@links'], { world: w });
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toContain('plugin "gone" has source ./plugins/gone, which does not exist');
+    expect(gone.stderr).not.toContain('ENOENT');
+  }, 30_000);
 });

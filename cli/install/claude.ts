@@ -1,10 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import {
-  cpSync,
+  chmodSync,
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
+  readlinkSync,
   realpathSync,
   renameSync,
   rmSync,
@@ -73,13 +76,57 @@ export const stagingFolder = (userDir: string) => {
   return mkdtempSync(join(userDir, STAGE_PREFIX));
 };
 
-/** Copies a plugin folder into the staging folder, without its `.git` (the installed copy is a copy). */
-function copyPlugin(from: string, root: string): string {
+/**
+ * Copies a plugin folder into the staging folder as real files and folders, without `.git`: the installed
+ * copy is a copy, whatever links the source holds. The source is taken at its real path (a spec that is a
+ * symbolic link to a folder copies the folder). A symbolic link inside the plugin is copied as what it
+ * points to; one that points outside the plugin (or nowhere), a loop, or a special file is refused, naming
+ * it, so that nothing of the installed plugin can later reach another file (a command `leak.md` linked to
+ * a secret, a `hooks` folder linked to one created after the install).
+ */
+function copyPlugin(from: string, root: string, shownAs = from): string {
+  const refuse = (what: string) =>
+    new IcodeError(
+      ErrorCodes.INSTALL_REFUSED,
+      `${printable(shownAs)}: ${printable(what)}`,
+      'nothing was installed; a plugin installs only files and folders inside it: replace the link with the file, or remove it',
+    );
+  let real: string;
+  try {
+    real = realpathSync(from);
+  } catch {
+    throw refuse('it does not exist');
+  }
+  if (!statSync(real).isDirectory()) throw refuse('it is not a folder');
   const folder = join(root, 'plugin');
-  cpSync(from, folder, {
-    recursive: true,
-    filter: (src) => !/[\\/]\.git$/.test(src.slice(from.length)),
-  });
+  const copy = (src: string, dest: string, rel: string, ancestors: string[]) => {
+    mkdirSync(dest);
+    for (const entry of readdirSync(src, { withFileTypes: true })) {
+      if (entry.name === '.git') continue;
+      const at = rel ? `${rel}/${entry.name}` : entry.name;
+      let target = join(src, entry.name);
+      if (entry.isSymbolicLink()) {
+        const link = readlinkSync(target);
+        try {
+          target = realpathSync(target);
+        } catch {
+          throw refuse(`${at} is a symbolic link to ${link}, which does not exist`);
+        }
+        if (!isInside(target, real))
+          throw refuse(`${at} is a symbolic link to ${target}, outside the plugin`);
+      }
+      const kind = statSync(target);
+      if (kind.isDirectory()) {
+        if (ancestors.includes(target))
+          throw refuse(`${at} is a symbolic link to a folder that holds it (a loop)`);
+        copy(target, join(dest, entry.name), at, [...ancestors, target]);
+      } else if (kind.isFile()) {
+        copyFileSync(target, join(dest, entry.name));
+        chmodSync(join(dest, entry.name), kind.mode & 0o777);
+      } else throw refuse(`${at} is not a file or a folder (a FIFO, socket or device)`);
+    }
+  };
+  copy(real, folder, '', [real]);
   return folder;
 }
 
@@ -124,7 +171,12 @@ export async function installClaudePlugin(spec: string, o: ClaudeInstallOptions)
   const root = stagingFolder(o.userDir);
   try {
     const { folder, marketplace, origin, listedAs } = o.cloned
-      ? { folder: copyPlugin(o.cloned, root), marketplace: undefined, origin: spec, listedAs: undefined }
+      ? {
+          folder: copyPlugin(o.cloned, root, spec),
+          marketplace: undefined,
+          origin: spec,
+          listedAs: undefined,
+        }
       : fetchPlugin(spec, root, o.userDir);
     // Checked in the staged copy; a mistake is shown in the folder (or repository) it came from.
     const { manifest, parts } = shownAt(folder, origin, () => {
@@ -271,7 +323,7 @@ function fetchPlugin(
   if (isGitSpec(spec)) {
     const clone = join(root, 'clone');
     cloneInto(spec, clone);
-    return { folder: copyPlugin(clone, root), origin: spec };
+    return { folder: copyPlugin(clone, root, spec), origin: spec };
   }
   const local = resolve(spec.replace(/^file:/, ''));
   if (!existsSync(local) || !statSync(local).isDirectory())
@@ -319,19 +371,30 @@ function fromMarketplace(
   const { source } = entry;
   if (typeof source === 'string') {
     const base = resolve(market.root, catalog.metadata?.pluginRoot ?? '.');
-    const folder = resolve(source.startsWith('./') || source.startsWith('../') ? market.root : base, source);
-    if (!isInside(folder, market.root) && folder !== market.root)
+    const given = resolve(source.startsWith('./') || source.startsWith('../') ? market.root : base, source);
+    // Checked at its real path: a source that is a symbolic link out of the marketplace is outside it.
+    let folder: string;
+    try {
+      folder = realpathSync(given);
+    } catch {
       throw new IcodeError(
         ErrorCodes.INSTALL_REFUSED,
-        `${marketplaceFile(market.root)}: plugin "${name}" has source ${source}, outside the marketplace`,
-        'ask its author to fix the source',
+        `${marketplaceFile(market.root)}: plugin "${name}" has source ${printable(source)}, which does not exist (${given})`,
+        'update the marketplace (icode plugins marketplace add again), or ask its owner to fix the source',
       );
-    return { folder: copyPlugin(folder, root), origin: folder };
+    }
+    if (!isInside(folder, realpathSync(market.root)))
+      throw new IcodeError(
+        ErrorCodes.INSTALL_REFUSED,
+        `${marketplaceFile(market.root)}: plugin "${name}" has source ${printable(source)}, outside the marketplace${folder !== given ? ` (it leads to ${folder})` : ''}`,
+        'ask its owner to fix the source',
+      );
+    return { folder: copyPlugin(folder, root, given), origin: given };
   }
   const url = source.source === 'github' ? `https://github.com/${source.repo}.git` : source.url;
   const clone = join(root, 'clone');
   cloneInto(source.ref ? `${url}#${source.ref}` : url, clone);
-  return { folder: copyPlugin(clone, root), origin: url };
+  return { folder: copyPlugin(clone, root, url), origin: url };
 }
 
 /**
