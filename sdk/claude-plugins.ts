@@ -483,8 +483,9 @@ export function claudePluginSummaries(ctx: {
     const summary: ClaudePluginSummary = {
       name: record.name,
       id,
-      ...(record.version ? { version: record.version } : {}),
-      spec: record.spec,
+      // What a plugin wrote is shown escaped: a version or a broken file's key could hold escape codes.
+      ...(record.version ? { version: printable(record.version) } : {}),
+      spec: printable(record.spec),
       enabled: key !== undefined && on[key] === true,
       ...(key !== undefined ? { by: ctx.origins[`enabledPlugins.${key}`] ?? 'settings' } : {}),
     };
@@ -499,7 +500,7 @@ export function claudePluginSummaries(ctx: {
         mcpServers: Object.keys(run.mcpServers).length,
       };
     } catch (error) {
-      summary.problem = error instanceof IcodeError ? error.describe() : (error as Error).message;
+      summary.problem = printable(error instanceof IcodeError ? error.describe() : (error as Error).message);
     }
     return summary;
   });
