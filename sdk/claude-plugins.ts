@@ -12,9 +12,10 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import * as z from 'zod';
 import { ErrorCodes, IcodeError } from '../kernel/errors.ts';
-import { loadJsonFile } from '../kernel/json.ts';
+import { loadJsonFile, parseJsonDocument } from '../kernel/json.ts';
 import { isInside } from '../kernel/paths.ts';
 import { ProjectApprovals } from './approvals.ts';
+import { HooksSchema, McpServerEntrySchema } from './run-config.ts';
 
 /**
  * A Claude Code plugin installed with `icode plugins install`, as recorded in
@@ -133,7 +134,37 @@ export function readClaudeManifest(root: string): ClaudePluginManifest {
       `${root} is not a Claude Code plugin: it has no .claude-plugin/plugin.json`,
       'give the folder that holds .claude-plugin/plugin.json',
     );
-  return loadJsonFile(readFileSync(file, 'utf8'), file, ClaudePluginManifestSchema);
+  return loadPluginJson(file, ClaudePluginManifestSchema);
+}
+
+/**
+ * Reads one of a plugin's JSON files and checks it; every mistake throws ICODE_ERR_FILE_INVALID at its
+ * file, line and key. A file nested too deeply to read is refused naming it (not a stack overflow), and
+ * only a regular file is read (a FIFO would block).
+ */
+export function loadPluginJson<S extends z.ZodType>(file: string, schema: S, text?: string): z.output<S> {
+  try {
+    if (text === undefined && !statSync(file).isFile())
+      throw new IcodeError(ErrorCodes.FILE_INVALID, `${file} is not a file`, 'make it a JSON file');
+    return loadJsonFile(text ?? readFileSync(file, 'utf8'), file, schema);
+  } catch (error) {
+    if (error instanceof RangeError)
+      throw new IcodeError(
+        ErrorCodes.FILE_INVALID,
+        `${file} is nested too deeply to read`,
+        'a plugin file is a few levels deep; correct or replace it',
+      );
+    throw error;
+  }
+}
+
+/** Where a key of a JSON file is written, for errors that are not the schema's (a path outside the plugin). */
+function locateKey(file: string, path: string[]) {
+  try {
+    return parseJsonDocument(readFileSync(file, 'utf8'), file, ErrorCodes.FILE_INVALID).locate(path);
+  } catch {
+    return { file };
+  }
 }
 
 /** What a Claude Code plugin contributes, its paths resolved and `${CLAUDE_PLUGIN_ROOT}` filled in. */
@@ -164,9 +195,6 @@ export function withPluginRoot<T>(value: T, root: string): T {
   return value;
 }
 
-const HooksFile = z.looseObject({ hooks: z.record(z.string(), z.unknown()) });
-const McpFile = z.looseObject({ mcpServers: z.record(z.string(), z.record(z.string(), z.unknown())) });
-
 /**
  * The parts of the plugin in `root`: the default folders that exist, plus the paths its manifest adds
  * (which must stay inside the plugin). Throws at the file, line and key of a broken manifest,
@@ -178,6 +206,8 @@ export function claudePluginParts(
   /** What `${CLAUDE_PLUGIN_ROOT}` becomes (the folder the plugin runs from); itself to show it as written. */
   pluginRoot = root,
 ): ClaudePluginParts {
+  const manifestFile = claudeManifestFile(root);
+  /** A path the manifest gives, which must stay inside the plugin; a mistake is shown at its key's line. */
   const inside = (rel: string, key: string) => {
     const path = resolve(root, rel);
     // At its real path, where it exists: a path through a symbolic link out of the plugin is outside it.
@@ -185,8 +215,9 @@ export function claudePluginParts(
     if (!isInside(path, root) || !isInside(real(path), real(root)))
       throw new IcodeError(
         ErrorCodes.FILE_INVALID,
-        `${claudeManifestFile(root)}: "${key}" points outside the plugin (${rel})`,
+        `"${key}" points outside the plugin (${rel})`,
         'use paths relative to the plugin folder, starting with ./',
+        locateKey(manifestFile, [key]),
       );
     return path;
   };
@@ -196,30 +227,30 @@ export function claudePluginParts(
     const all = [join(root, key), ...extra.map((p) => inside(p, key))];
     return [...new Set(all)].filter((p) => existsSync(p));
   };
-  /** hooks.json or .mcp.json: the manifest's inline object, the file it names, or the default file. */
-  const json = (key: 'hooks' | 'mcpServers', fallback: string, schema: typeof HooksFile | typeof McpFile) => {
+  /**
+   * hooks.json or .mcp.json: the manifest's inline object (checked where plugin.json writes it), the file
+   * it names, or the default file; each checked with the schema the hooks or mcp plugin runs it with.
+   */
+  const json = (key: 'hooks' | 'mcpServers', fallback: string, schema: z.ZodType) => {
     const given = manifest[key];
-    if (given && typeof given === 'object') {
-      const file = claudeManifestFile(root);
-      return {
-        value: loadJsonFile(JSON.stringify({ [key]: given }), file, schema) as Record<string, unknown>,
-        file,
-      };
-    }
+    const shape = z.looseObject({ [key]: schema });
+    if (given && typeof given === 'object')
+      return { value: loadPluginJson(manifestFile, shape) as Record<string, unknown>, file: manifestFile };
     const file = given ? inside(given, key) : join(root, fallback);
     if (!existsSync(file) || !statSync(file).isFile()) {
       if (given)
         throw new IcodeError(
           ErrorCodes.FILE_INVALID,
-          `${claudeManifestFile(root)}: "${key}" names ${given}, which is not a file in the plugin`,
+          `"${key}" names ${given}, which is not a file in the plugin`,
           'correct the path, or add the file',
+          locateKey(manifestFile, [key]),
         );
       return undefined;
     }
-    return { value: loadJsonFile(readFileSync(file, 'utf8'), file, schema) as Record<string, unknown>, file };
+    return { value: loadPluginJson(file, shape) as Record<string, unknown>, file };
   };
-  const hooks = json('hooks', join('hooks', 'hooks.json'), HooksFile);
-  const mcp = json('mcpServers', '.mcp.json', McpFile);
+  const hooks = json('hooks', join('hooks', 'hooks.json'), HooksSchema);
+  const mcp = json('mcpServers', '.mcp.json', z.record(z.string(), McpServerEntrySchema));
   return {
     name: manifest.name,
     root,

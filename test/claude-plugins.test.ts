@@ -495,3 +495,50 @@ describe('Claude Code plugins: what is shown', () => {
     expect(listed.stdout).toContain('shady 1.0.0\\x1b[2K');
   }, 30_000);
 });
+
+describe('Claude Code plugins: bad input is refused at install, at its file, line and key', () => {
+  const refused = async (files: Record<string, string | object>, manifest?: string) => {
+    const w = world();
+    const src = claudePlugin('bad', files);
+    if (manifest) write(join(src, '.claude-plugin', 'plugin.json'), manifest);
+    const r = await runCli(['plugins', 'install', src, '--yes'], { world: w });
+    expect(r.code).toBe(2);
+    expect(existsSync(join(w.userDir, 'plugins', 'claude', 'bad'))).toBe(false);
+    return { stderr: r.stderr, src };
+  };
+
+  test('hooks.json and .mcp.json are checked with the schemas they run with', async () => {
+    const command = await refused({
+      'hooks/hooks.json': '{\n  "hooks": {\n    "Stop": [{ "hooks": [{ "command": 5 }] }]\n  }\n}\n',
+    });
+    expect(command.stderr).toContain(`${join(command.src, 'hooks', 'hooks.json')}:3`);
+    expect(command.stderr).toContain('(key "hooks.Stop.0.hooks.0.command")');
+
+    const event = await refused({
+      'hooks/hooks.json': '{\n  "hooks": {\n    "Stop": [],\n    "Bogus": []\n  }\n}\n',
+    });
+    expect(event.stderr).toContain(`${join(event.src, 'hooks', 'hooks.json')}:4`);
+    expect(event.stderr).toContain('Bogus');
+
+    const server = await refused({
+      '.mcp.json': '{\n  "mcpServers": {\n    "x": { "type": "nope" }\n  }\n}\n',
+    });
+    expect(server.stderr).toContain(`${join(server.src, '.mcp.json')}:3`);
+    expect(server.stderr).toContain('(key "mcpServers.x.type")');
+  }, 30_000);
+
+  test('a manifest path outside the plugin names its line; files nested too deeply name the file', async () => {
+    const outside = await refused({}, '{\n  "name": "bad",\n  "commands": "../elsewhere"\n}\n');
+    expect(outside.stderr).toContain(`${join(outside.src, '.claude-plugin', 'plugin.json')}:3`);
+    expect(outside.stderr).toContain('"commands" points outside the plugin');
+
+    const deep = `{"hooks": {"Stop": ${'['.repeat(6000)}${']'.repeat(6000)}}}`;
+    const nested = await refused({ 'hooks/hooks.json': deep });
+    expect(nested.stderr).toContain(
+      `${join(nested.src, 'hooks', 'hooks.json')} is nested too deeply to read`,
+    );
+    expect(nested.stderr).not.toContain('Maximum call stack');
+    const manifest = await refused({}, `{"name": "bad", "x": ${'{"a":'.repeat(6000)}1${'}'.repeat(6000)}}`);
+    expect(manifest.stderr).toContain('plugin.json is nested too deeply to read');
+  }, 30_000);
+});

@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as z from 'zod';
-import { ErrorCodes, IcodeError, isInside, loadJsonFile } from '../../kernel/index.ts';
+import { ErrorCodes, IcodeError, isInside } from '../../kernel/index.ts';
 import {
   type ClaudeMarketplace,
   type ClaudePluginRecord,
@@ -26,6 +26,7 @@ import {
   claudePluginsFile,
   commandsRun,
   isClaudePlugin,
+  loadPluginJson,
   type PluginHook,
   pluginFiles,
   printable,
@@ -145,8 +146,7 @@ const MarketplaceSchema = z.looseObject({
   plugins: z.array(z.looseObject({ name: z.string(), source: Source })),
 });
 
-const readMarketplace = (root: string) =>
-  loadJsonFile(readFileSync(marketplaceFile(root), 'utf8'), marketplaceFile(root), MarketplaceSchema);
+const readMarketplace = (root: string) => loadPluginJson(marketplaceFile(root), MarketplaceSchema);
 
 export interface ClaudeInstallOptions {
   userDir: string;

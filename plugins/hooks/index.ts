@@ -1,36 +1,19 @@
-import * as z from 'zod';
+import type * as z from 'zod';
 import {
   CLAUDE_TOOL_NAMES,
   definePlugin,
   enabledClaudePlugins,
   formatLocation,
+  type HookEvent,
+  type HookMatcherSchema,
+  HooksSchema,
   type PermissionEvidence,
   ProjectApprovals,
   type ToolResultBlock,
 } from '../../sdk/index.ts';
 import { type HookCommand, type HookOutcome, runHook } from './run.ts';
 
-const EVENTS = [
-  'PreToolUse',
-  'PostToolUse',
-  'PostToolUseFailure',
-  'UserPromptSubmit',
-  'SessionStart',
-  'SessionEnd',
-  'Stop',
-  'PreCompact',
-  'Notification',
-] as const;
-type HookEvent = (typeof EVENTS)[number];
-
-const Command = z.object({
-  type: z.literal('command').default('command'),
-  command: z.string().min(1),
-  timeout: z.number().positive().optional(),
-  failOpen: z.boolean().optional(),
-});
-const Matcher = z.object({ matcher: z.string().optional(), hooks: z.array(Command).min(1) });
-const HooksSchema = z.partialRecord(z.enum(EVENTS), z.array(Matcher));
+type Matcher = typeof HookMatcherSchema;
 
 /** The `hooks` service: what is configured, and approval of a project's own hooks. */
 export interface HooksService {
@@ -80,7 +63,7 @@ export default definePlugin({
             `${formatLocation(ctx.locate(['hooks', ...issue.path.map(String)]))}: ${issue.message}`,
           );
       for (const [event, matchers] of Object.entries(parsed.data ?? {}) as Array<
-        [HookEvent, z.output<typeof Matcher>[]]
+        [HookEvent, z.output<Matcher>[]]
       >) {
         const layer = ctx.origins[`hooks.${event}`] ?? 'settings';
         for (const m of matchers)
@@ -109,7 +92,7 @@ export default definePlugin({
         for (const issue of parsed.error.issues)
           problems.push(`${p.parts.hooks.file} (key "hooks.${issue.path.join('.')}"): ${issue.message}`);
       for (const [event, matchers] of Object.entries(parsed.data ?? {}) as Array<
-        [HookEvent, z.output<typeof Matcher>[]]
+        [HookEvent, z.output<Matcher>[]]
       >)
         for (const m of matchers)
           for (const hook of m.hooks)
