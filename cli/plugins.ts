@@ -17,6 +17,7 @@ import {
   isGitSpec,
   isMarketplace,
   probeGit,
+  removeMarketplace,
   uninstallClaudePlugin,
 } from './install/claude.ts';
 import { withPluginsLock } from './install/lock.ts';
@@ -367,6 +368,16 @@ export function pluginCommands(plugins: Command, cli: PluginsCli): void {
       run(async () => {
         const { userDir } = (await cli.kernel()).config;
         return locked(userDir, async () => addMarketplace(source, userDir));
+      }),
+    );
+  marketplace
+    .command('remove')
+    .argument('<name>')
+    .description('forget a marketplace; plugins installed from it stay')
+    .action((name: string) =>
+      run(async () => {
+        const { userDir } = (await cli.kernel()).config;
+        return locked(userDir, async () => removeMarketplace(name, userDir));
       }),
     );
   marketplace

@@ -542,3 +542,49 @@ describe('Claude Code plugins: bad input is refused at install, at its file, lin
     expect(manifest.stderr).toContain('plugin.json is nested too deeply to read');
   }, 30_000);
 });
+
+describe('Claude Code plugins: marketplaces, git URLs and MCP names', () => {
+  test('a marketplace name taken by another source is refused until removed; a git URL that is an option is not one', async () => {
+    const w = world();
+    const markets = [0, 1].map(() => {
+      const m = mkdtempSync(join(tmpdir(), 'icode-cc-market-'));
+      write(join(m, '.claude-plugin', 'marketplace.json'), { name: 'team', plugins: [] });
+      return m;
+    });
+    expect((await runCli(['plugins', 'marketplace', 'add', markets[0]!], { world: w })).code).toBe(0);
+    const taken = await runCli(['plugins', 'marketplace', 'add', markets[1]!], { world: w });
+    expect(taken.code).toBe(2);
+    expect(taken.stderr).toContain(`a marketplace named team is added already, from ${markets[0]}`);
+    expect((await runCli(['plugins', 'marketplace', 'list'], { world: w })).stdout).toContain(markets[0]);
+    await runCli(['plugins', 'marketplace', 'remove', 'team'], { world: w });
+    expect((await runCli(['plugins', 'marketplace', 'add', markets[1]!], { world: w })).code).toBe(0);
+
+    const marker = join(w.root, 'PWNED-git');
+    const option = await runCli(['plugins', 'install', `git+--upload-pack=touch ${marker};x.git`], {
+      world: w,
+    });
+    expect(option.code).not.toBe(0);
+    expect(existsSync(marker)).toBe(false);
+  }, 30_000);
+
+  test('two plugin servers whose tool names collide (a_b + c, a + b_c) are reported, neither replaces the other', async () => {
+    const w = world();
+    const server = readFileSync(join(PLUGIN, 'servers', 'notes.mjs'), 'utf8');
+    for (const [plugin, name] of [
+      ['a_b', 'c'],
+      ['a', 'b_c'],
+    ] as const) {
+      const src = claudePlugin(plugin, {
+        'servers/notes.mjs': server,
+        '.mcp.json': {
+          mcpServers: { [name]: { command: 'node', args: ['${CLAUDE_PLUGIN_ROOT}/servers/notes.mjs'] } },
+        },
+      });
+      expect((await runCli(['plugins', 'install', src, '--yes'], { world: w })).code).toBe(0);
+    }
+    const doctor = await runCli(['doctor'], { world: w });
+    expect(doctor.stdout).toMatch(
+      /its tool "count_words" is named mcp__plugin_a_b_c__count_words, as one of server "plugin:a(_b)?:(b_)?c" is: left out/,
+    );
+  }, 60_000);
+});

@@ -68,7 +68,10 @@ const git = (args: string[], cwd: string) => {
 /** Clones a git URL (`git+` dropped; `#ref` checked out) into `into`, without its history. */
 export function cloneInto(spec: string, into: string): void {
   const [url, ref] = spec.replace(/^git\+/, '').split('#') as [string, string | undefined];
-  git(['clone', '--quiet', '--depth', '1', ...(ref ? ['--branch', ref] : []), url, into], process.cwd());
+  git(
+    ['clone', '--quiet', '--depth', '1', ...(ref ? ['--branch', ref] : []), '--', url, into],
+    process.cwd(),
+  );
 }
 
 /** A fresh staging folder next to the installed plugins (same file system: the swap is a rename). */
@@ -418,11 +421,26 @@ export function addMarketplace(source: string, userDir: string): string {
         'give the folder or repository that holds .claude-plugin/marketplace.json',
       );
     const catalog = readMarketplace(root);
+    // A name taken by a marketplace from elsewhere is not replaced: its plugins are installed as name@it.
+    const taken = readMarketplaces(userDir).find((m) => m.name === catalog.name);
+    if (taken && taken.source !== source && resolve(taken.source) !== resolve(source))
+      throw new IcodeError(
+        ErrorCodes.INSTALL_REFUSED,
+        `a marketplace named ${catalog.name} is added already, from ${taken.source}`,
+        `nothing was changed; to replace it, remove it first: icode plugins marketplace remove ${catalog.name}`,
+      );
     if (staged) {
+      // Adding the same one again refreshes its clone: the new one is renamed in, then the old removed.
       const into = join(userDir, 'plugins', 'marketplaces', catalog.name);
       mkdirSync(join(userDir, 'plugins', 'marketplaces'), { recursive: true });
-      rmSync(into, { recursive: true, force: true });
-      renameSync(root, into);
+      const aside = join(staged, 'previous');
+      if (existsSync(into)) renameSync(into, aside);
+      try {
+        renameSync(root, into);
+      } catch (error) {
+        if (existsSync(aside)) renameSync(aside, into);
+        throw error;
+      }
       root = into;
     }
     const others = readMarketplaces(userDir).filter((m) => m.name !== catalog.name);
@@ -431,6 +449,28 @@ export function addMarketplace(source: string, userDir: string): string {
   } finally {
     if (staged) rmSync(staged, { recursive: true, force: true });
   }
+}
+
+/**
+ * `icode plugins marketplace remove NAME`: forgets a marketplace (and removes its clone); plugins installed
+ * from it stay installed. The caller holds the plugins lock.
+ */
+export function removeMarketplace(name: string, userDir: string): string {
+  const list = readMarketplaces(userDir);
+  const market = list.find((m) => m.name === name);
+  if (!market)
+    throw new IcodeError(
+      ErrorCodes.INSTALL_REFUSED,
+      `no marketplace named ${name}`,
+      `added: ${list.map((m) => m.name).join(', ') || 'none'}`,
+    );
+  writeMarketplaces(
+    userDir,
+    list.filter((m) => m !== market),
+  );
+  const clone = join(userDir, 'plugins', 'marketplaces', name);
+  if (market.root === clone) rmSync(clone, { recursive: true, force: true });
+  return `Removed marketplace ${name}; plugins installed from it stay installed (icode plugins uninstall NAME).`;
 }
 
 /** Removes a Claude Code plugin's folder and record together, then its `enabledPlugins` switches. */

@@ -114,15 +114,34 @@ export default definePlugin({
         );
     };
 
+    /** Which server registered each tool and prompt name. */
+    const owners = new Map<string, string>();
+    /**
+     * Names are made safe (`:` and other characters become `_`) and cut to 64 characters, so two servers
+     * can map to one name (plugin `a_b` server `c`, plugin `a` server `b_c`). The first keeps it; the
+     * other's tool is left out and reported, never registered over it.
+     */
+    const clash = (server: string, name: string, what: string) => {
+      const holder = owners.get(name);
+      if (holder === undefined || holder === server) return false;
+      const message = `${what} is named ${name}, as one of server "${holder}" is: left out`;
+      if (!problems.some((p) => p.message === message))
+        problems.push({ at: `MCP server "${server}"`, message, fix: 'rename one of the two servers' });
+      updateHealth();
+      return true;
+    };
     const onCatalog = (server: string, tools: McpTool[], prompts: McpPrompt[]) => {
       for (const name of registered.get(server) ?? []) {
         ctx.tools.unregister(name);
         ctx.commands.unregister(name);
+        owners.delete(name);
       }
       const names: string[] = [];
       const connection = connections.get(server)!;
       for (const t of tools) {
         const name = toolName(server, t.name);
+        if (clash(server, name, `its tool "${t.name}"`)) continue;
+        owners.set(name, server);
         const mode: ToolMode = t.annotations?.readOnlyHint ? 'read-only' : 'workspace-write';
         ctx.tools.register(
           defineTool({
@@ -143,6 +162,8 @@ export default definePlugin({
       }
       for (const p of prompts) {
         const name = toolName(server, p.name);
+        if (clash(server, name, `its prompt "${p.name}"`)) continue;
+        owners.set(name, server);
         ctx.commands.register({
           name,
           description: `${p.description ?? p.name} (MCP prompt of "${server}")`,
