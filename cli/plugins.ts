@@ -6,6 +6,7 @@ import { ErrorCodes, IcodeError, type InstalledPlugin, type Kernel, readInstalle
 import {
   claudePluginId,
   isClaudePlugin,
+  printable,
   readClaudePlugins,
   readMarketplaces,
 } from '../sdk/claude-plugins.ts';
@@ -16,6 +17,7 @@ import {
   isGitSpec,
   isMarketplace,
   probeGit,
+  removeMarketplace,
   uninstallClaudePlugin,
 } from './install/claude.ts';
 import { withPluginsLock } from './install/lock.ts';
@@ -45,7 +47,7 @@ interface PluginsCli {
 }
 
 const NPM_NAME = /^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;
-const warn = (line: string) => process.stderr.write(`icode: ${line}\n`);
+const warn = (line: string) => process.stderr.write(`icode: ${shown(line)}\n`);
 
 function settingsFile(kernel: Kernel, scope: Scope): string {
   const layer = kernel.config.layers.find((l) => l.name === scope);
@@ -60,9 +62,19 @@ function setEnabled(file: string, name: string, enabled: boolean | undefined): v
   editSettings(file, ['plugins', name, 'enabled'], enabled);
 }
 
+/**
+ * Text for the terminal: what plugins, manifests and marketplaces wrote (names, versions, commands) may
+ * hold escape codes that would rewrite what the user sees; all but line breaks and tabs are shown escaped.
+ */
+const shown = (text: string) =>
+  text
+    .split('\n')
+    .map((line) => line.split('\t').map(printable).join('\t'))
+    .join('\n');
+
 /** Asks on stderr, reads one line from stdin: yes or y accepts; anything else, or no input, declines. */
 async function askOnStdin(question: string): Promise<boolean> {
-  process.stderr.write(question);
+  process.stderr.write(shown(question));
   const lines = createInterface({ input: process.stdin, terminal: false });
   const answer = await new Promise<string | undefined>((done) => {
     lines.once('line', done);
@@ -231,7 +243,7 @@ async function installAny(
     installClaudePlugin(spec, {
       userDir,
       settingsFile: settingsFile(kernel, opts.scope),
-      projectScope: opts.scope === 'project',
+      projectScope: opts.scope === 'project' || opts.scope === 'local',
       consent: askOnStdin,
       ...(opts.yes ? { yes: true } : {}),
       ...(cloned ? { cloned } : {}),
@@ -321,10 +333,10 @@ export function pluginCommands(plugins: Command, cli: PluginsCli): void {
     c.option('--scope <scope>', 'user (every project), project (shared) or local', 'user');
   const run = async (fn: () => Promise<string>): Promise<void> => {
     try {
-      process.stdout.write(`${await fn()}\n`);
+      process.stdout.write(`${shown(await fn())}\n`);
     } catch (error) {
       process.stderr.write(
-        `icode: ${error instanceof IcodeError ? error.describe() : (error as Error).message}\n`,
+        `icode: ${shown(error instanceof IcodeError ? error.describe() : (error as Error).message)}\n`,
       );
       cli.exit(2);
     }
@@ -356,6 +368,16 @@ export function pluginCommands(plugins: Command, cli: PluginsCli): void {
       run(async () => {
         const { userDir } = (await cli.kernel()).config;
         return locked(userDir, async () => addMarketplace(source, userDir));
+      }),
+    );
+  marketplace
+    .command('remove')
+    .argument('<name>')
+    .description('forget a marketplace; plugins installed from it stay')
+    .action((name: string) =>
+      run(async () => {
+        const { userDir } = (await cli.kernel()).config;
+        return locked(userDir, async () => removeMarketplace(name, userDir));
       }),
     );
   marketplace

@@ -21,6 +21,15 @@ export class ProjectApprovals {
     this.file = join(userDir, 'state', `${kind}-approvals.json`);
   }
 
+  /**
+   * Whether a settings layer is one a repository can ship: the project's `.icode/settings.json` and its
+   * `.icode/settings.local.json` alike (a clone can hold either). What such a layer switches on that runs
+   * commands waits for the user's approval.
+   */
+  static fromRepository(layer: string | undefined): boolean {
+    return layer === 'project' || layer === 'local';
+  }
+
   static fingerprint(value: unknown): string {
     // Nothing to approve (the usual case) needs no hash, and so no crypto module at start-up.
     if (Array.isArray(value) && value.length === 0) return 'nothing';

@@ -1,9 +1,21 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as z from 'zod';
 import { ErrorCodes, IcodeError } from '../kernel/errors.ts';
-import { loadJsonFile } from '../kernel/json.ts';
+import { loadJsonFile, parseJsonDocument } from '../kernel/json.ts';
 import { isInside } from '../kernel/paths.ts';
+import { ProjectApprovals } from './approvals.ts';
+import { HooksSchema, McpServerEntrySchema } from './run-config.ts';
 
 /**
  * A Claude Code plugin installed with `icode plugins install`, as recorded in
@@ -16,8 +28,17 @@ export interface ClaudePluginRecord {
   spec: string;
   /** The marketplace it came from, if any: its id in settings is then `name@marketplace`. */
   marketplace?: string;
-  /** What runs commands, as the user accepted it at install: hook commands and MCP server names. */
-  accepted: { hooks: string[]; mcpServers: string[] };
+  /**
+   * What runs commands, as the user accepted it at install: each hook whole (event, matcher, command,
+   * timeout…) and each MCP server's whole entry, `${CLAUDE_PLUGIN_ROOT}` as written. At load, a hook or
+   * server that differs from these does not run.
+   */
+  accepted: PluginRuns;
+  /**
+   * A SHA-256 of each file of the installed copy, by path inside it: the scripts its hooks and servers
+   * run are among them. At load, a plugin whose files changed since runs no hook or server.
+   */
+  files?: Record<string, string>;
   installedAt: string;
 }
 
@@ -33,6 +54,22 @@ export interface ClaudeMarketplace {
 export const claudePluginsFile = (userDir: string) => join(userDir, 'plugins', 'claude-plugins.json');
 export const claudePluginFolder = (userDir: string, name: string) => join(userDir, 'plugins', 'claude', name);
 export const marketplacesFile = (userDir: string) => join(userDir, 'plugins', 'claude-marketplaces.json');
+
+/**
+ * Text from a plugin (a hook command, a server entry, a version) made safe to print on a terminal:
+ * control characters (escape sequences, carriage returns, backspaces, bidirectional overrides) are shown
+ * as `\xNN` / `\u{NNNN}`, so what a plugin wrote cannot rewrite what the user sees.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+    /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g,
+    (c) => {
+      const code = c.charCodeAt(0);
+      return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+    },
+  );
+}
 
 /** The id settings switch a plugin on by (`enabledPlugins`), as Claude Code writes it. */
 export const claudePluginId = (p: { name: string; marketplace?: string }) =>
@@ -97,7 +134,37 @@ export function readClaudeManifest(root: string): ClaudePluginManifest {
       `${root} is not a Claude Code plugin: it has no .claude-plugin/plugin.json`,
       'give the folder that holds .claude-plugin/plugin.json',
     );
-  return loadJsonFile(readFileSync(file, 'utf8'), file, ClaudePluginManifestSchema);
+  return loadPluginJson(file, ClaudePluginManifestSchema);
+}
+
+/**
+ * Reads one of a plugin's JSON files and checks it; every mistake throws ICODE_ERR_FILE_INVALID at its
+ * file, line and key. A file nested too deeply to read is refused naming it (not a stack overflow), and
+ * only a regular file is read (a FIFO would block).
+ */
+export function loadPluginJson<S extends z.ZodType>(file: string, schema: S, text?: string): z.output<S> {
+  try {
+    if (text === undefined && !statSync(file).isFile())
+      throw new IcodeError(ErrorCodes.FILE_INVALID, `${file} is not a file`, 'make it a JSON file');
+    return loadJsonFile(text ?? readFileSync(file, 'utf8'), file, schema);
+  } catch (error) {
+    if (error instanceof RangeError)
+      throw new IcodeError(
+        ErrorCodes.FILE_INVALID,
+        `${file} is nested too deeply to read`,
+        'a plugin file is a few levels deep; correct or replace it',
+      );
+    throw error;
+  }
+}
+
+/** Where a key of a JSON file is written, for errors that are not the schema's (a path outside the plugin). */
+function locateKey(file: string, path: string[]) {
+  try {
+    return parseJsonDocument(readFileSync(file, 'utf8'), file, ErrorCodes.FILE_INVALID).locate(path);
+  } catch {
+    return { file };
+  }
 }
 
 /** What a Claude Code plugin contributes, its paths resolved and `${CLAUDE_PLUGIN_ROOT}` filled in. */
@@ -128,9 +195,6 @@ export function withPluginRoot<T>(value: T, root: string): T {
   return value;
 }
 
-const HooksFile = z.looseObject({ hooks: z.record(z.string(), z.unknown()) });
-const McpFile = z.looseObject({ mcpServers: z.record(z.string(), z.record(z.string(), z.unknown())) });
-
 /**
  * The parts of the plugin in `root`: the default folders that exist, plus the paths its manifest adds
  * (which must stay inside the plugin). Throws at the file, line and key of a broken manifest,
@@ -142,13 +206,18 @@ export function claudePluginParts(
   /** What `${CLAUDE_PLUGIN_ROOT}` becomes (the folder the plugin runs from); itself to show it as written. */
   pluginRoot = root,
 ): ClaudePluginParts {
+  const manifestFile = claudeManifestFile(root);
+  /** A path the manifest gives, which must stay inside the plugin; a mistake is shown at its key's line. */
   const inside = (rel: string, key: string) => {
     const path = resolve(root, rel);
-    if (!isInside(path, root))
+    // At its real path, where it exists: a path through a symbolic link out of the plugin is outside it.
+    const real = (p: string) => (existsSync(p) ? realpathSync(p) : p);
+    if (!isInside(path, root) || !isInside(real(path), real(root)))
       throw new IcodeError(
         ErrorCodes.FILE_INVALID,
-        `${claudeManifestFile(root)}: "${key}" points outside the plugin (${rel})`,
+        `"${key}" points outside the plugin (${rel})`,
         'use paths relative to the plugin folder, starting with ./',
+        locateKey(manifestFile, [key]),
       );
     return path;
   };
@@ -158,30 +227,30 @@ export function claudePluginParts(
     const all = [join(root, key), ...extra.map((p) => inside(p, key))];
     return [...new Set(all)].filter((p) => existsSync(p));
   };
-  /** hooks.json or .mcp.json: the manifest's inline object, the file it names, or the default file. */
-  const json = (key: 'hooks' | 'mcpServers', fallback: string, schema: typeof HooksFile | typeof McpFile) => {
+  /**
+   * hooks.json or .mcp.json: the manifest's inline object (checked where plugin.json writes it), the file
+   * it names, or the default file; each checked with the schema the hooks or mcp plugin runs it with.
+   */
+  const json = (key: 'hooks' | 'mcpServers', fallback: string, schema: z.ZodType) => {
     const given = manifest[key];
-    if (given && typeof given === 'object') {
-      const file = claudeManifestFile(root);
-      return {
-        value: loadJsonFile(JSON.stringify({ [key]: given }), file, schema) as Record<string, unknown>,
-        file,
-      };
-    }
+    const shape = z.looseObject({ [key]: schema });
+    if (given && typeof given === 'object')
+      return { value: loadPluginJson(manifestFile, shape) as Record<string, unknown>, file: manifestFile };
     const file = given ? inside(given, key) : join(root, fallback);
     if (!existsSync(file) || !statSync(file).isFile()) {
       if (given)
         throw new IcodeError(
           ErrorCodes.FILE_INVALID,
-          `${claudeManifestFile(root)}: "${key}" names ${given}, which is not a file in the plugin`,
+          `"${key}" names ${given}, which is not a file in the plugin`,
           'correct the path, or add the file',
+          locateKey(manifestFile, [key]),
         );
       return undefined;
     }
-    return { value: loadJsonFile(readFileSync(file, 'utf8'), file, schema) as Record<string, unknown>, file };
+    return { value: loadPluginJson(file, shape) as Record<string, unknown>, file };
   };
-  const hooks = json('hooks', join('hooks', 'hooks.json'), HooksFile);
-  const mcp = json('mcpServers', '.mcp.json', McpFile);
+  const hooks = json('hooks', join('hooks', 'hooks.json'), HooksSchema);
+  const mcp = json('mcpServers', '.mcp.json', z.record(z.string(), McpServerEntrySchema));
   return {
     name: manifest.name,
     root,
@@ -210,15 +279,146 @@ export function claudePluginParts(
   };
 }
 
-/** What of a plugin runs commands: each hook's command, each MCP server's name (what install asks about). */
-export function commandsRun(parts: ClaudePluginParts): { hooks: string[]; mcpServers: string[] } {
+/** One hook as configured: its event, its matcher, and the hook object whole. */
+export interface PluginHook {
+  event: string;
+  matcher?: string;
+  hook: Record<string, unknown>;
+}
+/** What of a plugin runs commands: every hook and every MCP server entry, whole. */
+export interface PluginRuns {
+  hooks: PluginHook[];
+  mcpServers: Record<string, Record<string, unknown>>;
+}
+
+/** What of a plugin runs commands, each hook and server entry whole (what install asks about). */
+export function commandsRun(parts: ClaudePluginParts): PluginRuns {
   const entries = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-  const hooks = Object.values(parts.hooks?.events ?? {})
-    .flatMap(entries)
-    .flatMap((m) => entries((m as { hooks?: unknown } | null)?.hooks))
-    .map((h) => (h as { command?: unknown } | null)?.command)
-    .filter((c): c is string => typeof c === 'string');
-  return { hooks, mcpServers: Object.keys(parts.mcpServers?.servers ?? {}) };
+  const hooks = Object.entries(parts.hooks?.events ?? {}).flatMap(([event, matchers]) =>
+    entries(matchers).flatMap((m) => {
+      const { matcher, hooks } = (m ?? {}) as { matcher?: unknown; hooks?: unknown };
+      return entries(hooks).map((hook) => ({
+        event,
+        ...(typeof matcher === 'string' ? { matcher } : {}),
+        hook: (hook ?? {}) as Record<string, unknown>,
+      }));
+    }),
+  );
+  return { hooks, mcpServers: parts.mcpServers?.servers ?? {} };
+}
+
+/** JSON with object keys sorted: two entries that mean the same compare equal however they were written. */
+export function canonicalJson(value: unknown): string {
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sorted)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return JSON.stringify(sorted(value));
+}
+
+/**
+ * What of `runs` the user has not accepted (`accepted`, as recorded at install): hooks not among the
+ * accepted ones, and servers whose entry is new or differs in any key.
+ */
+export function unacceptedRuns(
+  runs: PluginRuns,
+  accepted: Partial<PluginRuns> | undefined,
+): { hooks: PluginHook[]; mcpServers: string[] } {
+  const hooks = new Set((Array.isArray(accepted?.hooks) ? accepted.hooks : []).map(canonicalJson));
+  const servers =
+    accepted?.mcpServers && !Array.isArray(accepted.mcpServers) ? accepted.mcpServers : undefined;
+  return {
+    hooks: runs.hooks.filter((h) => !hooks.has(canonicalJson(h))),
+    mcpServers: Object.keys(runs.mcpServers).filter(
+      (name) =>
+        !servers ||
+        !Object.hasOwn(servers, name) ||
+        canonicalJson(servers[name]) !== canonicalJson(runs.mcpServers[name]),
+    ),
+  };
+}
+
+/** Files a running program writes beside its code (Python's bytecode cache): not part of what was accepted. */
+const CACHE = /(^|\/)__pycache__(\/|$)|\.pyc$/;
+
+/**
+ * A SHA-256 of each file under `root`, by its path inside it (`/`-separated, `.git` left out). A symbolic
+ * link or a special file is recorded as such, never followed: an installed copy holds neither.
+ */
+export function pluginFiles(root: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  const walk = (dir: string, rel: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      const path = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.name === '.git' || CACHE.test(path)) continue;
+      if (entry.isDirectory()) walk(join(dir, entry.name), path);
+      else if (entry.isFile())
+        files[path] = createHash('sha256')
+          .update(readFileSync(join(dir, entry.name)))
+          .digest('hex');
+      else files[path] = entry.isSymbolicLink() ? 'symbolic link' : 'special file';
+    }
+  };
+  walk(root, '');
+  return files;
+}
+
+/** The files that differ between two `pluginFiles` (changed, added or removed), sorted. */
+export function changedFiles(before: Record<string, string>, after: Record<string, string>): string[] {
+  return [...new Set([...Object.keys(before), ...Object.keys(after)])]
+    .filter((f) => before[f] !== after[f])
+    .sort();
+}
+
+/** Why an enabled plugin's hooks or MCP servers do not run, when they differ from what the user accepted. */
+export interface HeldBack {
+  /** Its hooks (all of them: they act together) are held back. */
+  hooks: boolean;
+  /** The servers held back, by their name in the plugin. */
+  mcpServers: string[];
+  /** What differs, and what to do: install it again to review. */
+  reason: string;
+}
+
+/**
+ * Compares an installed plugin with what the user accepted at install: its files (the scripts its hooks
+ * and servers run), its hooks and its server entries. Everything is held back when its files changed;
+ * otherwise whatever is not exactly as accepted.
+ */
+export function heldBack(record: ClaudePluginRecord, parts: ClaudePluginParts): HeldBack | undefined {
+  const runs = commandsRun(parts);
+  if (!runs.hooks.length && !Object.keys(runs.mcpServers).length) return undefined;
+  const again = `review it, then install it again: icode plugins install ${record.spec}`;
+  const changed = record.files ? changedFiles(record.files, pluginFiles(parts.root)) : undefined;
+  if (!changed || changed.length) {
+    const what = changed
+      ? `its files changed since it was installed (${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''})`
+      : 'it was installed without a record of its files';
+    return {
+      hooks: runs.hooks.length > 0,
+      mcpServers: Object.keys(runs.mcpServers),
+      reason: `${what}, so its hooks and MCP servers do not run; ${again}`,
+    };
+  }
+  const not = unacceptedRuns(runs, withPluginRoot(record.accepted, parts.root));
+  if (!not.hooks.length && !not.mcpServers.length) return undefined;
+  const what = [
+    ...not.hooks.map((h) => `hook ${h.event}: ${String(h.hook.command)}`),
+    ...not.mcpServers.map((m) => `MCP server ${m}`),
+  ];
+  return {
+    hooks: not.hooks.length > 0,
+    mcpServers: not.mcpServers,
+    reason: `${printable(what.join('; '))} differ from what was accepted at install and do not run${not.hooks.length ? ' (nor its other hooks)' : ''}; ${again}`,
+  };
 }
 
 /** An installed Claude Code plugin that settings switch on, with its parts, as each icode plugin reads it. */
@@ -226,12 +426,18 @@ export interface EnabledClaudePlugin {
   record: ClaudePluginRecord;
   parts: ClaudePluginParts;
   /**
-   * Switched on by the project's own settings: its hooks and MCP servers run only once the user approved
-   * the project's (`icode hooks approve`, `icode mcp approve`), as the project's own do.
+   * Switched on by a file the repository can ship (`.icode/settings.json` or `.icode/settings.local.json`):
+   * its hooks and MCP servers run only once the user approved the project's (`icode hooks approve`,
+   * `icode mcp approve`), as the project's own do.
    */
   fromProject: boolean;
   /** For messages and lists: `plugin NAME`. */
   source: string;
+  /**
+   * What of its hooks and MCP servers must not run, and why: they differ from what the user accepted at
+   * install, or its files changed since. Computed (its files hashed) on first call.
+   */
+  heldBack(): HeldBack | undefined;
 }
 
 /**
@@ -259,10 +465,15 @@ export function enabledClaudePlugins(ctx: {
     if (key === undefined || on[key] !== true) continue;
     try {
       const parts = claudePluginParts(claudePluginFolder(ctx.userDir, record.name));
+      let held: { value: HeldBack | undefined } | undefined;
       plugins.push({
         record,
         parts,
-        fromProject: ctx.origins[`enabledPlugins.${key}`] === 'project',
+        heldBack: () => {
+          held ??= { value: heldBack(record, parts) };
+          return held.value;
+        },
+        fromProject: ProjectApprovals.fromRepository(ctx.origins[`enabledPlugins.${key}`]),
         source: `plugin ${record.name}`,
       });
     } catch (error) {
@@ -303,8 +514,9 @@ export function claudePluginSummaries(ctx: {
     const summary: ClaudePluginSummary = {
       name: record.name,
       id,
-      ...(record.version ? { version: record.version } : {}),
-      spec: record.spec,
+      // What a plugin wrote is shown escaped: a version or a broken file's key could hold escape codes.
+      ...(record.version ? { version: printable(record.version) } : {}),
+      spec: printable(record.spec),
       enabled: key !== undefined && on[key] === true,
       ...(key !== undefined ? { by: ctx.origins[`enabledPlugins.${key}`] ?? 'settings' } : {}),
     };
@@ -316,10 +528,10 @@ export function claudePluginSummaries(ctx: {
         agents: parts.agents.length,
         skills: parts.skills.length,
         hooks: run.hooks.length,
-        mcpServers: run.mcpServers.length,
+        mcpServers: Object.keys(run.mcpServers).length,
       };
     } catch (error) {
-      summary.problem = error instanceof IcodeError ? error.describe() : (error as Error).message;
+      summary.problem = printable(error instanceof IcodeError ? error.describe() : (error as Error).message);
     }
     return summary;
   });

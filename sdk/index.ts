@@ -83,6 +83,15 @@ export {
 export { capOutput, findExecutable, hostGit } from './process.ts';
 export { projectSlug } from './projects.ts';
 export {
+  checkServer,
+  HOOK_EVENTS,
+  type HookEvent,
+  HookMatcherSchema,
+  HooksSchema,
+  McpServerEntrySchema,
+  type ServerConfig,
+} from './run-config.ts';
+export {
   CREDENTIAL_PATHS,
   cachedProbe,
   commandEnv,

@@ -1,29 +1,39 @@
 import { execFileSync } from 'node:child_process';
 import {
-  cpSync,
+  chmodSync,
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
+  readlinkSync,
+  realpathSync,
   renameSync,
   rmSync,
   statSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as z from 'zod';
-import { ErrorCodes, IcodeError, isInside, loadJsonFile } from '../../kernel/index.ts';
+import { ErrorCodes, IcodeError, isInside } from '../../kernel/index.ts';
 import {
   type ClaudeMarketplace,
   type ClaudePluginRecord,
+  changedFiles,
   claudePluginFolder,
   claudePluginId,
   claudePluginParts,
   claudePluginsFile,
   commandsRun,
   isClaudePlugin,
+  loadPluginJson,
+  type PluginHook,
+  pluginFiles,
+  printable,
   readClaudeManifest,
   readClaudePlugins,
   readMarketplaces,
+  unacceptedRuns,
   writeClaudePlugins,
   writeMarketplaces,
 } from '../../sdk/claude-plugins.ts';
@@ -58,7 +68,10 @@ const git = (args: string[], cwd: string) => {
 /** Clones a git URL (`git+` dropped; `#ref` checked out) into `into`, without its history. */
 export function cloneInto(spec: string, into: string): void {
   const [url, ref] = spec.replace(/^git\+/, '').split('#') as [string, string | undefined];
-  git(['clone', '--quiet', '--depth', '1', ...(ref ? ['--branch', ref] : []), url, into], process.cwd());
+  git(
+    ['clone', '--quiet', '--depth', '1', ...(ref ? ['--branch', ref] : []), '--', url, into],
+    process.cwd(),
+  );
 }
 
 /** A fresh staging folder next to the installed plugins (same file system: the swap is a rename). */
@@ -67,13 +80,57 @@ export const stagingFolder = (userDir: string) => {
   return mkdtempSync(join(userDir, STAGE_PREFIX));
 };
 
-/** Copies a plugin folder into the staging folder, without its `.git` (the installed copy is a copy). */
-function copyPlugin(from: string, root: string): string {
+/**
+ * Copies a plugin folder into the staging folder as real files and folders, without `.git`: the installed
+ * copy is a copy, whatever links the source holds. The source is taken at its real path (a spec that is a
+ * symbolic link to a folder copies the folder). A symbolic link inside the plugin is copied as what it
+ * points to; one that points outside the plugin (or nowhere), a loop, or a special file is refused, naming
+ * it, so that nothing of the installed plugin can later reach another file (a command `leak.md` linked to
+ * a secret, a `hooks` folder linked to one created after the install).
+ */
+function copyPlugin(from: string, root: string, shownAs = from): string {
+  const refuse = (what: string) =>
+    new IcodeError(
+      ErrorCodes.INSTALL_REFUSED,
+      `${printable(shownAs)}: ${printable(what)}`,
+      'nothing was installed; a plugin installs only files and folders inside it: replace the link with the file, or remove it',
+    );
+  let real: string;
+  try {
+    real = realpathSync(from);
+  } catch {
+    throw refuse('it does not exist');
+  }
+  if (!statSync(real).isDirectory()) throw refuse('it is not a folder');
   const folder = join(root, 'plugin');
-  cpSync(from, folder, {
-    recursive: true,
-    filter: (src) => !/[\\/]\.git$/.test(src.slice(from.length)),
-  });
+  const copy = (src: string, dest: string, rel: string, ancestors: string[]) => {
+    mkdirSync(dest);
+    for (const entry of readdirSync(src, { withFileTypes: true })) {
+      if (entry.name === '.git') continue;
+      const at = rel ? `${rel}/${entry.name}` : entry.name;
+      let target = join(src, entry.name);
+      if (entry.isSymbolicLink()) {
+        const link = readlinkSync(target);
+        try {
+          target = realpathSync(target);
+        } catch {
+          throw refuse(`${at} is a symbolic link to ${link}, which does not exist`);
+        }
+        if (!isInside(target, real))
+          throw refuse(`${at} is a symbolic link to ${target}, outside the plugin`);
+      }
+      const kind = statSync(target);
+      if (kind.isDirectory()) {
+        if (ancestors.includes(target))
+          throw refuse(`${at} is a symbolic link to a folder that holds it (a loop)`);
+        copy(target, join(dest, entry.name), at, [...ancestors, target]);
+      } else if (kind.isFile()) {
+        copyFileSync(target, join(dest, entry.name));
+        chmodSync(join(dest, entry.name), kind.mode & 0o777);
+      } else throw refuse(`${at} is not a file or a folder (a FIFO, socket or device)`);
+    }
+  };
+  copy(real, folder, '', [real]);
   return folder;
 }
 
@@ -92,14 +149,13 @@ const MarketplaceSchema = z.looseObject({
   plugins: z.array(z.looseObject({ name: z.string(), source: Source })),
 });
 
-const readMarketplace = (root: string) =>
-  loadJsonFile(readFileSync(marketplaceFile(root), 'utf8'), marketplaceFile(root), MarketplaceSchema);
+const readMarketplace = (root: string) => loadPluginJson(marketplaceFile(root), MarketplaceSchema);
 
 export interface ClaudeInstallOptions {
   userDir: string;
   /** The settings file of the scope it is switched on in. */
   settingsFile: string;
-  /** Switched on by the project's own settings: its hooks and MCP servers then wait for the project's approval. */
+  /** Switched on by the project's own settings (shared or local): its hooks and MCP servers then wait for the project's approval. */
   projectScope: boolean;
   yes?: boolean;
   consent: Consent;
@@ -117,8 +173,13 @@ export interface ClaudeInstallOptions {
 export async function installClaudePlugin(spec: string, o: ClaudeInstallOptions): Promise<string> {
   const root = stagingFolder(o.userDir);
   try {
-    const { folder, marketplace, origin } = o.cloned
-      ? { folder: copyPlugin(o.cloned, root), marketplace: undefined, origin: spec }
+    const { folder, marketplace, origin, listedAs } = o.cloned
+      ? {
+          folder: copyPlugin(o.cloned, root, spec),
+          marketplace: undefined,
+          origin: spec,
+          listedAs: undefined,
+        }
       : fetchPlugin(spec, root, o.userDir);
     // Checked in the staged copy; a mistake is shown in the folder (or repository) it came from.
     const { manifest, parts } = shownAt(folder, origin, () => {
@@ -126,16 +187,45 @@ export async function installClaudePlugin(spec: string, o: ClaudeInstallOptions)
       return { manifest, parts: claudePluginParts(folder, manifest, '${CLAUDE_PLUGIN_ROOT}') };
     });
     const { name } = manifest;
+    // A catalog entry is installed under its manifest's name: one that says another could replace it.
+    if (listedAs !== undefined && listedAs !== name)
+      throw new IcodeError(
+        ErrorCodes.INSTALL_REFUSED,
+        `marketplace ${marketplace} lists "${listedAs}", but its plugin.json names it "${name}"`,
+        'nothing was installed; ask the marketplace owner to make the names agree',
+      );
     const list = readClaudePlugins(o.userDir);
     const previous = list.find((p) => p.name === name);
+    const recordedSpec = o.cloned ? spec : (localSpec(spec) ?? spec);
+    const from = { spec: recordedSpec, ...(marketplace ? { marketplace } : {}) };
+    // An update comes from where the plugin came from; another source with the same name is another plugin.
+    if (previous && sourceOf(previous) !== sourceOf(from))
+      throw new IcodeError(
+        ErrorCodes.INSTALL_REFUSED,
+        `${name} is installed already from ${printable(describeSource(previous))}; ${printable(describeSource(from))} is another source`,
+        `nothing was changed; to replace it, uninstall it first (icode plugins uninstall ${name}), then install this one`,
+      );
     const runs = commandsRun(parts);
-    const accepted = previous?.accepted;
+    const files = pluginFiles(folder);
+    const servers = Object.keys(runs.mcpServers);
+    // Consent covers each hook and server entry whole, and the files they run: an update that changes
+    // any of them asks again.
+    const not = unacceptedRuns(runs, previous?.accepted);
+    const changed =
+      previous && (runs.hooks.length || servers.length) ? changedFiles(previous.files ?? {}, files) : [];
     const unaccepted = [
-      ...runs.hooks.filter((h) => !accepted?.hooks.includes(h)).map((h) => `hook: ${h}`),
-      ...runs.mcpServers.filter((m) => !accepted?.mcpServers.includes(m)).map((m) => `MCP server: ${m}`),
+      ...not.hooks.map(describeHook),
+      ...not.mcpServers.map((m) => `MCP server: ${m} ${JSON.stringify(runs.mcpServers[m])}`),
+      ...(changed.length
+        ? [
+            `files changed since you accepted it: ${changed.slice(0, 10).join(', ')}${changed.length > 10 ? `, and ${changed.length - 10} more` : ''}`,
+          ]
+        : []),
     ];
     if (unaccepted.length && !o.yes) {
-      const what = `runs commands on this machine outside the permission gate (${unaccepted.join('; ')})`;
+      const what = printable(
+        `runs commands on this machine outside the permission gate (${unaccepted.join('; ')})`,
+      );
       if (!(await o.consent(`${name} (Claude Code plugin): ${what}. Accept? [y/N] `)))
         throw new IcodeError(
           ErrorCodes.INSTALL_REFUSED,
@@ -146,9 +236,9 @@ export async function installClaudePlugin(spec: string, o: ClaudeInstallOptions)
     const record: ClaudePluginRecord = {
       name,
       ...(manifest.version ? { version: manifest.version } : {}),
-      spec: existsSync(resolve(spec)) ? resolve(spec) : spec,
-      ...(marketplace ? { marketplace } : {}),
+      ...from,
       accepted: runs,
+      files,
       installedAt: new Date().toISOString(),
     };
     const id = claudePluginId(record);
@@ -171,16 +261,37 @@ export async function installClaudePlugin(spec: string, o: ClaudeInstallOptions)
         .filter(Boolean)
         .join(', '),
       runs.hooks.length ? `${runs.hooks.length} hooks` : '',
-      runs.mcpServers.length ? `MCP servers ${runs.mcpServers.join(', ')}` : '',
+      servers.length ? `MCP servers ${servers.join(', ')}` : '',
     ].filter(Boolean);
     const approve =
-      o.projectScope && (runs.hooks.length || runs.mcpServers.length)
+      o.projectScope && (runs.hooks.length || servers.length)
         ? `\nIts hooks and MCP servers run in this project once approved: icode hooks approve, icode mcp approve.`
         : '';
     return `Installed Claude Code plugin ${name}${manifest.version ? `@${manifest.version}` : ''}${previous ? ` (was ${previous.version ?? 'installed'})` : ''}${counts.length ? ` (${counts.join('; ')})` : ''}; enabled as ${id} in ${o.settingsFile}${approve}`;
   } finally {
     discardStage(root);
   }
+}
+
+/** A folder spec as recorded: its real path (symbolic links resolved); undefined when it is not a folder. */
+function localSpec(spec: string): string | undefined {
+  try {
+    return realpathSync(resolve(spec.replace(/^file:/, '')));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where a plugin comes from, to tell an update from another plugin of the same name: a git URL's ref aside. */
+const sourceOf = (r: { spec: string; marketplace?: string }) =>
+  r.marketplace ? `marketplace ${r.marketplace}` : isGitSpec(r.spec) ? r.spec.replace(/#.*$/, '') : r.spec;
+const describeSource = (r: { spec: string; marketplace?: string }) =>
+  r.marketplace ? `marketplace ${r.marketplace} (${r.spec})` : r.spec;
+
+/** A hook as the consent question shows it: its command, then its event, matcher and other keys. */
+function describeHook(h: PluginHook): string {
+  const { command, ...rest } = h.hook;
+  return `hook: ${String(command)} (${h.event}${h.matcher ? `, matcher ${JSON.stringify(h.matcher)}` : ''}${Object.keys(rest).length ? `, ${JSON.stringify(rest)}` : ''})`;
 }
 
 /** Runs `check`, showing the staged `folder` in its errors as `origin`, where the user can find the file. */
@@ -207,14 +318,15 @@ function fetchPlugin(
   spec: string,
   root: string,
   userDir: string,
-): { folder: string; marketplace?: string; origin: string } {
+): { folder: string; marketplace?: string; origin: string; listedAs?: string } {
   const at = /^([a-z0-9][a-z0-9._-]*)@([a-z0-9][a-z0-9._-]*)$/.exec(spec);
   const market = at ? readMarketplaces(userDir).find((m) => m.name === at[2]) : undefined;
-  if (at && market) return { ...fromMarketplace(market, at[1]!, root), marketplace: market.name };
+  if (at && market)
+    return { ...fromMarketplace(market, at[1]!, root), marketplace: market.name, listedAs: at[1]! };
   if (isGitSpec(spec)) {
     const clone = join(root, 'clone');
     cloneInto(spec, clone);
-    return { folder: copyPlugin(clone, root), origin: spec };
+    return { folder: copyPlugin(clone, root, spec), origin: spec };
   }
   const local = resolve(spec.replace(/^file:/, ''));
   if (!existsSync(local) || !statSync(local).isDirectory())
@@ -262,19 +374,30 @@ function fromMarketplace(
   const { source } = entry;
   if (typeof source === 'string') {
     const base = resolve(market.root, catalog.metadata?.pluginRoot ?? '.');
-    const folder = resolve(source.startsWith('./') || source.startsWith('../') ? market.root : base, source);
-    if (!isInside(folder, market.root) && folder !== market.root)
+    const given = resolve(source.startsWith('./') || source.startsWith('../') ? market.root : base, source);
+    // Checked at its real path: a source that is a symbolic link out of the marketplace is outside it.
+    let folder: string;
+    try {
+      folder = realpathSync(given);
+    } catch {
       throw new IcodeError(
         ErrorCodes.INSTALL_REFUSED,
-        `${marketplaceFile(market.root)}: plugin "${name}" has source ${source}, outside the marketplace`,
-        'ask its author to fix the source',
+        `${marketplaceFile(market.root)}: plugin "${name}" has source ${printable(source)}, which does not exist (${given})`,
+        'update the marketplace (icode plugins marketplace add again), or ask its owner to fix the source',
       );
-    return { folder: copyPlugin(folder, root), origin: folder };
+    }
+    if (!isInside(folder, realpathSync(market.root)))
+      throw new IcodeError(
+        ErrorCodes.INSTALL_REFUSED,
+        `${marketplaceFile(market.root)}: plugin "${name}" has source ${printable(source)}, outside the marketplace${folder !== given ? ` (it leads to ${folder})` : ''}`,
+        'ask its owner to fix the source',
+      );
+    return { folder: copyPlugin(folder, root, given), origin: given };
   }
   const url = source.source === 'github' ? `https://github.com/${source.repo}.git` : source.url;
   const clone = join(root, 'clone');
   cloneInto(source.ref ? `${url}#${source.ref}` : url, clone);
-  return { folder: copyPlugin(clone, root), origin: url };
+  return { folder: copyPlugin(clone, root, url), origin: url };
 }
 
 /**
@@ -298,11 +421,26 @@ export function addMarketplace(source: string, userDir: string): string {
         'give the folder or repository that holds .claude-plugin/marketplace.json',
       );
     const catalog = readMarketplace(root);
+    // A name taken by a marketplace from elsewhere is not replaced: its plugins are installed as name@it.
+    const taken = readMarketplaces(userDir).find((m) => m.name === catalog.name);
+    if (taken && taken.source !== source && resolve(taken.source) !== resolve(source))
+      throw new IcodeError(
+        ErrorCodes.INSTALL_REFUSED,
+        `a marketplace named ${catalog.name} is added already, from ${taken.source}`,
+        `nothing was changed; to replace it, remove it first: icode plugins marketplace remove ${catalog.name}`,
+      );
     if (staged) {
+      // Adding the same one again refreshes its clone: the new one is renamed in, then the old removed.
       const into = join(userDir, 'plugins', 'marketplaces', catalog.name);
       mkdirSync(join(userDir, 'plugins', 'marketplaces'), { recursive: true });
-      rmSync(into, { recursive: true, force: true });
-      renameSync(root, into);
+      const aside = join(staged, 'previous');
+      if (existsSync(into)) renameSync(into, aside);
+      try {
+        renameSync(root, into);
+      } catch (error) {
+        if (existsSync(aside)) renameSync(aside, into);
+        throw error;
+      }
       root = into;
     }
     const others = readMarketplaces(userDir).filter((m) => m.name !== catalog.name);
@@ -311,6 +449,28 @@ export function addMarketplace(source: string, userDir: string): string {
   } finally {
     if (staged) rmSync(staged, { recursive: true, force: true });
   }
+}
+
+/**
+ * `icode plugins marketplace remove NAME`: forgets a marketplace (and removes its clone); plugins installed
+ * from it stay installed. The caller holds the plugins lock.
+ */
+export function removeMarketplace(name: string, userDir: string): string {
+  const list = readMarketplaces(userDir);
+  const market = list.find((m) => m.name === name);
+  if (!market)
+    throw new IcodeError(
+      ErrorCodes.INSTALL_REFUSED,
+      `no marketplace named ${name}`,
+      `added: ${list.map((m) => m.name).join(', ') || 'none'}`,
+    );
+  writeMarketplaces(
+    userDir,
+    list.filter((m) => m !== market),
+  );
+  const clone = join(userDir, 'plugins', 'marketplaces', name);
+  if (market.root === clone) rmSync(clone, { recursive: true, force: true });
+  return `Removed marketplace ${name}; plugins installed from it stay installed (icode plugins uninstall NAME).`;
 }
 
 /** Removes a Claude Code plugin's folder and record together, then its `enabledPlugins` switches. */

@@ -1,36 +1,19 @@
-import * as z from 'zod';
+import type * as z from 'zod';
 import {
   CLAUDE_TOOL_NAMES,
   definePlugin,
   enabledClaudePlugins,
   formatLocation,
+  type HookEvent,
+  type HookMatcherSchema,
+  HooksSchema,
   type PermissionEvidence,
   ProjectApprovals,
   type ToolResultBlock,
 } from '../../sdk/index.ts';
 import { type HookCommand, type HookOutcome, runHook } from './run.ts';
 
-const EVENTS = [
-  'PreToolUse',
-  'PostToolUse',
-  'PostToolUseFailure',
-  'UserPromptSubmit',
-  'SessionStart',
-  'SessionEnd',
-  'Stop',
-  'PreCompact',
-  'Notification',
-] as const;
-type HookEvent = (typeof EVENTS)[number];
-
-const Command = z.object({
-  type: z.literal('command').default('command'),
-  command: z.string().min(1),
-  timeout: z.number().positive().optional(),
-  failOpen: z.boolean().optional(),
-});
-const Matcher = z.object({ matcher: z.string().optional(), hooks: z.array(Command).min(1) });
-const HooksSchema = z.partialRecord(z.enum(EVENTS), z.array(Matcher));
+type Matcher = typeof HookMatcherSchema;
 
 /** The `hooks` service: what is configured, and approval of a project's own hooks. */
 export interface HooksService {
@@ -68,6 +51,8 @@ const contextOf = (o: HookOutcome): string | undefined => {
 export default definePlugin({
   activate(ctx) {
     const problems: string[] = [];
+    /** Plugins whose hooks differ from what was accepted: installing again shows them for review. */
+    const reinstall: string[] = [];
     const configured: Configured[] = [];
     const raw = (ctx.settings as { hooks?: unknown }).hooks;
     if (raw !== undefined) {
@@ -78,7 +63,7 @@ export default definePlugin({
             `${formatLocation(ctx.locate(['hooks', ...issue.path.map(String)]))}: ${issue.message}`,
           );
       for (const [event, matchers] of Object.entries(parsed.data ?? {}) as Array<
-        [HookEvent, z.output<typeof Matcher>[]]
+        [HookEvent, z.output<Matcher>[]]
       >) {
         const layer = ctx.origins[`hooks.${event}`] ?? 'settings';
         for (const m of matchers)
@@ -88,19 +73,26 @@ export default definePlugin({
               matcher: m.matcher ?? '',
               hook,
               source: `${layer} settings`,
-              fromProject: layer === 'project',
+              fromProject: ProjectApprovals.fromRepository(layer),
             });
       }
     }
     // A Claude Code plugin's hooks (hooks/hooks.json): a plugin the project switches on counts as the project's.
     for (const p of enabledClaudePlugins(ctx).plugins) {
       if (!p.parts.hooks) continue;
+      // Hooks (or the scripts they run) that differ from what the user accepted at install do not run.
+      const held = p.heldBack();
+      if (held?.hooks) {
+        problems.push(`${p.source}: ${held.reason}`);
+        reinstall.push(`icode plugins install ${p.record.spec}`);
+        continue;
+      }
       const parsed = HooksSchema.safeParse(p.parts.hooks.events);
       if (!parsed.success)
         for (const issue of parsed.error.issues)
           problems.push(`${p.parts.hooks.file} (key "hooks.${issue.path.join('.')}"): ${issue.message}`);
       for (const [event, matchers] of Object.entries(parsed.data ?? {}) as Array<
-        [HookEvent, z.output<typeof Matcher>[]]
+        [HookEvent, z.output<Matcher>[]]
       >)
         for (const m of matchers)
           for (const hook of m.hooks)
@@ -122,12 +114,16 @@ export default definePlugin({
     const projectApproved = !projectHooks.length || approvals.approved(ctx.projectRoot, fingerprint);
     if (!projectApproved)
       problems.push(
-        `${projectHooks.length} hooks of the project (its .icode/settings.json and the plugins it switches on) are not approved`,
+        `${projectHooks.length} hooks of the project (its .icode/settings.json, .icode/settings.local.json and the plugins they switch on) are not approved`,
       );
     if (problems.length)
       ctx.health.degraded(
         problems.join('; '),
-        projectApproved ? 'fix the settings' : 'review them, then run `icode hooks approve`',
+        !projectApproved
+          ? 'review them, then run `icode hooks approve`'
+          : reinstall.length
+            ? `review the plugin, then install it again: ${reinstall.join('; ')}`
+            : 'fix the settings',
       );
     const active = configured.filter((c) => !c.fromProject || projectApproved);
 

@@ -67,8 +67,12 @@ export default definePlugin({
     const found = collectServers(ctx.settings.mcpServers, ctx.origins, ctx.projectRoot, ctx.locate);
     // A Claude Code plugin's servers (.mcp.json in the plugin) are `plugin:<plugin>:<server>`, as Claude
     // Code names them; a plugin the project switches on counts as the project's.
+    const held = new Map<string, string>();
     for (const p of enabledClaudePlugins(ctx).plugins)
-      for (const [server, raw] of Object.entries(p.parts.mcpServers?.servers ?? {}))
+      for (const [server, raw] of Object.entries(p.parts.mcpServers?.servers ?? {})) {
+        // A server (or the files it runs) that differs from what the user accepted at install does not run.
+        const back = p.heldBack();
+        if (back?.mcpServers.includes(server)) held.set(`plugin:${p.record.name}:${server}`, back.reason);
         found.entries.push({
           name: `plugin:${p.record.name}:${server}`,
           raw,
@@ -76,6 +80,7 @@ export default definePlugin({
           fromProject: p.fromProject,
           where: (path) => `${p.parts.mcpServers?.file} (key "mcpServers.${[server, ...path].join('.')}")`,
         });
+      }
     const problems: ConfigProblem[] = [
       ...found.problems,
       ...defaults.problems.map((message) => ({
@@ -109,15 +114,34 @@ export default definePlugin({
         );
     };
 
+    /** Which server registered each tool and prompt name. */
+    const owners = new Map<string, string>();
+    /**
+     * Names are made safe (`:` and other characters become `_`) and cut to 64 characters, so two servers
+     * can map to one name (plugin `a_b` server `c`, plugin `a` server `b_c`). The first keeps it; the
+     * other's tool is left out and reported, never registered over it.
+     */
+    const clash = (server: string, name: string, what: string) => {
+      const holder = owners.get(name);
+      if (holder === undefined || holder === server) return false;
+      const message = `${what} is named ${name}, as one of server "${holder}" is: left out`;
+      if (!problems.some((p) => p.message === message))
+        problems.push({ at: `MCP server "${server}"`, message, fix: 'rename one of the two servers' });
+      updateHealth();
+      return true;
+    };
     const onCatalog = (server: string, tools: McpTool[], prompts: McpPrompt[]) => {
       for (const name of registered.get(server) ?? []) {
         ctx.tools.unregister(name);
         ctx.commands.unregister(name);
+        owners.delete(name);
       }
       const names: string[] = [];
       const connection = connections.get(server)!;
       for (const t of tools) {
         const name = toolName(server, t.name);
+        if (clash(server, name, `its tool "${t.name}"`)) continue;
+        owners.set(name, server);
         const mode: ToolMode = t.annotations?.readOnlyHint ? 'read-only' : 'workspace-write';
         ctx.tools.register(
           defineTool({
@@ -138,6 +162,8 @@ export default definePlugin({
       }
       for (const p of prompts) {
         const name = toolName(server, p.name);
+        if (clash(server, name, `its prompt "${p.name}"`)) continue;
+        owners.set(name, server);
         ctx.commands.register({
           name,
           description: `${p.description ?? p.name} (MCP prompt of "${server}")`,
@@ -163,7 +189,8 @@ export default definePlugin({
 
     for (const { name, raw, source, fromProject, where } of found.entries) {
       const checked = checkServer(raw);
-      if ('problems' in checked) {
+      const reason = held.get(name);
+      if ('problems' in checked || reason) {
         // Listed, so `icode mcp list` names it and where its entry is wrong; never started.
         statuses.set(name, {
           name,
@@ -172,7 +199,11 @@ export default definePlugin({
           state: 'invalid',
           tools: [],
           prompts: [],
-          error: checked.problems.map((p) => `${where(p.path)}: ${p.message}`).join('; '),
+          error:
+            reason ??
+            ('problems' in checked ? checked.problems : [])
+              .map((p) => `${where(p.path)}: ${p.message}`)
+              .join('; '),
           retries: 0,
         });
         continue;

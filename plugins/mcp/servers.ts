@@ -6,56 +6,13 @@ import {
   formatLocation,
   IcodeError,
   loadJsonFile,
+  ProjectApprovals,
   parseJsonDocument,
+  type ServerConfig,
   type SourceLocation,
 } from '../../sdk/index.ts';
 
-const Common = {
-  /** false: configured but not started. */
-  enabled: z.boolean().optional(),
-  /** startup: connect while icode starts (in parallel, each with a timeout); lazy: on first use. */
-  startup: z.enum(['startup', 'lazy']).optional(),
-  /**
-   * Ms to start, answer initialize and list its tools and prompts, all together; a server slower than
-   * this is stopped and reported (default: $MCP_TIMEOUT, else the plugin's connectTimeoutMs).
-   */
-  startupTimeoutMs: z.number().int().positive().optional(),
-  /** Ms per tool call, as Claude Code and Gemini CLI name it (default: $MCP_TOOL_TIMEOUT, else callTimeoutMs). */
-  timeout: z.number().int().positive().optional(),
-  /** icode's earlier name for `timeout`. */
-  timeoutMs: z.number().int().positive().optional(),
-};
-
-const Stdio = z.object({
-  type: z.literal('stdio').optional(),
-  command: z.string().min(1),
-  args: z.array(z.string()).default([]),
-  env: z.record(z.string(), z.string()).default({}),
-  cwd: z.string().optional(),
-  ...Common,
-});
-const Remote = z.object({
-  type: z.enum(['http', 'sse']),
-  url: z.string().min(1),
-  headers: z.record(z.string(), z.string()).default({}),
-  ...Common,
-});
-/** A server entry, in the format Claude Code users already have (extra keys are ignored). */
-export type ServerConfig = z.output<typeof Stdio> | z.output<typeof Remote>;
-
-/**
- * Checks an entry against the form it means to be — remote when it has a `url` or an http/sse type,
- * stdio otherwise — so a mistake is reported at its key ("command: expected string"), not as a union
- * that matched nothing.
- */
-export function checkServer(
-  raw: Record<string, unknown>,
-): { config: ServerConfig } | { problems: Array<{ path: PropertyKey[]; message: string }> } {
-  const remote = 'url' in raw || raw.type === 'http' || raw.type === 'sse';
-  const parsed = (remote ? Remote : Stdio).safeParse(raw);
-  if (parsed.success) return { config: parsed.data };
-  return { problems: parsed.error.issues.map((i) => ({ path: i.path, message: i.message })) };
-}
+export { checkServer, type ServerConfig } from '../../sdk/index.ts';
 
 export interface ServerEntry {
   name: string;
@@ -112,16 +69,19 @@ export function collectServers(
   locate: (path: readonly string[]) => SourceLocation,
 ): { entries: CollectedServer[]; problems: ConfigProblem[] } {
   const entries = Object.entries(settings ?? {}).map(([name, raw]): CollectedServer => {
-    const layer =
-      origins[`mcpServers.${name}`] ??
-      Object.entries(origins).find(([k]) => k.startsWith(`mcpServers.${name}.`))?.[1] ??
-      'settings';
+    // Layers merge key by key: a project file that sets only `args` of a server the user defined makes
+    // it the project's. Any key from a layer a repository can ship counts.
+    const layers = Object.entries(origins)
+      .filter(([k]) => k === `mcpServers.${name}` || k.startsWith(`mcpServers.${name}.`))
+      .map(([, layer]) => layer);
+    const fromProject = layers.some(ProjectApprovals.fromRepository);
+    const layer = layers.find(ProjectApprovals.fromRepository) ?? layers[0] ?? 'settings';
     const source = `${layer} settings`;
     return {
       name,
       raw,
       source,
-      fromProject: layer === 'project',
+      fromProject,
       where: (path) => formatLocation(locate(['mcpServers', name, ...path.map(String)])),
     };
   });
