@@ -153,3 +153,45 @@ export function runCli(
     child.stdin.end(options.stdin ?? '');
   });
 }
+
+/** What `-p --output-format json` prints for a turn. */
+export interface TurnResult {
+  result: string;
+  is_error: boolean;
+  error?: unknown;
+  tool_results: Array<{ tool_name: string; is_error: boolean; output: unknown }>;
+}
+
+/**
+ * One headless turn on the embedded mock API, the model scripted by `steps` (a scenario: each step the
+ * content of one reply, `{{tool_results}}` standing for what the tools answered), in `world`. The
+ * scenario is written to a folder of its own, which replaces the built-in scenarios for the run.
+ *
+ * @example
+ * const r = await mockTurn(w, [
+ *   { content: [{ type: 'tool_use', name: 'read_file', input: { path: 'a.txt' } }] },
+ *   { content: [{ type: 'text', text: 'Read: {{tool_results}}' }] },
+ * ]);
+ */
+export async function mockTurn(world: World, steps: unknown[], extra: string[] = []): Promise<TurnResult> {
+  const scenarios = mkdtempSync(join(world.root, 'scenarios-'));
+  write(join(scenarios, 'turn.json'), { name: 'turn', steps });
+  const r = await runCli(
+    [
+      '-p',
+      '--mock',
+      '--mock-scenarios',
+      scenarios,
+      '--output-format',
+      'json',
+      ...extra,
+      'PARITY_SCENARIO:turn',
+    ],
+    { world },
+  );
+  try {
+    return JSON.parse(r.stdout) as TurnResult;
+  } catch {
+    throw new Error(`the turn printed no JSON result (exit ${r.code}): ${r.stderr || r.stdout}`);
+  }
+}

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { makeWorld, runCli } from './helpers.ts';
+import { makeWorld, mockTurn, runCli } from './helpers.ts';
 import { startRegistry } from './registry.ts';
 
 const fixture = (name: string) => join(import.meta.dirname, 'fixtures', 'installable', name);
@@ -71,28 +71,15 @@ describe('icode plugins install | disable | enable | uninstall (real npm, isolat
     expect(r.stdout).toContain('Installed shell-tools@1.0.0');
     expect(existsSync(join(shell, 'package.json'))).toBe(false); // the author's folder is left as it was
     expect(await tools(w)).toContain('shout_sh');
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const scenarios = mkdtempSync(join(tmpdir(), 'icode-shell-scenario-'));
-    writeFileSync(
-      join(scenarios, 'shout.json'),
-      JSON.stringify({
-        name: 'shout',
-        steps: [
-          { content: [{ type: 'tool_use', name: 'shout_sh', input: { text: 'hi' } }] },
-          { content: [{ type: 'text', text: '{{tool_results}}' }] },
-        ],
-      }),
-    );
-    const turn = await runCli(
-      ['-p', '--mock', '--mock-scenarios', scenarios, '--output-format', 'json', 'PARITY_SCENARIO:shout'],
-      { world: w },
-    );
-    expect(JSON.parse(turn.stdout)).toMatchObject({
+    const turn = await mockTurn(w, [
+      { content: [{ type: 'tool_use', name: 'shout_sh', input: { text: 'hi' } }] },
+      { content: [{ type: 'text', text: '{{tool_results}}' }] },
+    ]);
+    expect(turn).toMatchObject({
       is_error: false,
       tool_results: [{ tool_name: 'shout_sh', is_error: false }],
     });
-    expect(JSON.parse(turn.stdout).result).toContain('HI');
+    expect(turn.result).toContain('HI');
   }, 60_000);
 
   test('an incompatible engines range is refused with what would fix it, and nothing stays installed', async () => {
@@ -135,8 +122,6 @@ test('icode plugins init scaffolds a plugin package that builds and passes its o
 
 test('published to a real npm registry (verdaccio) on loopback, the example git plugin installs, serves a model turn, and can be disabled and removed', async () => {
   const { execFileSync } = await import('node:child_process');
-  const { mkdtempSync, writeFileSync: write_ } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
   const registry = await startRegistry();
   try {
     const example = join(import.meta.dirname, '..', 'examples', 'plugins', 'git');
@@ -152,30 +137,10 @@ test('published to a real npm registry (verdaccio) on loopback, the example git 
     });
     // A model turn on the embedded mock API that calls the installed plugin's tool in a git repository.
     execFileSync('git', ['init', '-q'], { cwd: w.project });
-    const scenarios = mkdtempSync(join(tmpdir(), 'icode-installed-scenario-'));
-    write_(
-      join(scenarios, 'installed_plugin_roundtrip.json'),
-      JSON.stringify({
-        name: 'installed_plugin_roundtrip',
-        steps: [
-          { content: [{ type: 'tool_use', name: 'GitStatus', input: {} }] },
-          { content: [{ type: 'text', text: 'Status: {{tool_results}}' }] },
-        ],
-      }),
-    );
-    const turn = await runCli(
-      [
-        '-p',
-        '--mock',
-        '--mock-scenarios',
-        scenarios,
-        '--output-format',
-        'json',
-        'Status? PARITY_SCENARIO:installed_plugin_roundtrip',
-      ],
-      { world: w },
-    );
-    const result = JSON.parse(turn.stdout);
+    const result = await mockTurn(w, [
+      { content: [{ type: 'tool_use', name: 'GitStatus', input: {} }] },
+      { content: [{ type: 'text', text: 'Status: {{tool_results}}' }] },
+    ]);
     expect(result.error).toBeUndefined();
     expect(result).toMatchObject({
       is_error: false,

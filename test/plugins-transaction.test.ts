@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { makeWorld, runCli, type World, write } from './helpers.ts';
+import { makeWorld, mockTurn, runCli, type World, write } from './helpers.ts';
 
 const ECHO = 'icode-plugin-echo';
 const echoFixture = join(import.meta.dirname, 'fixtures', 'installable', 'echo');
@@ -93,27 +93,10 @@ const doctor = async (w: World) =>
 
 /** A model turn on the mock API that calls echo_back: the installed plugin's tool really runs. */
 async function echoTurn(w: World): Promise<string> {
-  const scenarios = join(w.root, 'scenarios');
-  write(join(scenarios, 'echo_roundtrip.json'), {
-    name: 'echo_roundtrip',
-    steps: [
-      { content: [{ type: 'tool_use', name: 'echo_back', input: { said: 'still here' } }] },
-      { content: [{ type: 'text', text: 'Echo: {{tool_results}}' }] },
-    ],
-  });
-  const turn = await runCli(
-    [
-      '-p',
-      '--mock',
-      '--mock-scenarios',
-      scenarios,
-      '--output-format',
-      'json',
-      'Echo? PARITY_SCENARIO:echo_roundtrip',
-    ],
-    { world: w },
-  );
-  const result = JSON.parse(turn.stdout) as { result: string; is_error: boolean };
+  const result = await mockTurn(w, [
+    { content: [{ type: 'tool_use', name: 'echo_back', input: { said: 'still here' } }] },
+    { content: [{ type: 'text', text: 'Echo: {{tool_results}}' }] },
+  ]);
   expect(result.is_error).toBe(false);
   return result.result;
 }

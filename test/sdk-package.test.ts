@@ -14,7 +14,7 @@ import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import { SDK_VERSION } from '../sdk/version.ts';
-import { makeWorld, runCli } from './helpers.ts';
+import { makeWorld, mockTurn, runCli } from './helpers.ts';
 import { startRegistry } from './registry.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -112,34 +112,11 @@ describe('@icode/sdk, the SDK as a package of its own', () => {
       const installed = await runCli(['plugins', 'install', name, '--yes'], { world: w });
       expect(installed.stderr).toBe('');
       expect(installed.stdout).toContain(`Installed ${name}@0.1.0`);
-      const scenarios = mkdtempSync(join(tmpdir(), 'icode-sdk-scenario-'));
-      writeFileSync(
-        join(scenarios, 'greet.json'),
-        JSON.stringify({
-          name: 'greet',
-          steps: [
-            { content: [{ type: 'tool_use', name: 'icode_plugin_greet_hello', input: { name: 'Ada' } }] },
-            { content: [{ type: 'text', text: 'Said: {{tool_results}}' }] },
-          ],
-        }),
-      );
-      const turn = async () =>
-        JSON.parse(
-          (
-            await runCli(
-              [
-                '-p',
-                '--mock',
-                '--mock-scenarios',
-                scenarios,
-                '--output-format',
-                'json',
-                'Greet PARITY_SCENARIO:greet',
-              ],
-              { world: w },
-            )
-          ).stdout,
-        );
+      const turn = () =>
+        mockTurn(w, [
+          { content: [{ type: 'tool_use', name: 'icode_plugin_greet_hello', input: { name: 'Ada' } }] },
+          { content: [{ type: 'text', text: 'Said: {{tool_results}}' }] },
+        ]);
       const first = await turn();
       expect(first).toMatchObject({
         is_error: false,
