@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { parse } from 'jsonc-parser';
 import type { Command } from 'commander';
 import { ErrorCodes, IcodeError, type InstalledPlugin, type Kernel, readInstalled } from '../kernel/index.ts';
 import {
@@ -220,7 +221,9 @@ async function install(
       lock?.approve();
       const accepted = manifest.capabilities.length ? ` (accepted: ${manifest.capabilities.join(', ')})` : '';
       if (opts.updating)
-        return `Updated ${name} from ${opts.updating.version} to ${manifest.version}${accepted}`;
+        return opts.updating.version === manifest.version
+          ? `${name} is up to date: ${manifest.version} is the newest version ${spec} allows`
+          : `Updated ${name} from ${opts.updating.version} to ${manifest.version}${accepted}`;
       return `Installed ${name}@${manifest.version}${previous ? ` (was ${previous.version})` : ''} into ${prefix}${file ? `; enabled in ${file}` : ''}${lock ? `; locked in ${lock.file}` : ''}${accepted}`;
     } finally {
       discardStage(staged.root);
@@ -317,8 +320,14 @@ async function uninstall(kernel: Kernel, name: string, scope: Scope): Promise<st
     for (const scope of ['user', 'project', 'local'] as const) {
       const file = settingsFile(kernel, scope);
       try {
-        if (existsSync(file) && readFileSync(file, 'utf8').includes(`"${name}"`))
+        if (existsSync(file) && readFileSync(file, 'utf8').includes(`"${name}"`)) {
           setEnabled(file, name, undefined);
+          // An entry left empty would only warn on every run that no such plugin is there.
+          const left = (parse(readFileSync(file, 'utf8')) as { plugins?: Record<string, unknown> } | undefined)
+            ?.plugins?.[name];
+          if (left && typeof left === 'object' && !Object.keys(left).length)
+            editSettings(file, ['plugins', name], undefined);
+        }
       } catch (error) {
         warn(`could not remove plugins.${name}.enabled from ${file}: ${(error as Error).message}`);
       }

@@ -157,6 +157,9 @@ describe('icode plugins install | update | uninstall are transactions (real npm,
     // Installed from a folder the author then changes: `update` reinstalls from the recorded spec.
     const source = echoVersion(w, 'echo-source', { version: '1.2.0' });
     expect((await runCli(['plugins', 'install', source, '--yes'], { world: w })).code).toBe(0);
+    expect((await runCli(['plugins', 'update', ECHO], { world: w })).stdout).toContain(
+      `${ECHO} is up to date: 1.2.0 is the newest version`,
+    );
     const before = installedState(w);
     echoVersion(w, 'echo-source', { version: '1.3.0', plugin: { capabilities: ['process.spawn', 'net'] } });
 
