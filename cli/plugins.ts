@@ -1,8 +1,8 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parse } from 'jsonc-parser';
 import type { Command } from 'commander';
+import { parse } from 'jsonc-parser';
 import { ErrorCodes, IcodeError, type InstalledPlugin, type Kernel, readInstalled } from '../kernel/index.ts';
 import {
   claudePluginId,
@@ -323,8 +323,9 @@ async function uninstall(kernel: Kernel, name: string, scope: Scope): Promise<st
         if (existsSync(file) && readFileSync(file, 'utf8').includes(`"${name}"`)) {
           setEnabled(file, name, undefined);
           // An entry left empty would only warn on every run that no such plugin is there.
-          const left = (parse(readFileSync(file, 'utf8')) as { plugins?: Record<string, unknown> } | undefined)
-            ?.plugins?.[name];
+          const left = (
+            parse(readFileSync(file, 'utf8')) as { plugins?: Record<string, unknown> } | undefined
+          )?.plugins?.[name];
           if (left && typeof left === 'object' && !Object.keys(left).length)
             editSettings(file, ['plugins', name], undefined);
         }

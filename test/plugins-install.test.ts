@@ -43,7 +43,9 @@ describe('icode plugins install | disable | enable | uninstall (real npm, isolat
     const removed = await runCli(['plugins', 'uninstall', 'icode-plugin-echo'], { world: w });
     expect(removed.stdout).toContain('Uninstalled icode-plugin-echo.');
     // No empty entry is left behind to warn on every run.
-    expect(readFileSync(join(w.project, '.icode', 'settings.json'), 'utf8')).not.toContain('icode-plugin-echo');
+    expect(readFileSync(join(w.project, '.icode', 'settings.json'), 'utf8')).not.toContain(
+      'icode-plugin-echo',
+    );
     expect(await tools(w)).not.toContain('echo_back');
   }, 60_000);
 
