@@ -297,10 +297,25 @@ export class ToolRegistry {
     // The gate judges where a path leads, not how it is written: a tool that declares `a.txt`, `~/x` or
     // a path through a symlink out of the workspace is judged at the file it reaches (built-in tools
     // declare resolved paths already, and resolving those again changes nothing).
-    const subjects: PermissionSubjects | undefined =
-      declared?.kind === 'path'
-        ? { ...declared, values: declared.values.map((v) => resolveReal(v, options.cwd)) }
-        : declared;
+    let subjects = declared;
+    if (declared?.kind === 'path') {
+      const values: string[] = [];
+      for (const value of declared.values) {
+        try {
+          values.push(resolveReal(value, options.cwd));
+        } catch (error) {
+          // A name that was a symlink one moment and not the next (EINVAL), a loop of links (ELOOP).
+          const code = (error as NodeJS.ErrnoException).code;
+          return {
+            error:
+              code === 'EINVAL'
+                ? `${value} changed while it was being resolved (a symlink or folder was swapped); call the tool again`
+                : `${value} cannot be resolved: ${errorMessage(error)}`,
+          };
+        }
+      }
+      subjects = { ...declared, values };
+    }
     const request: PermissionRequest = {
       tool: tool.name,
       input,
