@@ -23,10 +23,12 @@ async function provider(config: Record<string, unknown> = {}, env: Record<string
   return { h, model: (await h.kernel.services.get('model')) as ModelService };
 }
 
+// A request offers tools, as a session's do: the mock answers one that offers none (a side request) with text.
 const request = (scenario: string, extra: Partial<ModelRequest> = {}): ModelRequest => ({
   model: 'sonnet',
   max_tokens: 1024,
   messages: [{ role: 'user', content: `PARITY_SCENARIO:${scenario}` }],
+  tools: [{ name: 'read_file', description: 'Reads a file', input_schema: { type: 'object' } }],
   ...extra,
 });
 

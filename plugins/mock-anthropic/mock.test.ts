@@ -16,6 +16,8 @@ beforeAll(async () => {
 });
 afterAll(() => mock.close());
 
+/** A request that offers the tool a scenario calls (one offering none is a side request: it gets text). */
+const READ = [{ name: 'read_file', description: 'Reads a file', input_schema: { type: 'object' as const } }];
 const ask = (text: string) => ({
   model: 'claude-sonnet-5-5',
   max_tokens: 1024,
@@ -76,7 +78,7 @@ describe('mock Anthropic API, read by the official SDK', () => {
 
   test('a tool_use streamed in several input_json_delta chunks parses to the scripted input; the next step answers its result', async () => {
     const deltas: string[] = [];
-    const stream = client.messages.stream(ask('PARITY_SCENARIO:read_file_roundtrip'));
+    const stream = client.messages.stream({ ...ask('PARITY_SCENARIO:read_file_roundtrip'), tools: READ });
     stream.on('inputJson', (partial) => deltas.push(partial));
     const first = await stream.finalMessage();
     expect(deltas.length).toBe(3);
@@ -138,6 +140,78 @@ describe('mock Anthropic API, read by the official SDK', () => {
   });
 });
 
+describe('a mock that serves any client', () => {
+  const tools = (...names: string[]) =>
+    names.map((name) => ({ name, description: name, input_schema: { type: 'object' as const } }));
+
+  test('a system-role message (a current beta sends one) is accepted, as the API accepts it', async () => {
+    const message = await client.messages.create({
+      ...ask('hi PARITY_SCENARIO:streaming_text'),
+      messages: [
+        { role: 'system', content: 'Be brief.' } as unknown as Anthropic.MessageParam,
+        { role: 'user', content: 'hi PARITY_SCENARIO:streaming_text' },
+      ],
+    });
+    expect(message.content).toEqual([{ type: 'text', text: 'Hello from the mock.' }]);
+  });
+
+  test("a side request that offers no tools gets text, not the scenario's tool call; one asking for JSON gets JSON of its schema", async () => {
+    const prompt = 'Read it. PARITY_SCENARIO:read_file_roundtrip';
+    const side = await client.messages.create({ ...ask(prompt) });
+    expect(side.stop_reason).toBe('end_turn');
+    expect(side.content).toEqual([
+      { type: 'text', text: 'Mock reply (scenario read_file_roundtrip): this request offers no tools.' },
+    ]);
+    const schema = {
+      type: 'object',
+      properties: { title: { type: 'string' }, words: { type: 'integer' }, tags: { type: 'array' } },
+      required: ['title', 'words'],
+    };
+    const titled = await client.messages.create({
+      ...ask(prompt),
+      output_format: { type: 'json_schema', schema },
+    } as Anthropic.MessageCreateParamsNonStreaming);
+    const text = (titled.content[0] as { text: string }).text;
+    expect(JSON.parse(text)).toEqual({ title: 'mock', words: 0 });
+    // With tools offered, the scenario plays as written.
+    const played = await client.messages.create({ ...ask(prompt), tools: tools('read_file') });
+    expect(played.content.find((b) => b.type === 'tool_use')).toMatchObject({ name: 'read_file' });
+  });
+
+  test("a scenario's tool names follow the tools the request offers: read_file becomes Read with file_path, and back", async () => {
+    const prompt = 'Read it. PARITY_SCENARIO:read_file_roundtrip';
+    const claude = await client.messages.create({ ...ask(prompt), tools: tools('Read', 'Bash') });
+    expect(claude.content.find((b) => b.type === 'tool_use')).toMatchObject({
+      type: 'tool_use',
+      name: 'Read',
+      input: { file_path: 'README.md' },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'icode-cc-scenarios-'));
+    writeFileSync(
+      join(dir, 'cc_read.json'),
+      JSON.stringify({
+        name: 'cc_read',
+        steps: [{ content: [{ type: 'tool_use', name: 'Read', input: { file_path: 'a.txt', limit: 5 } }] }],
+      }),
+    );
+    const own = await startMockServer({ scenarios: loadScenarios(dir) });
+    try {
+      const icode = new Anthropic({ apiKey: 'k', baseURL: own.url, maxRetries: 0 });
+      const back = await icode.messages.create({
+        ...ask('PARITY_SCENARIO:cc_read'),
+        tools: tools('read_file'),
+      });
+      expect(back.content[0]).toMatchObject({
+        type: 'tool_use',
+        name: 'read_file',
+        input: { path: 'a.txt', limit: 5 },
+      });
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('mock Anthropic API errors', () => {
   const post = (body: unknown, headers: Record<string, string> = { 'x-api-key': 'k' }) =>
     fetch(`${mock.url}/v1/messages`, {
@@ -154,8 +228,8 @@ describe('mock Anthropic API errors', () => {
     ],
     [
       'a bad role',
-      { model: 'm', max_tokens: 5, messages: [{ role: 'system', content: 'x' }] },
-      "messages.0.role: Input should be 'user' or 'assistant'",
+      { model: 'm', max_tokens: 5, messages: [{ role: 'tool', content: 'x' }] },
+      "messages.0.role: Input should be 'user', 'assistant' or 'system'",
     ],
     [
       'a tool_result without its tool_use',

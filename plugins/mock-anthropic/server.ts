@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type CapturedRequest, IcodeError, type MockAnthropicServer as MockServer } from '../../sdk/index.ts';
+import {
+  type CapturedRequest,
+  CLAUDE_TOOL_NAMES,
+  IcodeError,
+  type MockAnthropicServer as MockServer,
+} from '../../sdk/index.ts';
 import {
   type Fault,
   type Scenario,
@@ -76,10 +81,11 @@ function validate(body: Body): Message[] {
   }
   const messages = body.messages as Message[];
   messages.forEach((m, i) => {
-    if (m?.role !== 'user' && m?.role !== 'assistant') {
+    // A current beta sends instructions as a message with the system role, which the API accepts.
+    if (m?.role !== 'user' && m?.role !== 'assistant' && m?.role !== 'system') {
       throw new RequestError(
         'invalid_request_error',
-        `messages.${i}.role: Input should be 'user' or 'assistant'`,
+        `messages.${i}.role: Input should be 'user', 'assistant' or 'system'`,
       );
     }
     if (typeof m.content !== 'string' && !Array.isArray(m.content)) {
@@ -286,6 +292,105 @@ const noScenario = (scenarios: Scenarios): Step => ({
   delayMs: 0,
 });
 
+/** Claude Code's input fields where icode's tools name them otherwise, by icode's tool name. */
+const CLAUDE_FIELDS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  read_file: { path: 'file_path' },
+  write_file: { path: 'file_path' },
+  edit_file: { path: 'file_path' },
+};
+
+/**
+ * A scripted tool call as the client that sent this request can take it. A scenario is written with one
+ * client's tool names (icode's `read_file`, or Claude Code's `Read`): when the request does not offer that
+ * name but offers its counterpart, the call uses the counterpart, its input fields renamed to match.
+ */
+function offeredCall(name: string, input: Record<string, unknown>, offered: Set<string>) {
+  if (!offered.size || offered.has(name)) return { name, input };
+  const claude = CLAUDE_TOOL_NAMES[name];
+  const icode = Object.entries(CLAUDE_TOOL_NAMES).find(([, cc]) => cc === name)?.[0];
+  const rename = (fields: Readonly<Record<string, string>>) =>
+    Object.fromEntries(Object.entries(input).map(([k, v]) => [fields[k] ?? k, v]));
+  if (claude && offered.has(claude)) return { name: claude, input: rename(CLAUDE_FIELDS[name] ?? {}) };
+  if (icode && offered.has(icode)) {
+    const back = Object.fromEntries(Object.entries(CLAUDE_FIELDS[icode] ?? {}).map(([a, b]) => [b, a]));
+    return { name: icode, input: rename(back) };
+  }
+  return { name, input };
+}
+
+/** A value that satisfies a JSON Schema in the simplest way: what a side request asking for JSON gets. */
+function sampleOf(schema: unknown): unknown {
+  if (!schema || typeof schema !== 'object') return null;
+  const s = schema as {
+    type?: string | string[];
+    properties?: Record<string, unknown>;
+    required?: string[];
+    enum?: unknown[];
+    const?: unknown;
+    default?: unknown;
+    anyOf?: unknown[];
+    oneOf?: unknown[];
+    minItems?: number;
+    items?: unknown;
+  };
+  if ('const' in s) return s.const;
+  if (s.enum?.length) return s.enum[0];
+  if (s.default !== undefined) return s.default;
+  const alternatives = s.anyOf ?? s.oneOf;
+  if (alternatives?.length) return sampleOf(alternatives[0]);
+  const type = Array.isArray(s.type) ? s.type[0] : (s.type ?? (s.properties ? 'object' : undefined));
+  switch (type) {
+    case 'object':
+      return Object.fromEntries(
+        Object.entries(s.properties ?? {})
+          .filter(([key]) => !s.required || s.required.includes(key))
+          .map(([key, value]) => [key, sampleOf(value)]),
+      );
+    case 'array':
+      return Array.from({ length: s.minItems ?? 0 }, () => sampleOf(s.items));
+    case 'string':
+      return 'mock';
+    case 'number':
+    case 'integer':
+      return 0;
+    case 'boolean':
+      return false;
+    default:
+      return null;
+  }
+}
+
+/**
+ * The step as this request can take it. A request that offers no tools (a client's side request: a
+ * session title, a summary) gets text, or JSON matching the schema it asks for, instead of a scripted
+ * tool call it could not answer; scripted tool names are matched to the ones the request offers.
+ */
+function forRequest(step: Step, body: Body, scenario: string | undefined): Step {
+  const offered = new Set(
+    (Array.isArray(body.tools) ? (body.tools as Array<{ name?: unknown }>) : [])
+      .map((t) => t?.name)
+      .filter((n): n is string => typeof n === 'string'),
+  );
+  const format = (body.output_format ?? (body.output_config as { format?: unknown } | undefined)?.format) as
+    | { type?: unknown; schema?: unknown }
+    | undefined;
+  const wantsJson = format?.type === 'json_schema';
+  const calls = step.content.some((b) => b.type === 'tool_use');
+  if (!offered.size && (calls || wantsJson)) {
+    const text = wantsJson
+      ? JSON.stringify(sampleOf(format.schema))
+      : `Mock reply${scenario ? ` (scenario ${scenario})` : ''}: this request offers no tools.`;
+    return { ...step, content: [{ type: 'text', text, repeat: 1, chunks: 1 }], stopReason: 'end_turn' };
+  }
+  if (!calls) return step;
+  return {
+    ...step,
+    content: step.content.map((b) =>
+      b.type === 'tool_use' ? { ...b, ...offeredCall(b.name, b.input, offered) } : b,
+    ),
+  };
+}
+
 /**
  * Starts the mock Messages API on loopback. It answers like the real API (SSE framing, headers, error
  * shapes, request validation) from scripted scenarios, and records every request it receives.
@@ -316,7 +421,7 @@ export async function startMockServer(options: MockServerOptions): Promise<MockS
     const conversation = validate(body);
     const header = req.headers['x-mock-scenario'];
     const chosen = choose(conversation, typeof header === 'string' ? header : undefined, options.scenarios);
-    const step = chosen?.step ?? noScenario(options.scenarios);
+    const step = forRequest(chosen?.step ?? noScenario(options.scenarios), body, chosen?.scenario.name);
     const key = createHash('sha256')
       .update(`${chosen?.scenario.name}:${chosen?.index}:${JSON.stringify(body.messages)}`)
       .digest('hex');
