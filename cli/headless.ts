@@ -6,6 +6,7 @@ import {
   type SessionService,
   transcript,
 } from '../sdk/index.ts';
+import { ClaudeStream } from './claude-stream.ts';
 
 export type OutputFormat = 'text' | 'json' | 'stream-json';
 export const OUTPUT_FORMATS: OutputFormat[] = ['text', 'json', 'stream-json'];
@@ -79,19 +80,37 @@ export async function runHeadless(
   {
     format,
     health = () => [],
+    partial = false,
     ...run
   }: Omit<SessionRunOptions, 'signal' | 'onEvent'> & {
     format: OutputFormat | 'transcript';
     health?: () => PluginStatus[];
+    /** stream-json: also the deltas as they stream (`--include-partial-messages`). */
+    partial?: boolean;
   },
 ): Promise<number> {
   const controller = new AbortController();
   let signalled: keyof typeof SIGNAL_CODES | undefined;
   let printed = false;
-  const printResult = (result: Record<string, unknown>) => {
+  // Claude Code's shapes; the start and the result also carry the plugins that are not fully working.
+  const stream = new ClaudeStream(
+    (message) => {
+      if (message.type === 'result') printed = true;
+      line(message);
+    },
+    {
+      partial,
+      extras: (event) =>
+        event.type === 'session_start' || event.type === 'result'
+          ? { plugin_health: pluginHealth(health()) }
+          : {},
+    },
+  );
+  const printResult = (result: Partial<SessionResult> & { is_error: boolean }) => {
     if (printed) return;
     printed = true;
-    if (format === 'json' || format === 'stream-json') line({ type: 'result', ...result });
+    if (format === 'json' || format === 'stream-json')
+      line(stream.result(result, { plugin_health: pluginHealth(health()) }));
   };
   const onSignal = (signal: keyof typeof SIGNAL_CODES) => {
     const code = SIGNAL_CODES[signal];
@@ -105,12 +124,7 @@ export async function runHeadless(
     // Whatever still holds the run (a model stream, a plugin's hook), the process ends in time.
     setTimeout(() => {
       process.stderr.write(`icode: the run did not stop within ${GRACE_MS / 1000} s of ${signal}; exiting\n`);
-      printResult({
-        is_error: true,
-        stop_reason: 'interrupted',
-        error: `interrupted by ${signal}`,
-        plugin_health: pluginHealth(health()),
-      });
+      printResult({ is_error: true, stop_reason: 'interrupted', error: `interrupted by ${signal}` });
       process.stdout.write('', () => process.exit(code));
     }, GRACE_MS).unref();
   };
@@ -128,11 +142,8 @@ export async function runHeadless(
           process.stderr.write(
             `icode: retrying in ${Math.ceil(event.delay_ms / 1000)} s (attempt ${event.attempt}): ${event.reason}\n`,
           );
-        if (format === 'stream-json') {
-          const withHealth = event.type === 'session_start' || event.type === 'result';
-          line(withHealth ? { ...event, plugin_health: pluginHealth(health()) } : event);
-          if (event.type === 'result') printed = true;
-        } else if (format === 'transcript') process.stdout.write(transcript(event));
+        if (format === 'stream-json') stream.push(event);
+        else if (format === 'transcript') process.stdout.write(transcript(event));
       },
     });
   } finally {
@@ -142,7 +153,7 @@ export async function runHeadless(
       process.off('SIGTERM', onTerm);
     }
   }
-  if (format === 'json') printResult({ ...result, plugin_health: pluginHealth(health()) });
+  if (format === 'json') printResult(result);
   if (format === 'text') {
     if (result.result) process.stdout.write(`${result.result}\n`);
     if (result.error) process.stderr.write(`icode: ${result.error}\n`);

@@ -79,6 +79,7 @@ interface GlobalOptions {
 interface HeadlessOptions {
   print?: boolean;
   outputFormat: OutputFormat;
+  includePartialMessages?: boolean;
   maxTurns?: number;
   allowedTools?: string[];
   disallowedTools?: string[];
@@ -415,6 +416,14 @@ export async function main(argv: string[]): Promise<number> {
     .argument('[prompt]', 'the prompt (with -p; read from stdin when absent)')
     .option('-p, --print', 'run the prompt headless and print the result')
     .addOption(new Option('--output-format <format>', 'output of -p').choices(OUTPUT_FORMATS).default('text'))
+    .option(
+      '--include-partial-messages',
+      "stream-json: also each delta as it streams (Claude Code's stream_event lines)",
+    )
+    .option(
+      '--verbose',
+      'accepted as Claude Code accepts it with stream-json (icode prints every message anyway)',
+    )
     .option('--max-turns <n>', 'stop after this many model turns', (v) => Number.parseInt(v, 10))
     .option('--allowedTools <rules...>', 'permission rules to allow, e.g. "Bash(npm test:*)" Read')
     .option('--disallowedTools <rules...>', 'permission rules to deny')
@@ -548,6 +557,7 @@ export async function main(argv: string[]): Promise<number> {
           ...(model ? { model } : {}),
           ...(resume ? { resume } : {}),
           format: o.outputFormat,
+          ...(o.includePartialMessages ? { partial: true } : {}),
           ...(o.maxTurns ? { maxTurns: o.maxTurns } : {}),
           ...(o.systemPrompt ? { systemPrompt: o.systemPrompt } : {}),
           ...(o.appendSystemPrompt ? { appendSystemPrompt: o.appendSystemPrompt } : {}),

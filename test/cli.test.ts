@@ -2,6 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { ClaudeResult, ClaudeStreamMessage } from './claude-stream-schema.ts';
 import { loggingPlugin, makeWorld, type World, write, writePlugin } from './helpers.ts';
 import { hasProgram } from './programs.ts';
 
@@ -299,30 +300,71 @@ describe('icode -p (headless) on the embedded mock API', () => {
     expect(result.total_cost_usd).toBeGreaterThan(0);
   });
 
-  test('stream-json: one event per line as things happen; the prompt can come from stdin', async () => {
+  test("stream-json: Claude Code's messages, one per line as things happen (deltas with --include-partial-messages); the prompt can come from stdin", async () => {
     const w = makeWorld();
-    const r = await new Promise<Run>((resolve) => {
-      const child = execFile(
-        process.execPath,
-        [bin, '--mock', '-p', '--output-format', 'stream-json'],
-        { cwd: w.project, env: { PATH: process.env.PATH, ...w.env } },
-        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-      );
-      child.stdin!.end('PARITY_SCENARIO:streaming_text\n');
+    const run = (...extra: string[]) =>
+      new Promise<Run>((resolve) => {
+        const child = execFile(
+          process.execPath,
+          [bin, '--mock', '-p', '--output-format', 'stream-json', '--verbose', ...extra],
+          { cwd: w.project, env: { PATH: process.env.PATH, ...w.env } },
+          (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+        );
+        child.stdin!.end('PARITY_SCENARIO:streaming_text\n');
+      });
+    const lines = (r: Run) =>
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; [key: string]: unknown });
+    const plain = await run();
+    expect(plain.code).toBe(0);
+    const events = lines(plain);
+    expect(events.map((e) => e.type)).toEqual(['system', 'assistant', 'result']);
+    for (const e of events) expect(ClaudeStreamMessage.parse(e)).toBeTruthy();
+    expect(events[1]!.message).toEqual({
+      type: 'message',
+      role: 'assistant',
+      content: [{ type: 'text', text: 'Hello from the mock.' }],
     });
-    expect(r.code).toBe(0);
+    expect(events[2]).toMatchObject({ subtype: 'success', result: 'Hello from the mock.', num_turns: 1 });
+    const partial = lines(await run('--include-partial-messages'));
+    expect(partial.map((e) => e.type)).toEqual([
+      'system',
+      'stream_event',
+      'stream_event',
+      'assistant',
+      'result',
+    ]);
+    expect(partial[1]!.event).toEqual({
+      type: 'content_block_delta',
+      delta: { type: 'text_delta', text: 'Hello from ' },
+    });
+  });
+
+  test("stream-json of a tool round: the tool call in an assistant message, its result in a user message, as Claude Code's", async () => {
+    const w = makeWorld();
+    const r = await readmeRound(w, '--output-format', 'stream-json');
     const events = r.stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l));
-    expect(events.map((e: { type: string }) => e.type)).toEqual([
-      'session_start',
-      'text_delta',
-      'text_delta',
+      .map((l) => ClaudeStreamMessage.parse(JSON.parse(l)) as { type: string; [key: string]: unknown });
+    expect(events.map((e) => e.type)).toEqual([
+      'system',
+      'assistant',
+      'assistant',
+      'user',
+      'assistant',
       'result',
     ]);
-    expect(events[1].text).toBe('Hello from ');
-    expect(events[3].result).toBe('Hello from the mock.');
+    const use = (events[2]!.message as { content: Array<{ type: string; id: string; name: string }> })
+      .content[0]!;
+    expect(use).toMatchObject({ type: 'tool_use', name: 'read_file' });
+    expect(events[3]!.message).toMatchObject({
+      role: 'user',
+      content: [{ type: 'tool_result', tool_use_id: use.id, content: expect.stringContaining('# sample') }],
+    });
+    expect(events[0]).toMatchObject({ subtype: 'init', tools: expect.arrayContaining(['read_file']) });
   });
 
   test('--disallowedTools denies the tool; the model gets the denial as an is_error result', async () => {
@@ -353,6 +395,11 @@ describe('icode -p (headless) on the embedded mock API', () => {
     expect(JSON.parse(r.stdout).error).toContain(
       'Anthropic API error 529 overloaded_error: Overloaded (request req_mock_',
     );
+    // Claude Code's result shape: an error during execution.
+    expect(ClaudeResult.parse(JSON.parse(r.stdout))).toMatchObject({
+      subtype: 'error_during_execution',
+      is_error: true,
+    });
   });
 
   test('--continue carries on the latest session of the project; sessions list shows it', async () => {
@@ -369,6 +416,8 @@ describe('icode -p (headless) on the embedded mock API', () => {
       '--continue',
     );
     expect(JSON.parse(next.stdout).session_id).toBe(first.session_id);
+    // The json result is Claude Code's: subtype, durations, cost and usage beside icode's own fields.
+    expect(ClaudeResult.parse(first)).toMatchObject({ subtype: 'success', result: 'Hello from the mock.' });
     const list = JSON.parse((await icode(w, 'sessions', 'list', '--json')).stdout);
     expect(list).toHaveLength(1);
     expect(list[0]).toMatchObject({
@@ -385,7 +434,15 @@ describe('icode -p (headless) on the embedded mock API', () => {
     const w = makeWorld();
     const child = spawn(
       process.execPath,
-      [bin, '--mock', '-p', 'PARITY_SCENARIO:slow_stream', '--output-format', 'stream-json'],
+      [
+        bin,
+        '--mock',
+        '-p',
+        'PARITY_SCENARIO:slow_stream',
+        '--output-format',
+        'stream-json',
+        '--include-partial-messages',
+      ],
       {
         cwd: w.project,
         env: { PATH: process.env.PATH, ...w.env },

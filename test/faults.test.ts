@@ -128,7 +128,7 @@ describe('a plugin cannot take the process down', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    const start = events.find((e) => e.type === 'session_start');
+    const start = events.find((e) => e.type === 'system' && e.subtype === 'init');
     expect(start.plugin_health).toEqual([expect.objectContaining({ name: 'broken', state: 'failed' })]);
   });
 });

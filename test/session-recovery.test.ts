@@ -168,7 +168,7 @@ test('kill -9 during a tool call: on resume the model is told the tool was start
   const sessionId = new Promise<string>((resolve) =>
     child.stdout.on('data', (d: Buffer) => {
       out += d;
-      const start = /"type":"session_start","session_id":"([^"]+)"/.exec(out);
+      const start = /"type":"system","subtype":"init","session_id":"([^"]+)"/.exec(out);
       if (start) resolve(start[1]!);
     }),
   );

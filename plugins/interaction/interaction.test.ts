@@ -91,9 +91,10 @@ test('headless with stream-json, a SendUserMessage message is a notice event wit
   const events = r.stdout
     .trim()
     .split('\n')
-    .map((l) => JSON.parse(l) as { type: string; text?: string });
-  const at = events.findIndex((e) => e.type === 'notice');
-  expect(events[at]).toEqual({ type: 'notice', text: long });
-  // Before the tool's result: the person sees it while the model works.
-  expect(events.findIndex((e) => e.type === 'tool_result')).toBeGreaterThan(at);
+    .map((l) => JSON.parse(l) as { type: string; event?: string; text?: string });
+  // icode's own line type (a Claude Code parser skips it), whole.
+  const at = events.findIndex((e) => e.type === 'icode' && e.event === 'notice');
+  expect(events[at]).toMatchObject({ type: 'icode', event: 'notice', text: long });
+  // Before the tool's result (a user message): the person sees it while the model works.
+  expect(events.findIndex((e) => e.type === 'user')).toBeGreaterThan(at);
 });
