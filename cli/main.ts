@@ -664,13 +664,30 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   /** Boots the harness for one command, runs it, and shuts the harness down. */
+  // A command that may reach the model (cron run, a task) answers from the mock API with --mock, as -p does.
   const withKernel = async (fn: (kernel: Kernel) => Promise<void>) => {
-    const kernel = await createKernel(program.opts());
-    await kernel.boot();
+    const o = program.opts<GlobalOptions & HeadlessOptions>();
+    const mock = o.mock
+      ? await startMock(
+          resolve(o.mockScenarios ?? (typeof o.mock === 'string' ? o.mock : join(packageRoot(), 'scenarios'))),
+        )
+      : undefined;
+    const env: Env | undefined = mock && {
+      ...process.env,
+      ANTHROPIC_BASE_URL: mock.server.url,
+      ANTHROPIC_API_KEY: 'icode-mock',
+      ANTHROPIC_AUTH_TOKEN: '',
+    };
     try {
-      await fn(kernel);
+      const kernel = await createKernel(o, env);
+      await kernel.boot();
+      try {
+        await fn(kernel);
+      } finally {
+        await kernel.shutdown();
+      }
     } finally {
-      await kernel.shutdown();
+      await mock?.kernel.shutdown();
     }
   };
 
@@ -745,7 +762,10 @@ export async function main(argv: string[]): Promise<number> {
         const jobs = (await kernel.services.get('cron')).list();
         const text = jobs.length
           ? jobs
-              .map((j) => `${j.id}  ${j.schedule}  next ${j.nextRun ?? 'never'}  ${j.description}`)
+              .map(
+                (j) =>
+                  `${j.id}  ${j.schedule}  next ${j.nextRun ?? 'never'}  ${j.description}${j.missed ? `  (missed ${j.missed.count} runs since ${j.missed.since} while icode was not running; not replayed)` : ''}`,
+              )
               .join('\n')
           : 'No schedules.';
         print(Boolean(opts.json), jobs, `${text}\n`);
@@ -756,9 +776,19 @@ export async function main(argv: string[]): Promise<number> {
     .description('stay in the foreground and run the schedules (for servers); Ctrl-C stops')
     .action(() =>
       withKernel(async (kernel) => {
-        const jobs = (await kernel.services.get('cron')).list();
+        const cron = await kernel.services.get('cron');
+        const jobs = cron.list();
         process.stderr.write(
           `icode cron: ${jobs.length} schedules in ${kernel.config.projectRoot}; Ctrl-C stops\n`,
+        );
+        for (const j of jobs)
+          if (j.missed)
+            process.stderr.write(
+              `icode cron: ${j.id} missed ${j.missed.count} runs since ${j.missed.since} (not replayed)\n`,
+            );
+        // Each firing is a line: what ran, when, and the task to follow it with icode tasks list.
+        cron.onFire(({ job, taskId, at }) =>
+          process.stdout.write(`${at}  ${job.id} fired (${job.schedule}): task ${taskId}  ${job.description}\n`),
         );
         // The schedules' timers do not hold the process; this does, until a signal.
         await new Promise<void>((resolve) => {

@@ -20,6 +20,8 @@ interface CronJob {
 /** The `cron` service: schedules of this project (for `icode cron run`). */
 export interface CronService {
   list(): Array<CronJob & { nextRun?: string }>;
+  /** Called at each firing with the task it started; returns the unsubscribe. */
+  onFire(listener: (fired: { job: CronJob; taskId: string; at: string }) => void): () => void;
 }
 declare module '../../kernel/registries.ts' {
   interface Services {
@@ -73,6 +75,7 @@ export default definePlugin({
     if (jobs.size) save();
 
     const timers = new Map<string, import('croner').Cron>();
+    const firing = new Set<(fired: { job: CronJob; taskId: string; at: string }) => void>();
     const schedule = (job: CronJob) => {
       timers.set(
         job.id,
@@ -81,6 +84,7 @@ export default definePlugin({
           job.lastRun = new Date().toISOString();
           job.taskIds = [...job.taskIds.slice(-49), t.id];
           save();
+          for (const listener of firing) listener({ job, taskId: t.id, at: job.lastRun });
         }),
       );
     };
@@ -93,7 +97,13 @@ export default definePlugin({
         const next = timers.get(j.id)?.nextRun();
         return { ...j, ...(next ? { nextRun: next.toISOString() } : {}) };
       });
-    ctx.services.provide('cron', { list });
+    ctx.services.provide('cron', {
+      list,
+      onFire: (listener) => {
+        firing.add(listener);
+        return () => firing.delete(listener);
+      },
+    });
 
     ctx.tools.register(
       defineTool({

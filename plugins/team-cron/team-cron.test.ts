@@ -95,6 +95,20 @@ describe('cron', () => {
     );
     expect((await again.kernel.services.get('tasks')).list()).toEqual([]);
     await again.shutdown();
+    // icode cron list says so too, not only the model's CronList.
+    const { execFileSync } = await import('node:child_process');
+    const listed = execFileSync(
+      process.execPath,
+      [join(import.meta.dirname, '..', '..', 'dist', 'icode.cjs'), 'cron', 'list'],
+      {
+        cwd: h.project,
+        env: { PATH: process.env.PATH, HOME: h.home, ICODE_CONFIG_DIR: join(h.home, '.icode') },
+        encoding: 'utf8',
+      },
+    );
+    expect(listed).toMatch(
+      /cron_old .* every minute {2}\(missed 1[01] runs since .* while icode was not running; not replayed\)/,
+    );
   });
 });
 
@@ -119,7 +133,7 @@ describe('teams', () => {
   });
 });
 
-test('icode cron run stays in the foreground, fires the schedules, and stops on Ctrl-C', async () => {
+test('icode --mock cron run stays in the foreground, answers from the mock API, prints each firing and missed runs, and stops on Ctrl-C', async () => {
   const { spawn } = await import('node:child_process');
   const h = await boot();
   await h.callTool('CronCreate', {
@@ -128,24 +142,33 @@ test('icode cron run stays in the foreground, fires the schedules, and stops on 
     description: 'every second',
   });
   await h.shutdown();
+  // No key and no base URL: only --mock can answer the task the firing starts.
   const child = spawn(
     process.execPath,
-    [join(import.meta.dirname, '..', '..', 'dist', 'icode.cjs'), 'cron', 'run'],
+    [
+      join(import.meta.dirname, '..', '..', 'dist', 'icode.cjs'),
+      '--mock',
+      '--mock-scenarios',
+      scenarios,
+      'cron',
+      'run',
+    ],
     {
       cwd: h.project,
-      env: {
-        PATH: process.env.PATH,
-        HOME: h.home,
-        ICODE_CONFIG_DIR: join(h.home, '.icode'),
-        ANTHROPIC_BASE_URL: mock.url,
-        ANTHROPIC_API_KEY: 'sk-test',
-      },
+      env: { PATH: process.env.PATH, HOME: h.home, ICODE_CONFIG_DIR: join(h.home, '.icode') },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   let stderr = '';
+  let stdout = '';
   child.stderr.on('data', (d) => (stderr += d));
-  await new Promise((r) => setTimeout(r, 3500));
+  // Stopped once a firing is printed: waits on the event, not on time.
+  await new Promise<void>((resolve) =>
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (/ cron_[0-9a-f]+ fired \(\* \* \* \* \* \*\): task \S+ {2}every second/.test(stdout)) resolve();
+    }),
+  );
   child.kill('SIGINT');
   const code = await new Promise((r) => child.on('close', r));
   expect(stderr).toContain('icode cron: 1 schedules');
