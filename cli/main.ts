@@ -669,7 +669,9 @@ export async function main(argv: string[]): Promise<number> {
     const o = program.opts<GlobalOptions & HeadlessOptions>();
     const mock = o.mock
       ? await startMock(
-          resolve(o.mockScenarios ?? (typeof o.mock === 'string' ? o.mock : join(packageRoot(), 'scenarios'))),
+          resolve(
+            o.mockScenarios ?? (typeof o.mock === 'string' ? o.mock : join(packageRoot(), 'scenarios')),
+          ),
         )
       : undefined;
     const env: Env | undefined = mock && {
@@ -788,7 +790,9 @@ export async function main(argv: string[]): Promise<number> {
             );
         // Each firing is a line: what ran, when, and the task to follow it with icode tasks list.
         cron.onFire(({ job, taskId, at }) =>
-          process.stdout.write(`${at}  ${job.id} fired (${job.schedule}): task ${taskId}  ${job.description}\n`),
+          process.stdout.write(
+            `${at}  ${job.id} fired (${job.schedule}): task ${taskId}  ${job.description}\n`,
+          ),
         );
         // The schedules' timers do not hold the process; this does, until a signal.
         await new Promise<void>((resolve) => {
