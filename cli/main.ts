@@ -80,6 +80,8 @@ interface HeadlessOptions {
   print?: boolean;
   outputFormat: OutputFormat;
   includePartialMessages?: boolean;
+  /** False with --no-wait-tasks. */
+  waitTasks?: boolean;
   maxTurns?: number;
   allowedTools?: string[];
   disallowedTools?: string[];
@@ -154,6 +156,31 @@ async function createKernel(
   // Ctrl-C or a kill while plugins run still deactivates them, in reverse order.
   if (signals) kernel.handleSignals();
   return kernel;
+}
+
+/**
+ * The end of a headless run with background tasks still going (a sub-agent the model started): they
+ * are waited for, saying so, since a process that exits ends them half done; with --no-wait-tasks they
+ * are stopped, saying which.
+ */
+async function backgroundTasks(kernel: Kernel, wait: boolean): Promise<void> {
+  if (!kernel.host.statuses().some((p) => p.name === 'tasks' && p.activated)) return;
+  const tasks = await kernel.services.get('tasks');
+  const open = tasks.list().filter((t) => t.status === 'queued' || t.status === 'running');
+  if (!open.length) return;
+  const names = open.map((t) => `${t.id} (${t.description})`).join(', ');
+  if (!wait) {
+    for (const t of open) tasks.stop(t.id);
+    process.stderr.write(`icode: stopped ${open.length} background tasks still running: ${names}\n`);
+    return;
+  }
+  process.stderr.write(
+    `icode: waiting for ${open.length} background tasks before exiting: ${names} (--no-wait-tasks stops them instead)\n`,
+  );
+  const ended = await Promise.all(open.map((t) => tasks.settled(t.id)));
+  process.stderr.write(
+    `icode: background tasks ended: ${ended.map((t) => `${t.id} ${t.status}`).join(', ')}\n`,
+  );
 }
 
 /** Boots a small built-in composition for a tool command (the mock server, the scenario runner). */
@@ -417,6 +444,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('-p, --print', 'run the prompt headless and print the result')
     .addOption(new Option('--output-format <format>', 'output of -p').choices(OUTPUT_FORMATS).default('text'))
     .option(
+      '--no-wait-tasks',
+      'with -p: stop the background tasks still running at the end instead of waiting',
+    )
+    .option(
       '--include-partial-messages',
       "stream-json: also each delta as it streams (Claude Code's stream_event lines)",
     )
@@ -563,6 +594,7 @@ export async function main(argv: string[]): Promise<number> {
           ...(o.appendSystemPrompt ? { appendSystemPrompt: o.appendSystemPrompt } : {}),
           ...(o.jsonSchema ? { jsonSchema: await readJsonSchema(o.jsonSchema) } : {}),
         });
+        await backgroundTasks(kernel, o.waitTasks !== false);
       } finally {
         unguard();
         await kernel.shutdown();

@@ -661,3 +661,64 @@ describe.skipIf(!hasProgram('tmux', 'the terminal tests of the CLI'))('on a term
     }
   });
 });
+
+describe('a headless run ends its background tasks knowingly', () => {
+  // The model starts a sub-agent and answers at once; the sub-agent streams slowly.
+  const slow = [{ delayMs: 50, content: [{ type: 'text', deltas: ['one ', 'two ', 'three ', 'done'] }] }];
+  // A sub-agent whose model never finishes answering: it is still running whenever the parent ends.
+  const stuck = [
+    { content: [{ type: 'text', deltas: ['a', 'b'] }], fault: { type: 'stall', afterEvents: 2, times: 99 } },
+  ];
+  const scenarios = (w: World, child: unknown[] = slow) => {
+    const dir = join(w.root, 'task-scenarios');
+    write(join(dir, 'parent.json'), {
+      name: 'parent',
+      steps: [
+        {
+          content: [
+            {
+              type: 'tool_use',
+              name: 'TaskCreate',
+              input: { prompt: 'Take your time. PARITY_SCENARIO:child', description: 'slow child' },
+            },
+          ],
+        },
+        { content: [{ type: 'text', text: 'Started it.' }] },
+      ],
+    });
+    write(join(dir, 'child.json'), { name: 'child', steps: child });
+    return dir;
+  };
+  const taskStatus = async (w: World) =>
+    (JSON.parse((await icode(w, 'tasks', 'list', '--json')).stdout) as Array<{ status: string }>).map(
+      (t) => t.status,
+    );
+
+  test('-p waits for them, saying so; with --no-wait-tasks it stops them, saying which', async () => {
+    const w = makeWorld();
+    const waited = await icode(w, '-p', '--mock', '--mock-scenarios', scenarios(w), 'PARITY_SCENARIO:parent');
+    expect(waited.code).toBe(0);
+    expect(waited.stdout).toContain('Started it.');
+    expect(waited.stderr).toMatch(
+      /icode: waiting for 1 background tasks before exiting: task_\w+ \(slow child\)/,
+    );
+    expect(waited.stderr).toMatch(/icode: background tasks ended: task_\w+ completed/);
+    expect(await taskStatus(w)).toEqual(['completed']);
+
+    const v = makeWorld();
+    const stopped = await icode(
+      v,
+      '-p',
+      '--mock',
+      '--mock-scenarios',
+      scenarios(v, stuck),
+      '--no-wait-tasks',
+      'PARITY_SCENARIO:parent',
+    );
+    expect(stopped.code).toBe(0);
+    expect(stopped.stderr).toMatch(
+      /icode: stopped 1 background tasks still running: task_\w+ \(slow child\)/,
+    );
+    expect(await taskStatus(v)).toEqual(['stopped']);
+  });
+});
