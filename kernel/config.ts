@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
 import * as z from 'zod';
+import { ClaudeSettingsSchema, fromClaudeSettings } from './claude-settings.ts';
 import { ErrorCodes, formatLocation, IcodeError, type SourceLocation } from './errors.ts';
 import { type JsonDocument, type Problem, parseJsonDocument, validateDocument } from './json.ts';
 import { isInside, resolveReal } from './paths.ts';
@@ -66,7 +67,22 @@ export const SettingsSchema = z.strictObject({
 });
 export type Settings = z.output<typeof SettingsSchema>;
 
-export const LAYERS = ['defaults', 'manifest', 'user', 'project', 'local', 'env', 'cli'] as const;
+/**
+ * Layers from lowest to highest. Claude Code's settings files (`claude-*`) sit just below icode's own of
+ * the same scope: where both set a key, icode's file wins.
+ */
+export const LAYERS = [
+  'defaults',
+  'manifest',
+  'claude-user',
+  'user',
+  'claude-project',
+  'project',
+  'claude-local',
+  'local',
+  'env',
+  'cli',
+] as const;
 export type LayerName = (typeof LAYERS)[number];
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -125,10 +141,25 @@ const RULE_KINDS = ['allow', 'ask', 'deny'] as const satisfies readonly Decision
 
 function readLayer(name: LayerName, file: string, text: string, problems: Problem[], warnings: Problem[]) {
   const doc = parseJsonDocument(text, file, ErrorCodes.CONFIG_INVALID);
+  if (name.startsWith('claude-')) {
+    // Claude Code's own file: only the keys both tools share, with its names mapped onto icode's.
+    const claude = validateDocument(doc, ClaudeSettingsSchema);
+    problems.push(...claude.errors);
+    if (!claude.value) return undefined;
+    const settings = fromClaudeSettings(claude.value, (key) => doc.locate(key), warnings);
+    const v = validateDocument(doc, SettingsSchema, settings);
+    problems.push(...v.errors);
+    return v.value ? { name, file, settings: v.value, doc } : undefined;
+  }
   const v = validateDocument(doc, SettingsSchema);
   warnings.push(...v.warnings);
   problems.push(...v.errors);
   return v.value ? { name, file, settings: v.value, doc } : undefined;
+}
+
+/** Claude Code's user folder: `$CLAUDE_CONFIG_DIR` or `~/.claude`. */
+export function claudeUserDirectory(env: Env = process.env, home = homedir()): string {
+  return env.CLAUDE_CONFIG_DIR || join(home, '.claude');
 }
 
 /** The user's icode directory: `$ICODE_CONFIG_DIR` or `~/.icode`. */
@@ -175,7 +206,8 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
 
   const load = (name: LayerName, file: string) => {
     const found = existsSync(file);
-    reports.push({ name, file, found });
+    // Claude Code's files are listed where they exist: most projects have none.
+    if (found || !name.startsWith('claude-')) reports.push({ name, file, found });
     if (!found) return;
     try {
       const layer = readLayer(name, file, readFileSync(file, 'utf8'), problems, warnings);
@@ -186,17 +218,20 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
     }
   };
 
+  const claudeUser = join(claudeUserDirectory(env, home), 'settings.json');
+  load('claude-user', claudeUser);
   load('user', join(userDir, 'settings.json'));
-  // The user's own settings file is not a project file, though the search from a folder in home finds it.
+  // The user's own settings files are not project files, though the search from a folder in home finds them.
   const found = await findProjectSettings(options.cwd, home);
-  const projectFile = found === join(userDir, 'settings.json') ? undefined : found;
+  const projectFile = found === join(userDir, 'settings.json') || found === claudeUser ? undefined : found;
   const projectRoot = projectFile ? dirname(dirname(projectFile)) : options.cwd;
-  if (projectFile) load('project', projectFile);
-  else reports.push({ name: 'project', file: join(projectRoot, '.icode', 'settings.json'), found: false });
+  const claudeProject = join(projectRoot, '.claude', 'settings.json');
+  if (claudeProject !== claudeUser) load('claude-project', claudeProject);
+  load('project', join(projectRoot, '.icode', 'settings.json'));
+  load('claude-local', join(projectRoot, '.claude', 'settings.local.json'));
   load('local', join(projectRoot, '.icode', 'settings.local.json'));
   for (const layer of layers)
-    if (layer.name === 'project' || layer.name === 'local')
-      narrowProjectLayer(layer, projectRoot, home, warnings);
+    if (PROJECT_LAYERS.has(layer.name)) narrowProjectLayer(layer, projectRoot, home, warnings);
   for (const layer of layers) unusableProtectedPaths(layer, warnings);
 
   const fromEnv = envLayer(env, problems, warnings);
@@ -213,6 +248,14 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
   }
   return mergeLayers(layers, reports, warnings, projectRoot, userDir);
 }
+
+/** The layers a repository can ship: icode's and Claude Code's project files, shared and local alike. */
+export const PROJECT_LAYERS: ReadonlySet<LayerName> = new Set([
+  'claude-project',
+  'project',
+  'claude-local',
+  'local',
+]);
 
 /**
  * What a project's own files (which a cloned repository brings) may not do: widen the boundary. Full
@@ -272,7 +315,8 @@ export function formatProblem(p: Problem): string {
 
 async function findProjectSettings(cwd: string, home: string): Promise<string | undefined> {
   const explorer = cosmiconfig('icode', {
-    searchPlaces: ['.icode/settings.json'],
+    // A folder with Claude Code's project settings is a project root too.
+    searchPlaces: ['.icode/settings.json', '.claude/settings.json'],
     // Only find the file; readLayer parses it so errors carry lines and keys.
     loaders: { '.json': () => ({}) },
     stopDir: home,

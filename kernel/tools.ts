@@ -324,6 +324,8 @@ export class ToolRegistry {
       cwd: options.cwd,
       roots: options.roots,
       sessionMode: options.sessionMode,
+      ...(options.sessionId ? { sessionId: options.sessionId } : {}),
+      ...(call.id ? { toolUseId: call.id } : {}),
     };
     return { tool, input, ctx, request, decision: await gate.evaluate(request) };
   }

@@ -46,6 +46,9 @@ export interface PermissionRequest {
   cwd: string;
   roots: string[];
   sessionMode: PermissionMode;
+  /** The session making the call, and the call's id, when a session makes it (hooks are given both). */
+  sessionId?: string;
+  toolUseId?: string;
 }
 
 /** A rule as written in config, with where it was written. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { type LayerName, PROJECT_LAYERS } from '../kernel/config.ts';
 
 /**
  * What the user approved of a project's own configuration that runs commands (MCP servers, hooks): by
@@ -22,12 +23,12 @@ export class ProjectApprovals {
   }
 
   /**
-   * Whether a settings layer is one a repository can ship: the project's `.icode/settings.json` and its
-   * `.icode/settings.local.json` alike (a clone can hold either). What such a layer switches on that runs
-   * commands waits for the user's approval.
+   * Whether a settings layer is one a repository can ship: the project's `.icode/settings.json`,
+   * `.icode/settings.local.json`, `.claude/settings.json` and `.claude/settings.local.json` alike (a clone
+   * can hold any of them). What such a layer switches on that runs commands waits for the user's approval.
    */
   static fromRepository(layer: string | undefined): boolean {
-    return layer === 'project' || layer === 'local';
+    return PROJECT_LAYERS.has(layer as LayerName);
   }
 
   static fingerprint(value: unknown): string {

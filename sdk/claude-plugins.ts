@@ -9,8 +9,10 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import * as z from 'zod';
+import { claudeUserDirectory } from '../kernel/config.ts';
 import { ErrorCodes, IcodeError } from '../kernel/errors.ts';
 import { loadJsonFile, parseJsonDocument } from '../kernel/json.ts';
 import { isInside } from '../kernel/paths.ts';
@@ -538,14 +540,137 @@ export function claudePluginSummaries(ctx: {
 }
 
 /**
- * Claude Code's names for icode's tools, for the files written for it: hook matchers and `tool_name`,
- * an agent's `tools:` list.
+ * Claude Code's names for icode's tools, where they differ (WebFetch, WebSearch, NotebookEdit, TodoWrite,
+ * Skill, Agent, mcp__… are the same in both). One table, read both ways: hook matchers and `tool_name`,
+ * an agent's or a command's tool list. {@link claudeToolName} and {@link icodeToolName} read it.
  */
 export const CLAUDE_TOOL_NAMES: Readonly<Record<string, string>> = {
   bash: 'Bash',
+  bash_output: 'BashOutput',
   read_file: 'Read',
   write_file: 'Write',
   edit_file: 'Edit',
   glob_search: 'Glob',
   grep_search: 'Grep',
 };
+/** Claude Code's former names that files written for it still use. */
+const FORMER_CLAUDE_NAMES: Readonly<Record<string, string>> = { Task: 'Agent' };
+const ICODE_TOOL_NAMES: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(Object.entries(CLAUDE_TOOL_NAMES).map(([icode, claude]) => [claude, icode])),
+  ...FORMER_CLAUDE_NAMES,
+};
+
+/**
+ * A tool's name as Claude Code names it (`read_file` → `Read`); a name both share comes back as it is.
+ *
+ * @example
+ * ```ts
+ * claudeToolName('grep_search'); // 'Grep'
+ * ```
+ */
+export const claudeToolName = (tool: string): string => CLAUDE_TOOL_NAMES[tool] ?? tool;
+
+/**
+ * The icode tool a name in a file written for Claude Code means (`Read` → `read_file`, `Task` → `Agent`);
+ * any other name comes back as it is.
+ *
+ * @example
+ * ```ts
+ * icodeToolName('Bash'); // 'bash'
+ * ```
+ */
+export const icodeToolName = (name: string): string => ICODE_TOOL_NAMES[name] ?? name;
+
+/** Every name a hook matcher may use for an icode tool: its own, Claude Code's, and Claude Code's former ones. */
+export const toolNamesFor = (tool: string): string[] => [
+  ...new Set([
+    tool,
+    claudeToolName(tool),
+    ...Object.keys(ICODE_TOOL_NAMES).filter((n) => ICODE_TOOL_NAMES[n] === tool),
+  ]),
+];
+
+/** icode's file tools, whose `path` Claude Code calls `file_path` (and gives absolute). */
+const FILE_TOOLS = new Set(['read_file', 'write_file', 'edit_file']);
+
+/**
+ * A tool call's input with Claude Code's field names, as hooks written for it read `tool_input`:
+ * `file_path` (absolute) for Read, Write and Edit; the other tools share icode's names.
+ *
+ * @example
+ * ```ts
+ * claudeToolInput('read_file', { path: 'a.txt' }, '/repo'); // { file_path: '/repo/a.txt' }
+ * ```
+ */
+export function claudeToolInput(tool: string, input: unknown, cwd: string): Record<string, unknown> {
+  const fields = { ...(input as Record<string, unknown>) };
+  if (!FILE_TOOLS.has(tool) || typeof fields.path !== 'string') return fields;
+  const { path, ...rest } = fields;
+  return { file_path: resolve(cwd, path as string), ...rest };
+}
+
+/**
+ * A tool input a hook gave back (`updatedInput`) in icode's field names: `file_path` becomes `path`.
+ * Input already in icode's names is kept as it is.
+ */
+export function icodeToolInput(tool: string, input: Record<string, unknown>): Record<string, unknown> {
+  if (!FILE_TOOLS.has(tool) || typeof input.file_path !== 'string') return input;
+  const { file_path, ...rest } = input;
+  return { ...rest, path: file_path };
+}
+
+/**
+ * A tool's result as Claude Code's `tool_response` object: `stdout`/`stderr`/`interrupted` for Bash,
+ * `file.filePath`/`file.content` for Read, `filePath` (and the content or strings) for Write and Edit;
+ * for every other tool, the result's text as `output`.
+ */
+export function claudeToolResponse(
+  tool: string,
+  input: unknown,
+  text: string,
+  cwd: string,
+): Record<string, unknown> {
+  const claudeInput = claudeToolInput(tool, input, cwd);
+  const filePath = claudeInput.file_path;
+  switch (tool) {
+    case 'bash':
+      return { stdout: text, stderr: '', interrupted: false, isImage: false };
+    case 'read_file':
+      return { type: 'text', file: { filePath, content: text } };
+    case 'write_file':
+      return { type: 'update', filePath, content: claudeInput.content, success: true };
+    case 'edit_file':
+      return {
+        filePath,
+        oldString: claudeInput.old_string,
+        newString: claudeInput.new_string,
+        replaceAll: claudeInput.replace_all === true,
+        success: true,
+      };
+    default:
+      return { output: text };
+  }
+}
+
+/**
+ * Claude Code's own folders of a kind (`commands`, `agents`), lowest first: the user's
+ * (`~/.claude/<kind>`, or under `$CLAUDE_CONFIG_DIR`) and the project's (`.claude/<kind>`). Each sits just
+ * below icode's folder of the same scope: where both have one of a name, icode's wins.
+ *
+ * @example
+ * ```ts
+ * const { user, project } = claudeFolders(ctx, 'commands'); // ~/.claude/commands, .claude/commands
+ * ```
+ */
+export function claudeFolders(
+  ctx: { env: Readonly<Record<string, string | undefined>>; projectRoot: string },
+  kind: 'commands' | 'agents',
+): { user: { path: string; scope: string }; project?: { path: string; scope: string } } {
+  const user = join(claudeUserDirectory(ctx.env, ctx.env.HOME ?? homedir()), kind);
+  const project = join(ctx.projectRoot, '.claude', kind);
+  return {
+    user: { path: user, scope: 'user, Claude Code' },
+    // The user's own folder is not the project's, though a session started in home finds it there.
+    ...(project === user ? {} : { project: { path: project, scope: 'project, Claude Code' } }),
+  };
+}

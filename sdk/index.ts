@@ -26,6 +26,7 @@ import type { z } from 'zod';
 import type { PluginDefinition } from '../kernel/host.ts';
 import type { Command, Tool } from '../kernel/types.ts';
 
+export { CLAUDE_MODE_OF, CLAUDE_PERMISSION_MODES } from '../kernel/claude-settings.ts';
 export type { ResolvedConfig, Settings } from '../kernel/config.ts';
 export { PERMISSION_MODES } from '../kernel/config.ts';
 export type { SourceLocation } from '../kernel/errors.ts';
@@ -48,15 +49,22 @@ export {
   type ClaudePluginManifest,
   type ClaudePluginParts,
   type ClaudePluginRecord,
+  claudeFolders,
   claudePluginFolder,
   claudePluginId,
   claudePluginParts,
+  claudeToolInput,
+  claudeToolName,
+  claudeToolResponse,
   commandsRun,
   type EnabledClaudePlugin,
   enabledClaudePlugins,
+  icodeToolInput,
+  icodeToolName,
   isClaudePlugin,
   readClaudeManifest,
   readClaudePlugins,
+  toolNamesFor,
   withPluginRoot,
 } from './claude-plugins.ts';
 export { CONTEXT_FILES, contextFiles, userMemory } from './context-files.ts';

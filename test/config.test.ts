@@ -240,3 +240,103 @@ test('a protectedPaths entry that is a glob or an absolute path is a warning at 
   expect(warning?.message).toContain('*.txt, /etc/app protects nothing');
   expect(warning?.location).toMatchObject({ file: projectFile(w), line: 3 });
 });
+
+describe("Claude Code's settings files as layers", () => {
+  const claude = (w: World, file: string, value: object) => write(join(w.project, '.claude', file), value);
+
+  test('~/.claude, .claude/settings.json and .claude/settings.local.json each sit just below icode’s file of the same scope; rules from all of them apply', async () => {
+    const w = makeWorld();
+    write(join(w.home, '.claude', 'settings.json'), {
+      model: 'cc-user',
+      statusLine: { type: 'command', command: 'echo hi' },
+      permissions: { allow: ['Bash(npm run test:*)'], disableBypassPermissionsMode: 'disable' },
+    });
+    claude(w, 'settings.json', {
+      model: 'cc-project',
+      env: { FROM_CLAUDE: '1' },
+      permissions: { deny: ['Read(./.env)'] },
+    });
+    write(projectFile(w), { model: 'icode-project' });
+    claude(w, 'settings.local.json', {
+      permissions: { defaultMode: 'acceptEdits', ask: ['Bash(git push:*)'] },
+    });
+    const c = await loadConfig({ cwd: w.project, home: w.home, env: w.env });
+    expect([c.settings.model, c.origins.model]).toEqual(['icode-project', 'project']);
+    expect([c.settings.env?.FROM_CLAUDE, c.origins['env.FROM_CLAUDE']]).toEqual(['1', 'claude-project']);
+    expect([c.settings.permissions.defaultMode, c.origins['permissions.defaultMode']]).toEqual([
+      'workspace-write',
+      'claude-local',
+    ]);
+    expect(c.rules.map((r) => [r.rule, r.effect, r.layer])).toEqual([
+      ['Bash(npm run test:*)', 'allow', 'claude-user'],
+      ['Read(./.env)', 'deny', 'claude-project'],
+      ['Bash(git push:*)', 'ask', 'claude-local'],
+    ]);
+    // Claude Code's own keys (statusLine, …) are left alone, without a warning on every run.
+    expect(c.warnings).toEqual([]);
+    expect(c.layers.map((l) => l.name)).toEqual([
+      'defaults',
+      'claude-user',
+      'user',
+      'claude-project',
+      'project',
+      'claude-local',
+      'local',
+      'env',
+      'cli',
+    ]);
+    // Without the icode file, Claude Code's value is the project's.
+    write(projectFile(w), {});
+    const only = await loadConfig({ cwd: w.project, home: w.home, env: w.env });
+    expect([only.settings.model, only.origins.model]).toEqual(['cc-project', 'claude-project']);
+  });
+
+  test('a folder with only .claude/settings.json is the project root for a session started below it', async () => {
+    const w = makeWorld();
+    claude(w, 'settings.json', { model: 'cc-project' });
+    mkdirSync(join(w.project, 'src', 'deep'), { recursive: true });
+    const c = await loadConfig({ cwd: join(w.project, 'src', 'deep'), home: w.home, env: w.env });
+    expect([c.projectRoot, c.settings.model]).toEqual([w.project, 'cc-project']);
+  });
+
+  test('bypassPermissions and folders outside the project from a repository’s .claude files are dropped at their line; from ~/.claude they are taken', async () => {
+    const w = makeWorld();
+    const outside = join(w.root, 'elsewhere');
+    mkdirSync(outside);
+    const file = claude(w, 'settings.json', {
+      permissions: { defaultMode: 'bypassPermissions', additionalDirectories: [outside] },
+    });
+    claude(w, 'settings.local.json', { permissions: { additionalDirectories: ['/'] } });
+    const c = await loadConfig({ cwd: w.project, home: w.home, env: w.env });
+    expect(c.settings.permissions.defaultMode).toBe('prompt');
+    expect(c.settings.permissions.additionalDirectories).toEqual([]);
+    const said = c.warnings.map((p) => `${p.location.file}:${p.location.line} ${p.message}`).join('\n');
+    expect(said).toContain(
+      `${file}:3 defaultMode "danger-full-access" in a project's own settings is not taken`,
+    );
+    expect(said).toContain('settings.local.json:3 additionalDirectories outside the project');
+
+    write(join(w.project, '.claude', 'settings.json'), {});
+    write(join(w.project, '.claude', 'settings.local.json'), {});
+    write(join(w.home, '.claude', 'settings.json'), {
+      permissions: { defaultMode: 'bypassPermissions', additionalDirectories: [outside] },
+    });
+    const mine = await loadConfig({ cwd: w.project, home: w.home, env: w.env });
+    expect(mine.settings.permissions.defaultMode).toBe('danger-full-access');
+    expect(mine.settings.permissions.additionalDirectories).toEqual([outside]);
+  });
+
+  test('a mode icode has no counterpart for is a warning at its line; a broken rule is an error at its line', async () => {
+    const w = makeWorld();
+    const file = claude(w, 'settings.json', { permissions: { defaultMode: 'dontAsk' } });
+    const c = await loadConfig({ cwd: w.project, home: w.home, env: w.env });
+    expect(c.settings.permissions.defaultMode).toBe('prompt');
+    expect(c.warnings.map((p) => `${p.location.file}:${p.location.line} ${p.message}`)).toEqual([
+      expect.stringContaining(`${file}:3 Claude Code's defaultMode "dontAsk" has no icode counterpart`),
+    ]);
+    claude(w, 'settings.json', { permissions: { allow: ['Bash('] } });
+    const e = await configError(loadConfig({ cwd: w.project, home: w.home, env: w.env }));
+    expect(e.message).toContain('invalid permission rule "Bash("');
+    expect(e.location?.file).toBe(join(w.project, '.claude', 'settings.json'));
+  });
+});

@@ -2,10 +2,12 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as z from 'zod';
 import {
-  CLAUDE_TOOL_NAMES,
+  CLAUDE_PERMISSION_MODES,
+  claudeFolders,
   definePlugin,
   defineTool,
   enabledClaudePlugins,
+  icodeToolName,
   listOf,
   PERMISSION_MODES,
   type PermissionMode,
@@ -78,19 +80,23 @@ export function loadAgents(path: string, source: string, problems: string[]): Ag
     const file = join(dir, entry);
     try {
       const { data, body } = parseFrontmatter(readFileSync(file, 'utf8'), file);
-      const mode = data.permissionMode ?? data['permission-mode'];
+      const given = data.permissionMode ?? data['permission-mode'];
+      // Claude Code's names for modes (acceptEdits, …) are taken as icode's counterparts.
+      const mode = CLAUDE_PERMISSION_MODES[String(given) as keyof typeof CLAUDE_PERMISSION_MODES] ?? given;
       if (mode !== undefined && !PERMISSION_MODES.includes(mode as PermissionMode))
         throw new Error(
-          `${file}: permissionMode "${String(mode)}" is not one of ${PERMISSION_MODES.join(', ')}`,
+          `${file}: permissionMode "${String(given)}" is not one of ${[...PERMISSION_MODES, ...Object.keys(CLAUDE_PERMISSION_MODES)].join(', ')}`,
         );
       if (typeof data.description !== 'string')
         throw new Error(`${file}: the frontmatter needs a description`);
-      const tools = data.tools === undefined ? undefined : listOf(data.tools);
+      // Tools may be named as Claude Code names them (Read, Grep, Bash): they mean icode's.
+      const tools = data.tools === undefined ? undefined : listOf(data.tools).map(icodeToolName);
       out.push({
         name: typeof data.name === 'string' ? data.name : entry.slice(0, -3),
         description: data.description,
         ...(tools ? { tools } : {}),
-        ...(typeof data.model === 'string' ? { model: data.model } : {}),
+        // Claude Code's `inherit`: the caller's model, as no model means here.
+        ...(typeof data.model === 'string' && data.model !== 'inherit' ? { model: data.model } : {}),
         ...(mode ? { permissionMode: mode as PermissionMode } : {}),
         prompt: body.trim(),
         source,
@@ -111,21 +117,21 @@ export default definePlugin({
     // (A plugin that cannot be read is reported by the commands plugin, once.)
     const problems: string[] = [];
     const types = new Map<string, AgentType>();
-    // A Claude Code plugin's agents are `plugin:agent`; their tools may be named as Claude Code names them.
+    // A Claude Code plugin's agents are `plugin:agent`.
     const fromPlugins = claude.plugins.flatMap((p) =>
       p.parts.agents
         .flatMap((path) => loadAgents(path, p.source, problems))
-        .map((a) => ({
-          ...a,
-          name: `${p.record.name}:${a.name}`,
-          ...(a.tools ? { tools: a.tools.map((t) => ICODE_NAMES[t] ?? t) } : {}),
-        })),
+        .map((a) => ({ ...a, name: `${p.record.name}:${a.name}` })),
     );
-    // Project agents override the user's, which override the built-in ones of the same name.
+    // Project agents override the user's, which override the built-in ones of the same name; Claude
+    // Code's folders (~/.claude/agents, .claude/agents) sit just below icode's of the same scope.
+    const cc = claudeFolders(ctx, 'agents');
     for (const a of [
       ...BUILT_IN,
       ...fromPlugins,
+      ...loadAgents(cc.user.path, cc.user.scope, problems),
       ...loadAgents(join(ctx.userDir, 'agents'), 'user', problems),
+      ...(cc.project ? loadAgents(cc.project.path, cc.project.scope, problems) : []),
       ...loadAgents(join(ctx.projectRoot, '.icode', 'agents'), 'project', problems),
     ])
       types.set(a.name, a);
@@ -183,10 +189,6 @@ export default definePlugin({
     );
   },
 });
-
-const ICODE_NAMES: Record<string, string> = Object.fromEntries(
-  Object.entries(CLAUDE_TOOL_NAMES).map(([icode, claude]) => [claude, icode]),
-);
 
 const RANK: Record<PermissionMode, number> = {
   'read-only': 0,

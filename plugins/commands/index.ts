@@ -7,6 +7,7 @@ import {
   CONTEXT_FILES,
   type Command,
   type CommandContext,
+  claudeFolders,
   contextFiles,
   definePlugin,
   editSettings,
@@ -331,9 +332,13 @@ export default definePlugin({
           short: c.name,
         })),
     );
+    // Claude Code's folders (~/.claude/commands, .claude/commands) just below icode's of the same scope.
+    const cc = claudeFolders(ctx, 'commands');
     const custom = [
       ...fromPlugins,
+      ...loadCommands(cc.user.path, cc.user.scope, problems),
       ...loadCommands(join(ctx.userDir, 'commands'), 'user', problems),
+      ...(cc.project ? loadCommands(cc.project.path, cc.project.scope, problems) : []),
       ...loadCommands(join(ctx.projectRoot, '.icode', 'commands'), 'project', problems),
     ];
     const taken = new Set(ctx.commands.list().map((c) => c.name));

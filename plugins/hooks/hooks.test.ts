@@ -148,7 +148,7 @@ test('SessionStart, SessionEnd, PreCompact and Notification hooks run with their
   expect(events[0]).toMatchObject({ source: 'startup', session_id: 's1' });
   expect(events[1]).toMatchObject({ trigger: 'auto', session_id: 's1' });
   expect(events[3]).toMatchObject({ reason: 'clear' });
-  expect(events[2]).toMatchObject({ message: 'icode needs your permission to use bash' });
+  expect(events[2]).toMatchObject({ message: 'icode needs your permission to use Bash' });
 });
 
 test("SessionStart's output goes to the model with the session's first prompt, once; matchers test the source", async () => {

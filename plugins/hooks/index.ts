@@ -1,15 +1,24 @@
+import { join } from 'node:path';
 import type * as z from 'zod';
 import {
-  CLAUDE_TOOL_NAMES,
+  CLAUDE_MODE_OF,
+  claudeToolInput,
+  claudeToolName,
+  claudeToolResponse,
   definePlugin,
   enabledClaudePlugins,
   formatLocation,
+  HOOK_EVENTS,
   type HookEvent,
   type HookMatcherSchema,
   HooksSchema,
+  icodeToolInput,
   type PermissionEvidence,
+  type PermissionMode,
   ProjectApprovals,
+  projectSlug,
   type ToolResultBlock,
+  toolNamesFor,
 } from '../../sdk/index.ts';
 import { type HookCommand, type HookOutcome, runHook } from './run.ts';
 
@@ -26,8 +35,10 @@ declare module '../../kernel/registries.ts' {
   }
 }
 
-// Hook scripts written for Claude Code test tool_name against its names.
-const CLAUDE_NAMES = CLAUDE_TOOL_NAMES;
+const textOf = (content: string | ToolResultBlock[]) =>
+  typeof content === 'string'
+    ? content
+    : content.map((b) => (b.type === 'text' ? b.text : `[${b.type}]`)).join('\n');
 
 interface Configured {
   event: HookEvent;
@@ -54,8 +65,20 @@ export default definePlugin({
     /** Plugins whose hooks differ from what was accepted: installing again shows them for review. */
     const reinstall: string[] = [];
     const configured: Configured[] = [];
-    const raw = (ctx.settings as { hooks?: unknown }).hooks;
+    let raw = (ctx.settings as { hooks?: unknown }).hooks as Record<string, unknown> | undefined;
     if (raw !== undefined) {
+      // Events icode does not run, in a file written for Claude Code, are said and passed over: they must
+      // not keep the file's other hooks (an rm guard) from running.
+      const foreign = Object.keys(raw).filter(
+        (event) =>
+          !(HOOK_EVENTS as readonly string[]).includes(event) &&
+          String(ctx.origins[`hooks.${event}`]).startsWith('claude-'),
+      );
+      for (const event of foreign)
+        problems.push(
+          `${formatLocation(ctx.locate(['hooks', event]))}: Claude Code's ${event} hooks are not run by icode (see docs/claude-code.md)`,
+        );
+      raw = Object.fromEntries(Object.entries(raw).filter(([event]) => !foreign.includes(event)));
       const parsed = HooksSchema.safeParse(raw);
       if (!parsed.success)
         for (const issue of parsed.error.issues)
@@ -72,7 +95,7 @@ export default definePlugin({
               event,
               matcher: m.matcher ?? '',
               hook,
-              source: `${layer} settings`,
+              source: `${layer} settings${layer === 'settings' ? '' : ` (${ctx.locate(['hooks', event]).file})`}`,
               fromProject: ProjectApprovals.fromRepository(layer),
             });
       }
@@ -112,10 +135,14 @@ export default definePlugin({
       .map((c) => [c.event, c.matcher, c.hook, ...(c.pluginRoot ? [c.source] : [])]);
     const fingerprint = ProjectApprovals.fingerprint(projectHooks);
     const projectApproved = !projectHooks.length || approvals.approved(ctx.projectRoot, fingerprint);
-    if (!projectApproved)
+    if (!projectApproved) {
+      const skipped = configured
+        .filter((c) => c.fromProject)
+        .map((c) => `${c.event}${c.matcher ? ` ${c.matcher}` : ''}: ${c.hook.command} (${c.source})`);
       problems.push(
-        `${projectHooks.length} hooks of the project (its .icode/settings.json, .icode/settings.local.json and the plugins they switch on) are not approved`,
+        `${projectHooks.length} hooks of the project (its .icode and .claude settings files and the plugins they switch on) are not approved and do not run: ${skipped.join('; ')}`,
       );
+    }
     if (problems.length)
       ctx.health.degraded(
         problems.join('; '),
@@ -129,17 +156,26 @@ export default definePlugin({
 
     /** SessionStart hooks' context for each session, until its first prompt takes it. */
     const startContext = new Map<string, string[]>();
+    // A matcher written for Claude Code (`Read|Write`, `Task`) matches icode's tool by any of its names.
     const matching = (event: HookEvent, tool?: string) =>
       active.filter((c) => {
         if (c.event !== event) return false;
         if (!tool || !c.matcher || c.matcher === '*') return true;
         const re = new RegExp(`^(?:${c.matcher})$`);
-        return re.test(tool) || re.test(CLAUDE_NAMES[tool] ?? '');
+        return toolNamesFor(tool).some((name) => re.test(name));
       });
-    const base = (event: HookEvent, session?: { id: string; cwd: string }) => ({
-      hook_event_name: event,
+    /** The fields every hook input has, as Claude Code documents them. */
+    const base = (
+      event: HookEvent,
+      session?: { id?: string | undefined; cwd: string; mode?: PermissionMode | undefined },
+    ) => ({
       session_id: session?.id ?? '',
+      transcript_path: session?.id
+        ? join(ctx.userDir, 'projects', projectSlug(ctx.projectRoot), `${session.id}.jsonl`)
+        : '',
       cwd: session?.cwd ?? ctx.cwd,
+      hook_event_name: event,
+      ...(session?.mode ? { permission_mode: CLAUDE_MODE_OF[session.mode] } : {}),
     });
     const run = (c: Configured, event: Record<string, unknown>) =>
       runHook(c.hook, event, {
@@ -157,9 +193,10 @@ export default definePlugin({
       let rewritten = false;
       for (const c of matching('PreToolUse', request.tool)) {
         const o = await run(c, {
-          ...base('PreToolUse'),
-          tool_name: CLAUDE_NAMES[request.tool] ?? request.tool,
-          tool_input: input,
+          ...base('PreToolUse', { id: request.sessionId, cwd: request.cwd, mode: request.sessionMode }),
+          tool_name: claudeToolName(request.tool),
+          tool_input: claudeToolInput(request.tool, input, request.cwd),
+          ...(request.toolUseId ? { tool_use_id: request.toolUseId } : {}),
         });
         const where = `PreToolUse hook "${c.hook.command}" (${c.source})`;
         if (o.exitCode === 2) return { decision: 'deny', reason: `${where} blocked it: ${text(o)}` };
@@ -174,7 +211,8 @@ export default definePlugin({
         if (o.json?.continue === false)
           return { decision: 'deny', reason: `${where}: ${String(o.json.stopReason ?? 'stop')}` };
         if (s.updatedInput && typeof s.updatedInput === 'object') {
-          input = s.updatedInput as Record<string, unknown>;
+          // Written in Claude Code's field names (file_path) or icode's.
+          input = icodeToolInput(request.tool, s.updatedInput as Record<string, unknown>);
           rewritten = true;
         }
         const decision =
@@ -190,16 +228,19 @@ export default definePlugin({
     });
 
     // PostToolUse / PostToolUseFailure: after the tool; feedback and context go to the model with the result.
-    ctx.hooks.afterToolCall.tap(async (result, call) => {
+    ctx.hooks.afterToolCall.tap(async (result, call, tctx) => {
       const event: HookEvent = result.isError ? 'PostToolUseFailure' : 'PostToolUse';
       const notes: string[] = [];
+      const said = textOf(result.content);
       for (const c of matching(event, call.name)) {
         const o = await run(c, {
-          ...base(event),
-          tool_name: CLAUDE_NAMES[call.name] ?? call.name,
-          tool_input: call.input,
-          tool_response: result.content,
-          ...(result.isError ? { error: result.content } : {}),
+          ...base(event, { id: tctx.sessionId, cwd: tctx.cwd, mode: tctx.sessionMode }),
+          tool_name: claudeToolName(call.name),
+          tool_input: claudeToolInput(call.name, call.input, tctx.cwd),
+          tool_use_id: call.id,
+          ...(result.isError
+            ? { error: said }
+            : { tool_response: claudeToolResponse(call.name, call.input, said, tctx.cwd) }),
         });
         if (o.exitCode === 2) notes.push(`[${event} hook] ${text(o)}`);
         else if (o.exitCode !== 0) notes.push(`[${event} hook "${c.hook.command}" ${failed(c, o)}]`);
@@ -252,7 +293,7 @@ export default definePlugin({
     const notify = (
       event: HookEvent,
       extra: Record<string, unknown>,
-      session?: { id: string; cwd: string },
+      session?: { id?: string | undefined; cwd: string; mode?: PermissionMode | undefined },
     ) =>
       Promise.all(matching(event).map((c) => run(c, { ...base(event, session), ...extra }))).then(
         () => undefined,
@@ -273,7 +314,11 @@ export default definePlugin({
     });
     ctx.hooks.preCompact.tap((session, trigger) => notify('PreCompact', { trigger }, session));
     ctx.hooks.permissionPrompt.tap(async (request) => {
-      await notify('Notification', { message: `icode needs your permission to use ${request.tool}` });
+      await notify(
+        'Notification',
+        { message: `icode needs your permission to use ${claudeToolName(request.tool)}` },
+        { id: request.sessionId, cwd: request.cwd, mode: request.sessionMode },
+      );
       return undefined;
     });
 
