@@ -117,6 +117,11 @@ export async function runSession(
     emit({ type: 'result', ...result });
     return result;
   }
+  // A resumed session's todo list is the session's: the UI and stream-json readers get it back at once.
+  if (options.resume) {
+    const todos = (await ctx.services.get('todos').catch(() => undefined))?.get(options.resume) ?? [];
+    if (todos.length) emit({ type: 'todos', todos });
+  }
   const record = (message: MessageParam) => {
     messages.push(message);
     writer.message(message);

@@ -61,7 +61,8 @@ export default definePlugin({
     ctx.commands.register({
       name: 'todos',
       description: "The session's todo list",
-      run: (args) => renderTodos(get(args.trim() || 'default')),
+      // The session it is typed in (the UI's, a headless run's), or the one named.
+      run: (args, c) => renderTodos(get(args.trim() || c.session?.id || 'default')),
     });
   },
 });

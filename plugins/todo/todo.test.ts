@@ -34,3 +34,38 @@ test('two items in progress, or a bad status, are errors the model can fix', asy
   expect(bad).toMatchObject({ isError: true });
   expect(bad.content).toContain('Invalid input for TodoWrite');
 });
+
+test("on --resume the list comes back with the session: a todos line in stream-json, and /todos shows the resumed session's", async () => {
+  const { makeWorld, mockTurn, runCli, write } = await import('../../test/helpers.ts');
+  const { join } = await import('node:path');
+  const w = makeWorld();
+  const first = await mockTurn(w, [
+    { content: [{ type: 'tool_use', name: 'TodoWrite', input: { todos } }] },
+    { content: [{ type: 'text', text: 'Planned.' }] },
+  ]);
+  expect(first.is_error).toBe(false);
+  const id = (first as unknown as { session_id: string }).session_id;
+  const dir = join(w.root, 'again');
+  write(join(dir, 'again.json'), { name: 'again', steps: [{ content: [{ type: 'text', text: 'Back.' }] }] });
+  const resumed = await runCli(
+    [
+      '-p',
+      '--mock',
+      '--mock-scenarios',
+      dir,
+      '--resume',
+      id,
+      '--output-format',
+      'stream-json',
+      'PARITY_SCENARIO:again',
+    ],
+    { world: w },
+  );
+  const lines = resumed.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; event?: string; todos?: unknown });
+  expect(lines.find((l) => l.type === 'icode' && l.event === 'todos')?.todos).toEqual(todos);
+  const shown = await runCli(['-p', '--mock', '--resume', id, '/todos'], { world: w });
+  expect(shown.stdout).toContain('[~] Fixing the bug');
+}, 60_000);
