@@ -143,9 +143,16 @@ function cliSettings(o: GlobalOptions & Partial<HeadlessOptions>): Settings | un
 async function createKernel(
   o: GlobalOptions & Partial<HeadlessOptions>,
   env?: Env,
-  { signals = true }: { signals?: boolean } = {},
+  { signals = true, off = [] }: { signals?: boolean; off?: string[] } = {},
 ): Promise<Kernel> {
-  const cli = cliSettings(o);
+  const given = cliSettings(o);
+  // Plugins a command switches off for its own run (mcp serve without --with-mcp-servers: no MCP client).
+  const cli: Settings | undefined = off.length
+    ? {
+        ...given,
+        plugins: { ...given?.plugins, ...Object.fromEntries(off.map((name) => [name, { enabled: false }])) },
+      }
+    : given;
   const kernel = await Kernel.create({
     cwd: o.cwd ?? process.cwd(),
     ...(env ? { env } : {}),
@@ -697,7 +704,7 @@ export async function main(argv: string[]): Promise<number> {
 
   /** Boots the harness for one command, runs it, and shuts the harness down. */
   // A command that may reach the model (cron run, a task) answers from the mock API with --mock, as -p does.
-  const withKernel = async (fn: (kernel: Kernel) => Promise<void>) => {
+  const withKernel = async (fn: (kernel: Kernel) => Promise<void>, off: string[] = []) => {
     const o = program.opts<GlobalOptions & HeadlessOptions>();
     const mock = o.mock
       ? await startMock(
@@ -713,7 +720,7 @@ export async function main(argv: string[]): Promise<number> {
       ANTHROPIC_AUTH_TOKEN: '',
     };
     try {
-      const kernel = await createKernel(o, env);
+      const kernel = await createKernel(o, env, { off });
       await kernel.boot();
       try {
         await fn(kernel);

@@ -10,7 +10,8 @@ import { editSettings } from '../sdk/settings.ts';
 
 interface McpCli {
   /** Boots the harness for this project (flags and config layers as usual), runs `fn`, shuts it down. */
-  withKernel(fn: (kernel: Kernel) => Promise<void>): Promise<void>;
+  /** Boots the harness (with `off` plugins switched off for this run), runs `fn`, shuts it down. */
+  withKernel(fn: (kernel: Kernel) => Promise<void>, off?: string[]): Promise<void>;
   /** The settings file of a scope, without booting plugins. */
   settingsFile(scope: 'user' | 'local'): Promise<string>;
   projectRoot(): Promise<string>;
@@ -45,7 +46,11 @@ const editServers = (file: string, name: string, value: Record<string, unknown> 
  * tool contract — validation, the permission gate in the configured mode, hooks — as for the model; an
  * ask has no one to answer it and is a deny that says what would allow it.
  */
-async function serveTools(kernel: Kernel): Promise<void> {
+/** Tools that need a person in the loop (a question, a plan to approve): not offered to an MCP client. */
+const INTERACTIVE = new Set(['AskUserQuestion', 'EnterPlanMode', 'ExitPlanMode']);
+
+async function serveTools(kernel: Kernel, withServers: boolean): Promise<void> {
+  const offered = (name: string) => !INTERACTIVE.has(name) && (withServers || !name.startsWith('mcp__'));
   const [{ Server }, { StdioServerTransport }, types] = await Promise.all([
     importModule<typeof import('@modelcontextprotocol/sdk/server/index.js')>(
       '@modelcontextprotocol/sdk/server/index.js',
@@ -57,14 +62,23 @@ async function serveTools(kernel: Kernel): Promise<void> {
   ]);
   const server = new Server({ name: 'icode', version: '0.1.0' }, { capabilities: { tools: {} } });
   server.setRequestHandler(types.ListToolsRequestSchema, async () => ({
-    tools: (await kernel.tools.definitions()).map((d) => ({
-      name: d.name,
-      description: d.description,
-      inputSchema: { type: 'object', ...d.input_schema } as { type: 'object' },
-    })),
+    tools: (await kernel.tools.definitions())
+      .filter((d) => offered(d.name))
+      .map((d) => ({
+        name: d.name,
+        description: d.description,
+        inputSchema: { type: 'object', ...d.input_schema } as { type: 'object' },
+      })),
   }));
   let n = 0;
   server.setRequestHandler(types.CallToolRequestSchema, async (request, extra) => {
+    if (!offered(request.params.name))
+      return {
+        content: [
+          { type: 'text' as const, text: `Unknown tool "${request.params.name}" (not offered over MCP)` },
+        ],
+        isError: true,
+      };
     const r = await kernel.tools.call(
       { id: `mcp-serve-${++n}`, name: request.params.name, input: request.params.arguments ?? {} },
       { sessionMode: kernel.sessionMode, cwd: kernel.cwd, roots: kernel.roots, signal: extra.signal },
@@ -207,11 +221,16 @@ export function mcpCommands(program: Command, cli: McpCli): void {
     );
   mcp
     .command('serve')
-    .description("offer icode's tools as an MCP server over stdio, behind the same permission gate")
-    .action(() =>
-      withServers(async (k) => {
-        await serveTools(k);
-      }),
+    .description(
+      "offer icode's own non-interactive tools as an MCP server over stdio, behind the same permission gate",
+    )
+    .option(
+      '--with-mcp-servers',
+      "also offer the tools of this project's MCP servers (proxied; they start first)",
+    )
+    .action((opts: { withMcpServers?: boolean }) =>
+      // Without the proxied servers, no MCP client starts at all: the server answers at once.
+      withServers((k) => serveTools(k, Boolean(opts.withMcpServers)), opts.withMcpServers ? [] : ['mcp']),
     );
   mcp
     .command('remove')

@@ -363,6 +363,42 @@ describe('icode mcp serve', () => {
     await client.close();
     await h.shutdown();
   });
+
+  test("by default only icode's own non-interactive tools, no MCP client started; --with-mcp-servers adds the user's servers' tools", async () => {
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+    const h = await bootTestKernel({});
+    const { mkdirSync, writeFileSync: writeFile } = await import('node:fs');
+    mkdirSync(join(h.home, '.icode'), { recursive: true });
+    writeFile(
+      join(h.home, '.icode', 'settings.json'),
+      JSON.stringify({ mcpServers: { fixture: stdio(FIXTURE) } }),
+    );
+    const serve = async (...extra: string[]) => {
+      const client = new Client({ name: 'test', version: '1' });
+      await client.connect(
+        new StdioClientTransport({
+          command: process.execPath,
+          args: [join(root, 'dist', 'icode.cjs'), 'mcp', 'serve', ...extra],
+          cwd: h.project,
+          env: { PATH: process.env.PATH ?? '', HOME: h.home, ICODE_CONFIG_DIR: join(h.home, '.icode') },
+          stderr: 'ignore',
+        }),
+      );
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      const asked = await client.callTool({ name: 'AskUserQuestion', arguments: {} });
+      await client.close();
+      return { names, asked };
+    };
+    const own = await serve();
+    expect(own.names).toEqual(expect.arrayContaining(['read_file', 'bash', 'TodoWrite']));
+    for (const name of ['AskUserQuestion', 'EnterPlanMode', 'ExitPlanMode', 'mcp__fixture__shout'])
+      expect(own.names).not.toContain(name);
+    expect(own.asked).toMatchObject({ isError: true });
+    const proxied = await serve('--with-mcp-servers');
+    expect(proxied.names).toContain('mcp__fixture__shout');
+    await h.shutdown();
+  });
 });
 
 describe('OAuth for remote servers', () => {
