@@ -178,6 +178,12 @@ async function backgroundTasks(kernel: Kernel, wait: boolean): Promise<void> {
   const names = open.map((t) => `${t.id} (${t.description})`).join(', ');
   if (!wait) {
     for (const t of open) tasks.stop(t.id);
+    // Ended as stopped before the shutdown could count them interrupted (a task that does not end within
+    // a few seconds of its stop is interrupted by the shutdown instead).
+    await Promise.race([
+      Promise.all(open.map((t) => tasks.settled(t.id))),
+      new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
+    ]);
     process.stderr.write(`icode: stopped ${open.length} background tasks still running: ${names}\n`);
     return;
   }

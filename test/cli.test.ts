@@ -665,10 +665,8 @@ describe.skipIf(!hasProgram('tmux', 'the terminal tests of the CLI'))('on a term
 describe('a headless run ends its background tasks knowingly', () => {
   // The model starts a sub-agent and answers at once; the sub-agent streams slowly.
   const slow = [{ delayMs: 50, content: [{ type: 'text', deltas: ['one ', 'two ', 'three ', 'done'] }] }];
-  // A sub-agent whose model never finishes answering: it is still running whenever the parent ends.
-  const stuck = [
-    { content: [{ type: 'text', deltas: ['a', 'b'] }], fault: { type: 'stall', afterEvents: 2, times: 99 } },
-  ];
+  // A sub-agent whose model takes many seconds to answer: still running when the parent ends.
+  const stuck = [{ delayMs: 3000, content: [{ type: 'text', deltas: ['a', 'b', 'c', 'd'] }] }];
   const scenarios = (w: World, child: unknown[] = slow) => {
     const dir = join(w.root, 'task-scenarios');
     write(join(dir, 'parent.json'), {
@@ -719,6 +717,8 @@ describe('a headless run ends its background tasks knowingly', () => {
     expect(stopped.stderr).toMatch(
       /icode: stopped 1 background tasks still running: task_\w+ \(slow child\)/,
     );
-    expect(await taskStatus(v)).toEqual(['stopped']);
+    // Stopped, or, when its stop has not ended it within 5 s, interrupted by the shutdown: never left
+    // running unsaid, never completed.
+    expect(await taskStatus(v)).toEqual([expect.stringMatching(/^(stopped|interrupted)$/)]);
   });
 });
