@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { checkOne } from '../cli/check.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 import { bootTestKernel } from '../sdk/testing.ts';
-import { hasProgram } from './programs.ts';
+import { hasSandbox } from './programs.ts';
 
 interface Case {
   command: string;
@@ -48,9 +48,7 @@ describe('the permission gate against the attack corpus', async () => {
   // The corpus's verdicts are the sandbox's. Without one (no bubblewrap, or one that cannot sandbox here)
   // the gate rightly asks more: a command that is not read-only needs full access, and a search whose
   // folders hold a Read-denied file is no longer kept from it. Those asks are what is expected then.
-  const sandboxed =
-    hasProgram('bwrap', "the attack corpus's sandboxed verdicts") &&
-    h.report.plugins.find((p) => p.name === 'bash')?.state === 'active';
+  const sandboxed = await hasSandbox("the attack corpus's sandboxed verdicts");
   const cases = [...corpus('bash-attacks.jsonl'), ...corpus('bash.jsonl')];
 
   const verdictOf = async (command: string) => {
