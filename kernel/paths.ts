@@ -43,6 +43,11 @@ function walkPath(base: string, parts: string[], depth: number): string {
       link = lstatSync(next).isSymbolicLink() ? readlinkSync(next) : undefined;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
+      // readlink's EINVAL: a symlink when lstat looked, not one now (swapped meanwhile). Said plainly.
+      if (code === 'EINVAL')
+        throw new Error(
+          `${next} changed while it was being resolved (a symlink or folder was swapped); call the tool again`,
+        );
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
       return resolve(next, ...parts.slice(i + 1).filter(Boolean));
     }

@@ -18,15 +18,7 @@ const SYSTEM_TREES = ['/proc', '/sys', '/dev'];
  */
 export function targetPath(path: string, cwd: string): string {
   if (path.includes('\0')) throw new Error('the path contains a NUL byte');
-  try {
-    return resolveReal(path, cwd);
-  } catch (error) {
-    // realpath met a name that was a symlink one moment and not the next: said plainly, not as EINVAL.
-    if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
-    throw new Error(
-      `${path} changed while it was being resolved (a symlink or folder was swapped); call the tool again`,
-    );
-  }
+  return resolveReal(path, cwd);
 }
 
 /** {@link targetPath} at execution, held to what the permission gate judged ({@link asJudged}). */

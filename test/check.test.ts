@@ -6,6 +6,7 @@ import { checkOne } from '../cli/check.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 import { bootTestKernel } from '../sdk/testing.ts';
 import { makeWorld, runCli, write } from './helpers.ts';
+import { hasSandbox } from './programs.ts';
 
 const corpus = (name: string) =>
   readFileSync(join(import.meta.dirname, 'corpus', name), 'utf8')
@@ -74,9 +75,21 @@ describe('icode check bash', () => {
     const judge = async (command: string) =>
       JSON.parse(
         (await runCli(['check', 'bash', '--mode', 'workspace-write', '--', command], { world })).stdout,
-      ) as { decision: string };
-    expect((await judge('echo hi > deploy/prod.yml')).decision).toBe('ask');
-    expect((await judge('echo hi > notes.txt')).decision).toBe('allow');
+      ) as { decision: string; reasons: string[] };
+    expect(await judge('echo hi > deploy/prod.yml')).toMatchObject({
+      decision: 'ask',
+      reasons: [
+        expect.stringMatching(/^output to deploy\/prod\.yml writes under \S+\/deploy, which is protected$/),
+      ],
+    });
+    // Without a sandbox every write needs full access, so it asks too, but not for protectedPaths.
+    const other = await judge('echo hi > notes.txt');
+    if (await hasSandbox('the sandboxed verdicts of icode check bash')) expect(other.decision).toBe('allow');
+    else
+      expect(other).toMatchObject({
+        decision: 'ask',
+        reasons: ['bash needs danger-full-access', 'the session is in workspace-write mode'],
+      });
   });
 
   test('--jsonl judges a whole corpus in one process, one verdict per line, in order', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { ClaudeResult, ClaudeStreamMessage } from './claude-stream-schema.ts';
 import { loggingPlugin, makeWorld, type World, write, writePlugin } from './helpers.ts';
-import { hasProgram } from './programs.ts';
+import { hasProgram, hasSandbox } from './programs.ts';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'dist', 'icode.cjs');
@@ -44,9 +44,15 @@ describe('icode CLI', () => {
   });
 
   test('doctor --json lists every plugin of the default harness with its state, with no credentials or network', async () => {
+    // Without ripgrep, a working bubblewrap or python3 the plugins that use them are degraded, and say why.
+    const rg = hasProgram('rg', "doctor's checks of an active search plugin");
+    const sandbox = await hasSandbox("doctor's checks of active bash and REPL plugins");
+    const python = hasProgram('python3', "doctor's checks of an active REPL plugin");
     const r = await icode(makeWorld(), 'doctor', '--json');
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
+    const reason = (name: string) =>
+      String(report.plugins.find((p: { name: string }) => p.name === name)?.reason);
     expect(report.ok).toBe(true);
     expect(report.manifest.name).toBe('default');
     expect(report.plugins.map((p: { name: string; state: string }) => [p.name, p.state])).toEqual([
@@ -57,9 +63,9 @@ describe('icode CLI', () => {
       ['stdin-approval', 'active'],
       ['workspace-guard', 'active'],
       ['file-tools', 'active'],
-      ['search', 'active'],
+      ['search', rg ? 'active' : 'degraded'],
       ['lsp', 'active'],
-      ['bash', 'active'],
+      ['bash', sandbox ? 'active' : 'degraded'],
       ['mcp', 'active'],
       ['tool-search', 'active'],
       ['hooks', 'active'],
@@ -73,11 +79,15 @@ describe('icode CLI', () => {
       ['skills', 'active'],
       ['agents', 'active'],
       ['notebook', 'active'],
-      ['repl', 'active'],
+      ['repl', sandbox && python ? 'active' : 'degraded'],
       ['interaction', 'active'],
       ['powershell', 'degraded'],
     ]);
     expect(report.plugins[0].reason).toContain('no Anthropic credentials');
+    if (!rg) expect(reason('search')).toContain('ripgrep (rg) was not found on PATH');
+    if (!sandbox) expect(reason('bash')).toContain('no OS sandbox');
+    if (!sandbox) expect(reason('repl')).toContain('no OS sandbox');
+    if (!python) expect(reason('repl')).toContain('python3 was not found');
     // Language servers are listed without being started (typescript-language-server is on npm test's PATH).
     expect(report.languageServers.find((s: { name: string }) => s.name === 'typescript')).toMatchObject({
       state: 'idle',

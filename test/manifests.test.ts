@@ -7,6 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { IcodeError, loadHarnessManifest, parsePluginManifest } from '../kernel/index.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 import { makeWorld, runCli, write } from './helpers.ts';
+import { hasSandbox } from './programs.ts';
 
 const root = join(import.meta.dirname, '..');
 
@@ -84,6 +85,9 @@ describe('harness manifests', () => {
   });
 });
 
+// The network switch is the sandbox's; without one, ci-fixer's commands ask before running at all.
+const sandbox = await hasSandbox('the offline and sandboxed commands of the ci-fixer harness');
+
 describe('the shipped compositions do what they say', () => {
   const verdict = async (w: ReturnType<typeof makeWorld>, manifest: string, ...query: string[]) => {
     const r = await runCli(['--manifest', join(root, 'manifests', manifest), 'check', ...query], {
@@ -108,50 +112,61 @@ describe('the shipped compositions do what they say', () => {
     expect(await verdict(w, 'read-only-reviewer.json', 'bash', '--', 'ls')).toBe('error');
   });
 
-  test('ci-fixer edits and runs commands in the workspace, never pushes or reads .env, and its bash is offline', async () => {
+  test('ci-fixer edits and runs commands in the workspace, never pushes or reads .env', async () => {
     const w = makeWorld();
     write(join(w.project, 'src', 'a.ts'), 'x');
     write(join(w.project, '.env'), 'TOKEN=secret');
     expect(await verdict(w, 'ci-fixer.json', 'path', '--op', 'write', '--', 'src/a.ts')).toBe('allow');
-    expect(await verdict(w, 'ci-fixer.json', 'bash', '--', 'npm', 'test')).toBe('allow');
+    // Without a sandbox a command is not confined to the workspace: it needs full access, so it asks.
+    expect(await verdict(w, 'ci-fixer.json', 'bash', '--', 'npm', 'test')).toBe(sandbox ? 'allow' : 'ask');
     expect(await verdict(w, 'ci-fixer.json', 'bash', '--', 'git', 'push', 'origin', 'main')).toBe('deny');
     expect(await verdict(w, 'ci-fixer.json', 'path', '--op', 'read', '--', '.env')).toBe('deny');
-
-    // A server on this machine's loopback: reachable only when a setting gives bash the network.
-    const server = createServer((_, res) => res.end('hi')).listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const { port } = server.address() as AddressInfo;
-    const scenarios = join(w.root, 'scenarios');
-    const probe = `node -e "fetch('http://127.0.0.1:${port}').then(() => console.log('ONLINE'), () => console.log('OFFLINE'))"`;
-    write(join(scenarios, 'net_probe.json'), {
-      name: 'net_probe',
-      steps: [
-        { content: [{ type: 'tool_use', name: 'bash', input: { command: probe } }] },
-        { content: [{ type: 'text', text: '{{tool_results}}' }] },
-      ],
-    });
-    try {
-      const run = (...manifest: string[]) =>
-        runCli(
-          [
-            ...manifest,
-            '-p',
-            'PARITY_SCENARIO:net_probe',
-            '--mock',
-            '--mock-scenarios',
-            scenarios,
-            '--permission-mode',
-            'workspace-write',
-          ],
-          { world: w },
-        );
-      // Sandboxed commands have no network by default; a project can give the default harness's bash one.
-      expect((await run()).stdout).toContain('OFFLINE');
-      expect((await run('--manifest', join(root, 'manifests', 'ci-fixer.json'))).stdout).toContain('OFFLINE');
-      write(join(w.project, '.icode', 'settings.json'), { plugins: { bash: { config: { network: true } } } });
-      expect((await run()).stdout).toContain('ONLINE');
-    } finally {
-      server.close();
-    }
   });
+
+  test.skipIf(!sandbox)(
+    "ci-fixer's bash is offline; a setting gives the default harness's bash the network",
+    async () => {
+      const w = makeWorld();
+      // A server on this machine's loopback: reachable only when a setting gives bash the network.
+      const server = createServer((_, res) => res.end('hi')).listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const { port } = server.address() as AddressInfo;
+      const scenarios = join(w.root, 'scenarios');
+      const probe = `node -e "fetch('http://127.0.0.1:${port}').then(() => console.log('ONLINE'), () => console.log('OFFLINE'))"`;
+      write(join(scenarios, 'net_probe.json'), {
+        name: 'net_probe',
+        steps: [
+          { content: [{ type: 'tool_use', name: 'bash', input: { command: probe } }] },
+          { content: [{ type: 'text', text: '{{tool_results}}' }] },
+        ],
+      });
+      try {
+        const run = (...manifest: string[]) =>
+          runCli(
+            [
+              ...manifest,
+              '-p',
+              'PARITY_SCENARIO:net_probe',
+              '--mock',
+              '--mock-scenarios',
+              scenarios,
+              '--permission-mode',
+              'workspace-write',
+            ],
+            { world: w },
+          );
+        // Sandboxed commands have no network by default; a project can give the default harness's bash one.
+        expect((await run()).stdout).toContain('OFFLINE');
+        expect((await run('--manifest', join(root, 'manifests', 'ci-fixer.json'))).stdout).toContain(
+          'OFFLINE',
+        );
+        write(join(w.project, '.icode', 'settings.json'), {
+          plugins: { bash: { config: { network: true } } },
+        });
+        expect((await run()).stdout).toContain('ONLINE');
+      } finally {
+        server.close();
+      }
+    },
+  );
 });

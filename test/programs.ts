@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { findExecutable } from '../sdk/process.ts';
+import { probeSandbox } from '../sdk/sandbox.ts';
 
 /** How each program a test may need is installed (what .ci/run does). */
 const INSTALL: Record<string, string> = {
@@ -37,4 +38,13 @@ export function hasNbformat(forWhat: string): boolean {
   if (!hasProgram('python3', forWhat)) return false;
   const ok = spawnSync('python3', ['-c', 'import nbformat'], { stdio: 'ignore' }).status === 0;
   return ok || hasProgram('nbformat', forWhat, () => false);
+}
+
+/**
+ * bubblewrap that can sandbox here (as the bash plugin probes it): without it, commands that are not
+ * read-only need full access, so the gate's verdicts differ.
+ */
+export async function hasSandbox(forWhat: string): Promise<boolean> {
+  const probe = await probeSandbox(process.env);
+  return hasProgram('bwrap', forWhat, () => probe.bwrap !== undefined);
 }

@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { checkOne } from '../cli/check.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 import { bootTestKernel } from '../sdk/testing.ts';
+import { hasSandbox } from './programs.ts';
 
 interface Case {
   command: string;
@@ -44,24 +45,38 @@ describe('the permission gate against the attack corpus', async () => {
   symlinkSync('/etc', join(h.project, 'link-out'));
   mkdirSync(join(h.home, '.ssh'), { recursive: true });
   writeFileSync(join(h.home, '.ssh/id_rsa'), 'key');
+  // The corpus's verdicts are the sandbox's. Without one (no bubblewrap, or one that cannot sandbox here)
+  // the gate rightly asks more: a command that is not read-only needs full access, and a search whose
+  // folders hold a Read-denied file is no longer kept from it. Those asks are what is expected then.
+  const sandboxed = await hasSandbox("the attack corpus's sandboxed verdicts");
   const cases = [...corpus('bash-attacks.jsonl'), ...corpus('bash.jsonl')];
 
-  const verdictOf = async (command: string): Promise<keyof typeof RANK> => {
+  const verdictOf = async (command: string) => {
     const v = await checkOne(h.kernel, { command }, {});
-    if (v.decision !== 'allow') return v.decision as 'ask' | 'deny';
-    return v.needs === 'read-only' ? 'read' : 'write';
+    const reasons = v.reasons as string[];
+    if (v.decision !== 'allow') return { got: v.decision as 'ask' | 'deny', reasons };
+    return { got: v.needs === 'read-only' ? ('read' as const) : ('write' as const), reasons };
+  };
+  const exposes = (reason: string) =>
+    /^the search reads every file under its folders, .* among them, which a Read rule denies$/.test(reason);
+  const expectedOf = (c: Case, got: keyof typeof RANK, reasons: string[]): keyof typeof RANK => {
+    if (sandboxed) return c.expect;
+    if (c.expect === 'write') return 'ask';
+    if (c.expect === 'read' && got === 'ask' && reasons.every(exposes)) return 'ask';
+    return c.expect;
   };
 
   test(`${cases.length} commands: no attack allowed, at most 3 ordinary commands over-blocked`, async () => {
     const lenient: string[] = [];
     const strict: string[] = [];
     for (const c of cases) {
-      const got = await verdictOf(c.command);
-      if (got === c.expect) continue;
-      const line = `${JSON.stringify(c.command)} (${c.family ?? 'base'}): expected ${c.expect}, got ${got}`;
+      const { got, reasons } = await verdictOf(c.command);
+      const expected = expectedOf(c, got, reasons);
+      if (got === expected) continue;
+      const line = `${JSON.stringify(c.command)} (${c.family ?? 'base'}): expected ${expected}, got ${got}`;
       // deny and ask both stop a command; a deny where an ask was expected is not lenient.
-      if (RANK[got] < RANK[c.expect]) lenient.push(line);
-      else if (c.expect === 'read' || c.expect === 'write') strict.push(line);
+      if (RANK[got] < RANK[expected]) lenient.push(line);
+      else if (expected === 'read' || expected === 'write') strict.push(line);
     }
     if (strict.length) console.log(`over-blocked:\n${strict.join('\n')}`);
     expect(lenient).toEqual([]);

@@ -22,9 +22,13 @@ const sandboxed =
     return status?.state === 'active';
   })());
 
+// Bash is allowed where a test is about running, not judging: without bubblewrap a command that is not
+// read-only would ask; with it, commands run in the sandbox just the same.
+const running = { permissions: { allow: ['Bash'] } };
+
 describe('bash runs real processes', () => {
   test('returns stdout and stderr; a failing command is an error result with its exit code', async () => {
-    const h = await boot();
+    const h = await boot('workspace-write', running);
     expect((await h.callTool('bash', { command: 'echo hi; echo err >&2' })).content).toBe('hi\nerr');
     const r = await h.callTool('bash', { command: 'echo out; exit 3' });
     expect(r.isError).toBe(true);
@@ -40,7 +44,7 @@ describe('bash runs real processes', () => {
   });
 
   test('a timeout kills the whole process group', async () => {
-    const h = await boot();
+    const h = await boot('workspace-write', running);
     const marker = join(h.project, 'late.txt');
     const r = await h.callTool('bash', { command: `(sleep 2; touch ${marker}) & sleep 30`, timeout: 300 });
     expect(r.content).toContain('timed out after 300 ms');

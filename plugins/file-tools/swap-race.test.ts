@@ -15,6 +15,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type { ToolContext } from '../../sdk/index.ts';
 import { approvedTarget, readJudged, statTarget, writeAtomic } from '../../sdk/index.ts';
 import { bootTestKernel } from '../../sdk/testing.ts';
+import { hasProgram } from '../../test/programs.ts';
 import { builtinPlugins } from '../index.ts';
 import { readFile } from './read-file.ts';
 import { writeFile } from './write-file.ts';
@@ -65,7 +66,7 @@ const move = (from, to) => { try { renameSync(from, to); } catch {} };
 console.log('swapping');
 for (let i = 0; ; i++) { const park = dir + '-park-' + i; move(dir, park); move(link, dir); move(dir, link); move(park, dir); }
 `;
-const hasExchange =
+const hasExchange = () =>
   spawnSync('python3', ['-c', 'import ctypes; ctypes.CDLL(None).renameat2'], { stdio: 'ignore' }).status ===
   0;
 
@@ -129,13 +130,13 @@ async function underAttack(attacker: (dir: string, link: string) => ChildProcess
 describe.skipIf(process.platform !== 'linux')(
   'a folder swapped for a symlink out of the workspace while file tools run',
   () => {
-    test('with renameat2(RENAME_EXCHANGE): read_file never returns the outside file and write_file never writes there', async (ctx) => {
-      if (!hasExchange) {
-        if (process.env.CI === 'true') throw new Error('CI must have python3 with renameat2 for this test');
-        ctx.skip('needs python3 and a libc with renameat2');
-      }
-      await underAttack((dir, link) => spawn('python3', ['-c', EXCHANGE, dir, link], { stdio: 'pipe' }));
-    }, 30_000);
+    test.skipIf(!hasProgram('python3', 'the swap-race checks with renameat2 (through ctypes)', hasExchange))(
+      'with renameat2(RENAME_EXCHANGE): read_file never returns the outside file and write_file never writes there',
+      async () => {
+        await underAttack((dir, link) => spawn('python3', ['-c', EXCHANGE, dir, link], { stdio: 'pipe' }));
+      },
+      30_000,
+    );
 
     test('with a loop of renames: read_file never returns the outside file and write_file never writes there', async () => {
       await underAttack((dir, link) =>

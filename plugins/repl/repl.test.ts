@@ -16,7 +16,12 @@ describe('REPL', () => {
       include: ['workspace-guard', 'repl'],
       builtins: builtinPlugins,
       mode: 'workspace-write',
-      settings: { plugins: { repl: { config: { timeoutMs: 3000, maxOutputChars: 2000 } } } },
+      // REPL is allowed: without bubblewrap its code needs full access and would ask; with it, the code
+      // runs in the sandbox just the same.
+      settings: {
+        permissions: { allow: ['REPL'] },
+        plugins: { repl: { config: { timeoutMs: 3000, maxOutputChars: 2000 } } },
+      },
     });
   });
   afterAll(() => h.shutdown());

@@ -2,6 +2,7 @@ import { mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { bootTestKernel } from '../../sdk/testing.ts';
+import { hasProgram } from '../../test/programs.ts';
 import { builtinPlugins } from '../index.ts';
 import { ripgrepArgs } from './grep-search.ts';
 
@@ -53,82 +54,84 @@ describe('glob_search and .gitignore', () => {
 });
 
 // Every case runs twice: with the real ripgrep on PATH, and with the JavaScript fallback (rgPath that
-// does not exist), so both paths give the same answers.
-describe.each([
-  ['ripgrep', {}],
-  ['the JavaScript fallback', { plugins: { search: { config: { rgPath: '/nonexistent/rg' } } } }],
-])('grep_search with %s', (label, settings) => {
-  const files = {
-    '.gitignore': 'ignored/\n',
-    'src/a.ts': 'const alpha = 1;\nconst beta = 2;\nconst gamma = 3;\n',
-    'src/b.py': 'alpha = 1\n',
-    'ignored/c.ts': 'alpha\n',
-    'node_modules/m/d.ts': 'alpha\n',
-  };
+// does not exist), so both paths give the same answers. Without ripgrep only the fallback runs.
+const rows = [
+  ['ripgrep', {}, hasProgram('rg', 'the grep_search tests with ripgrep')],
+  ['the JavaScript fallback', { plugins: { search: { config: { rgPath: '/nonexistent/rg' } } } }, true],
+] as const;
+for (const [label, settings, present] of rows)
+  describe.skipIf(!present)(`grep_search with ${label}`, () => {
+    const files = {
+      '.gitignore': 'ignored/\n',
+      'src/a.ts': 'const alpha = 1;\nconst beta = 2;\nconst gamma = 3;\n',
+      'src/b.py': 'alpha = 1\n',
+      'ignored/c.ts': 'alpha\n',
+      'node_modules/m/d.ts': 'alpha\n',
+    };
 
-  test('files_with_matches lists matching files, newest first, honouring .gitignore', async () => {
-    const h = await boot(files, settings);
-    utimesSync(join(h.project, 'src/a.ts'), new Date(2020, 1, 1), new Date(2020, 1, 1));
-    const r = await h.callTool('grep_search', { pattern: 'alpha' });
-    expect(r.content).toBe('Found 2 files\nsrc/b.py\nsrc/a.ts');
-    const state = h.report.plugins.find((p) => p.name === 'search')?.state;
-    expect(state).toBe(label === 'ripgrep' ? 'active' : 'degraded');
-  });
-
-  test('a Read deny rule keeps the file out of every output mode', async () => {
-    const h = await boot(
-      { '.env': 'TOKEN=alpha-secret\n', 'src/a.ts': 'alpha\n', 'conf/secret.txt': 'alpha\n' },
-      { ...settings, permissions: { deny: ['Read(./.env)', 'Read(./conf/**)'] } },
-    );
-    for (const output_mode of ['content', 'files_with_matches', 'count'] as const) {
-      const r = String((await h.callTool('grep_search', { pattern: 'alpha', output_mode })).content);
-      expect(r, output_mode).toContain('src/a.ts');
-      expect(r, output_mode).not.toContain('.env');
-      expect(r, output_mode).not.toContain('secret');
-    }
-  });
-
-  test('content mode shows numbered lines with context; glob, -i and count work', async () => {
-    const h = await boot(files, settings);
-    const r = await h.callTool('grep_search', {
-      pattern: 'BETA',
-      '-i': true,
-      output_mode: 'content',
-      '-C': 1,
-      glob: '*.ts',
+    test('files_with_matches lists matching files, newest first, honouring .gitignore', async () => {
+      const h = await boot(files, settings);
+      utimesSync(join(h.project, 'src/a.ts'), new Date(2020, 1, 1), new Date(2020, 1, 1));
+      const r = await h.callTool('grep_search', { pattern: 'alpha' });
+      expect(r.content).toBe('Found 2 files\nsrc/b.py\nsrc/a.ts');
+      const state = h.report.plugins.find((p) => p.name === 'search')?.state;
+      expect(state).toBe(label === 'ripgrep' ? 'active' : 'degraded');
     });
-    expect(r.content).toBe(
-      'src/a.ts-1-const alpha = 1;\nsrc/a.ts:2:const beta = 2;\nsrc/a.ts-3-const gamma = 3;',
-    );
-    const count = await h.callTool('grep_search', { pattern: 'const', output_mode: 'count' });
-    expect(count.content).toBe('src/a.ts:3');
-    const none = await h.callTool('grep_search', { pattern: 'zeta' });
-    expect(none.content).toBe('No matches for zeta');
-  });
 
-  test('pages with head_limit and offset', async () => {
-    const h = await boot({ 'a.txt': 'x1\nx2\nx3\nx4\n' }, settings);
-    const r = await h.callTool('grep_search', {
-      pattern: '^x\\d',
-      output_mode: 'content',
-      head_limit: 2,
-      offset: 1,
+    test('a Read deny rule keeps the file out of every output mode', async () => {
+      const h = await boot(
+        { '.env': 'TOKEN=alpha-secret\n', 'src/a.ts': 'alpha\n', 'conf/secret.txt': 'alpha\n' },
+        { ...settings, permissions: { deny: ['Read(./.env)', 'Read(./conf/**)'] } },
+      );
+      for (const output_mode of ['content', 'files_with_matches', 'count'] as const) {
+        const r = String((await h.callTool('grep_search', { pattern: 'alpha', output_mode })).content);
+        expect(r, output_mode).toContain('src/a.ts');
+        expect(r, output_mode).not.toContain('.env');
+        expect(r, output_mode).not.toContain('secret');
+      }
     });
-    expect(r.content).toBe('a.txt:2:x2\na.txt:3:x3\n[1 more; read on with offset 3, or narrow the search]');
-  });
 
-  test('a pattern that looks like a flag is searched for, not obeyed', async () => {
-    const h = await boot({ 'a.txt': '--pre=sh\n' }, settings);
-    const r = await h.callTool('grep_search', { pattern: '--pre=sh', output_mode: 'content' });
-    expect(r.content).toBe('a.txt:1:--pre=sh');
-  });
+    test('content mode shows numbered lines with context; glob, -i and count work', async () => {
+      const h = await boot(files, settings);
+      const r = await h.callTool('grep_search', {
+        pattern: 'BETA',
+        '-i': true,
+        output_mode: 'content',
+        '-C': 1,
+        glob: '*.ts',
+      });
+      expect(r.content).toBe(
+        'src/a.ts-1-const alpha = 1;\nsrc/a.ts:2:const beta = 2;\nsrc/a.ts-3-const gamma = 3;',
+      );
+      const count = await h.callTool('grep_search', { pattern: 'const', output_mode: 'count' });
+      expect(count.content).toBe('src/a.ts:3');
+      const none = await h.callTool('grep_search', { pattern: 'zeta' });
+      expect(none.content).toBe('No matches for zeta');
+    });
 
-  test('asks before searching outside the workspace', async () => {
-    const h = await boot(files, settings);
-    const r = await h.callTool('grep_search', { pattern: 'root', path: '/etc' });
-    expect(r.content).toContain('outside the workspace');
+    test('pages with head_limit and offset', async () => {
+      const h = await boot({ 'a.txt': 'x1\nx2\nx3\nx4\n' }, settings);
+      const r = await h.callTool('grep_search', {
+        pattern: '^x\\d',
+        output_mode: 'content',
+        head_limit: 2,
+        offset: 1,
+      });
+      expect(r.content).toBe('a.txt:2:x2\na.txt:3:x3\n[1 more; read on with offset 3, or narrow the search]');
+    });
+
+    test('a pattern that looks like a flag is searched for, not obeyed', async () => {
+      const h = await boot({ 'a.txt': '--pre=sh\n' }, settings);
+      const r = await h.callTool('grep_search', { pattern: '--pre=sh', output_mode: 'content' });
+      expect(r.content).toBe('a.txt:1:--pre=sh');
+    });
+
+    test('asks before searching outside the workspace', async () => {
+      const h = await boot(files, settings);
+      const r = await h.callTool('grep_search', { pattern: 'root', path: '/etc' });
+      expect(r.content).toContain('outside the workspace');
+    });
   });
-});
 
 test('ripgrep gets no config file, the pattern through --regexp and paths after --', () => {
   const args = ripgrepArgs({ pattern: '-x', glob: '--pre=evil' }, '-rf');
