@@ -65,6 +65,19 @@ export default definePlugin({
     /** Plugins whose hooks differ from what was accepted: installing again shows them for review. */
     const reinstall: string[] = [];
     const configured: Configured[] = [];
+    /** Each hook of a parsed `hooks` object, with where it came from (per event). */
+    const addHooks = (
+      events: Record<string, z.output<Matcher>[]> | undefined,
+      from: (event: HookEvent) => Pick<Configured, 'source' | 'fromProject' | 'pluginRoot'>,
+    ) => {
+      for (const [event, matchers] of Object.entries(events ?? {}) as Array<
+        [HookEvent, z.output<Matcher>[]]
+      >) {
+        const where = from(event);
+        for (const m of matchers)
+          for (const hook of m.hooks) configured.push({ event, matcher: m.matcher ?? '', hook, ...where });
+      }
+    };
     let raw = (ctx.settings as { hooks?: unknown }).hooks as Record<string, unknown> | undefined;
     if (raw !== undefined) {
       // Events icode does not run, in a file written for Claude Code, are said and passed over: they must
@@ -85,20 +98,13 @@ export default definePlugin({
           problems.push(
             `${formatLocation(ctx.locate(['hooks', ...issue.path.map(String)]))}: ${issue.message}`,
           );
-      for (const [event, matchers] of Object.entries(parsed.data ?? {}) as Array<
-        [HookEvent, z.output<Matcher>[]]
-      >) {
+      addHooks(parsed.data, (event) => {
         const layer = ctx.origins[`hooks.${event}`] ?? 'settings';
-        for (const m of matchers)
-          for (const hook of m.hooks)
-            configured.push({
-              event,
-              matcher: m.matcher ?? '',
-              hook,
-              source: `${layer} settings${layer === 'settings' ? '' : ` (${ctx.locate(['hooks', event]).file})`}`,
-              fromProject: ProjectApprovals.fromRepository(layer),
-            });
-      }
+        return {
+          source: `${layer} settings${layer === 'settings' ? '' : ` (${ctx.locate(['hooks', event]).file})`}`,
+          fromProject: ProjectApprovals.fromRepository(layer),
+        };
+      });
     }
     // A Claude Code plugin's hooks (hooks/hooks.json): a plugin the project switches on counts as the project's.
     for (const p of enabledClaudePlugins(ctx).plugins) {
@@ -114,19 +120,11 @@ export default definePlugin({
       if (!parsed.success)
         for (const issue of parsed.error.issues)
           problems.push(`${p.parts.hooks.file} (key "hooks.${issue.path.join('.')}"): ${issue.message}`);
-      for (const [event, matchers] of Object.entries(parsed.data ?? {}) as Array<
-        [HookEvent, z.output<Matcher>[]]
-      >)
-        for (const m of matchers)
-          for (const hook of m.hooks)
-            configured.push({
-              event,
-              matcher: m.matcher ?? '',
-              hook,
-              source: p.source,
-              fromProject: p.fromProject,
-              pluginRoot: p.parts.root,
-            });
+      addHooks(parsed.data, () => ({
+        source: p.source,
+        fromProject: p.fromProject,
+        pluginRoot: p.parts.root,
+      }));
     }
     // Hooks from the repository's own settings run commands: only once the user approved them as they are.
     const approvals = new ProjectApprovals(ctx.userDir, 'hooks');
