@@ -33,7 +33,12 @@ import { builtinPlugins } from '../plugins/index.ts';
 import { renderLspStatus } from '../plugins/lsp/render.ts';
 import { renderStatus } from '../plugins/mcp/render.ts';
 import { renderTasks } from '../plugins/tasks/render.ts';
-import { claudePluginId, claudePluginSummaries, readClaudePlugins } from '../sdk/claude-plugins.ts';
+import {
+  claudePluginId,
+  claudePluginSummaries,
+  printable,
+  readClaudePlugins,
+} from '../sdk/claude-plugins.ts';
 import { findExecutable } from '../sdk/process.ts';
 import { pluginLines } from '../sdk/status.ts';
 import { type CheckQuery, checkLines, checkOne } from './check.ts';
@@ -763,9 +768,10 @@ export async function main(argv: string[]): Promise<number> {
         const hooks = (await kernel.services.get('hooks')).list();
         const text = hooks.length
           ? hooks
-              .map(
-                (h) =>
+              .map((h) =>
+                printable(
                   `${h.event}${h.matcher ? ` [${h.matcher}]` : ''}: ${h.command}  (${h.source}${h.approved ? '' : ', not approved'})`,
+                ),
               )
               .join('\n')
           : 'No hooks configured (settings "hooks").';

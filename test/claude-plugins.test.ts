@@ -493,6 +493,10 @@ describe('Claude Code plugins: what is shown', () => {
     const listed = await runCli(['plugins', 'list'], { world: w });
     expect(listed.stdout).not.toMatch(ESCAPES);
     expect(listed.stdout).toContain('shady 1.0.0\\x1b[2K');
+    // icode hooks list shows the command escaped too.
+    const hooks = await runCli(['hooks', 'list'], { world: w });
+    expect(hooks.stdout).not.toMatch(ESCAPES);
+    expect(hooks.stdout).toContain('touch /tmp/x\\x1b[2K');
   }, 30_000);
 });
 
