@@ -304,14 +304,8 @@ export class ToolRegistry {
         try {
           values.push(resolveReal(value, options.cwd));
         } catch (error) {
-          // A name that was a symlink one moment and not the next (EINVAL), a loop of links (ELOOP).
-          const code = (error as NodeJS.ErrnoException).code;
-          return {
-            error:
-              code === 'EINVAL'
-                ? `${value} changed while it was being resolved (a symlink or folder was swapped); call the tool again`
-                : `${value} cannot be resolved: ${errorMessage(error)}`,
-          };
+          // resolveReal says a swapped symlink plainly; a loop of links is ELOOP.
+          return { error: `${value} cannot be resolved: ${errorMessage(error)}` };
         }
       }
       subjects = { ...declared, values };

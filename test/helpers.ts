@@ -5,6 +5,9 @@ import { dirname, join } from 'node:path';
 import { Kernel, type KernelOptions, loadHarnessManifest, type Settings } from '../kernel/index.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 
+/** Every built-in plugin, for tests that compose a kernel (a plugin's own tests take them from here, not from plugins/). */
+export { builtinPlugins };
+
 /** A temporary HOME and project folder, with the user's icode dir inside HOME. */
 export interface World {
   root: string;

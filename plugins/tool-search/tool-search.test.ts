@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { bootTestKernel } from '../../sdk/testing.ts';
-import { write } from '../../test/helpers.ts';
-import { builtinPlugins } from '../index.ts';
+import { builtinPlugins, write } from '../../test/helpers.ts';
 import { deferredListing, LISTING_CHARS, selectedNames } from './search.ts';
 
 /** A plugin given by path (as an installed one is not built in) with `count` tools of a long description. */
