@@ -456,6 +456,21 @@ export async function main(argv: string[]): Promise<number> {
     const mock = await kernel.services.get('mock-anthropic');
     return { kernel, server: await mock.start({ scenariosDir, ...(port ? { port } : {}) }) };
   };
+  /** What the harness's environment becomes to talk to a mock server instead of the real API. */
+  const mockEnv = (url: string): Env => ({
+    ...process.env,
+    ANTHROPIC_BASE_URL: url,
+    ANTHROPIC_API_KEY: 'icode-mock',
+    ANTHROPIC_AUTH_TOKEN: '',
+  });
+  /** `--mock [--mock-scenarios DIR]`: the mock server started and the environment for it; else nothing. */
+  const mockFor = async (o: HeadlessOptions) => {
+    if (!o.mock) return { mock: undefined, env: undefined };
+    const mock = await startMock(
+      resolve(o.mockScenarios ?? (typeof o.mock === 'string' ? o.mock : join(packageRoot(), 'scenarios'))),
+    );
+    return { mock, env: mockEnv(mock.server.url) };
+  };
 
   program
     .argument('[prompt]', 'the prompt (with -p; read from stdin when absent)')
@@ -496,21 +511,7 @@ export async function main(argv: string[]): Promise<number> {
           `unknown command '${promptArg}' (to run a prompt: icode -p "…")`,
         );
       }
-      let env: Env | undefined;
-      let mock: Awaited<ReturnType<typeof startMock>> | undefined;
-      if (o.mock) {
-        mock = await startMock(
-          resolve(
-            o.mockScenarios ?? (typeof o.mock === 'string' ? o.mock : join(packageRoot(), 'scenarios')),
-          ),
-        );
-        env = {
-          ...process.env,
-          ANTHROPIC_BASE_URL: mock.server.url,
-          ANTHROPIC_API_KEY: 'icode-mock',
-          ANTHROPIC_AUTH_TOKEN: '',
-        };
-      }
+      const { mock, env } = await mockFor(o);
       if (!o.print) {
         const kernel = await createKernel({ ...o, stdinApproval: false }, env, { signals: false });
         try {
@@ -639,12 +640,7 @@ export async function main(argv: string[]): Promise<number> {
         `icode demo: the embedded mock API plays the model; the tools are real, working in a copy of a sample project at ${dir}\n\n> ${demo.run.prompt}\n\n`,
       );
       const mock = await startMock(scenarios);
-      const env: Env = {
-        ...process.env,
-        ANTHROPIC_BASE_URL: mock.server.url,
-        ANTHROPIC_API_KEY: 'icode-mock',
-        ANTHROPIC_AUTH_TOKEN: '',
-      };
+      const env = mockEnv(mock.server.url);
       const kernel = await createKernel(
         { cwd: dir, permissionMode: 'workspace-write', allowedTools: demo.run.allowedTools },
         env,
@@ -717,19 +713,7 @@ export async function main(argv: string[]): Promise<number> {
   // A command that may reach the model (cron run, a task) answers from the mock API with --mock, as -p does.
   const withKernel = async (fn: (kernel: Kernel) => Promise<void>, off: string[] = []) => {
     const o = program.opts<GlobalOptions & HeadlessOptions>();
-    const mock = o.mock
-      ? await startMock(
-          resolve(
-            o.mockScenarios ?? (typeof o.mock === 'string' ? o.mock : join(packageRoot(), 'scenarios')),
-          ),
-        )
-      : undefined;
-    const env: Env | undefined = mock && {
-      ...process.env,
-      ANTHROPIC_BASE_URL: mock.server.url,
-      ANTHROPIC_API_KEY: 'icode-mock',
-      ANTHROPIC_AUTH_TOKEN: '',
-    };
+    const { mock, env } = await mockFor(o);
     try {
       const kernel = await createKernel(o, env, { off });
       await kernel.boot();
